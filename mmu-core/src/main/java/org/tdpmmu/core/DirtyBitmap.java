@@ -1,0 +1,120 @@
+package org.tdpmmu.core;
+
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * A memslot's dirty bitmap, one bit per 4 KiB page, off-heap (kernel: memslot->dirty_bitmap).
+ * Shared simulated memory: every access is one of the named accessors below, with the ordering in
+ * its name. Setting a bit is atomic (kernel: set_bit_le from mark_page_dirty_in_slot) because
+ * faults on many vCPUs mark pages of one word at once.
+ */
+public final class DirtyBitmap
+{
+    private final long pages;
+    private final int words;
+    private final UnsafeBuffer buffer;
+
+    public DirtyBitmap(final long pages)
+    {
+        if (pages < 1 || pages > (1L << 34))
+        {
+            throw new IllegalArgumentException("pages=" + pages + " is out of range 1..2^34");
+        }
+        this.pages = pages;
+        this.words = (int)((pages + 63) >>> 6);
+        this.buffer = new UnsafeBuffer(BufferUtil.allocateDirectAligned(words << 3, 64));
+    }
+
+    public long pages()
+    {
+        return pages;
+    }
+
+    public int words()
+    {
+        return words;
+    }
+
+    /** Atomically sets the bit of page {@code offset} (kernel: set_bit_le). @return true if it was clear. */
+    public boolean setBit(final long offset)
+    {
+        checkOffset(offset);
+        final UnsafeBuffer b = buffer;
+        final int at = (int)(offset >>> 6) << 3;
+        final long bit = 1L << (offset & 63);
+        long word;
+        do
+        {
+            word = b.getLongVolatile(at);
+            if ((word & bit) != 0)
+            {
+                return false;
+            }
+        }
+        while (!b.compareAndSetLong(at, word, word | bit));
+        return true;
+    }
+
+    /** Load-volatile of the bit of page {@code offset}. */
+    public boolean lvBit(final long offset)
+    {
+        checkOffset(offset);
+        return (buffer.getLongVolatile((int)(offset >>> 6) << 3) & (1L << (offset & 63))) != 0;
+    }
+
+    /** Load-volatile of word {@code word}. */
+    public long lvWord(final int word)
+    {
+        checkWord(word);
+        return buffer.getLongVolatile(word << 3);
+    }
+
+    /** Atomic exchange of word {@code word} (kernel: xchg in kvm_get_dirty_log_protect). */
+    public long xchgWord(final int word, final long value)
+    {
+        checkWord(word);
+        return buffer.getAndSetLong(word << 3, value);
+    }
+
+    /** Atomically clears {@code mask} in word {@code word}; returns the bits that were set (kernel: atomic_long_fetch_andnot). */
+    public long fetchAndClear(final int word, final long mask)
+    {
+        checkWord(word);
+        final UnsafeBuffer b = buffer;
+        long old;
+        do
+        {
+            old = b.getLongVolatile(word << 3);
+        }
+        while ((old & mask) != 0 && !b.compareAndSetLong(word << 3, old, old & ~mask));
+        return old & mask;
+    }
+
+    /** Number of set bits (a snapshot; racy against concurrent setters, fine for reporting). */
+    public long cardinality()
+    {
+        long n = 0;
+        for (int w = 0; w < words; w++)
+        {
+            n += Long.bitCount(buffer.getLongVolatile(w << 3));
+        }
+        return n;
+    }
+
+    private void checkOffset(final long offset)
+    {
+        if (offset < 0 || offset >= pages)
+        {
+            throw new IllegalArgumentException("dirty bitmap offset " + offset + " is out of range 0.." + (pages - 1));
+        }
+    }
+
+    private void checkWord(final int word)
+    {
+        if (word < 0 || word >= words)
+        {
+            throw new IllegalArgumentException("dirty bitmap word " + word + " is out of range 0.." + (words - 1));
+        }
+    }
+}

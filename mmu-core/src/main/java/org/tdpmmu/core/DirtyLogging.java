@@ -1,0 +1,415 @@
+package org.tdpmmu.core;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Dirty logging of memslots: enable, harvest, disable with a huge-page recovery strategy (kernel:
+ * kvm_mmu_slot_apply_flags, kvm_tdp_mmu_wrprot_slot, kvm_tdp_mmu_clear_dirty_slot,
+ * tdp_mmu_split_huge_pages_root, kvm_get_dirty_log_protect, kvm_clear_dirty_log_protect,
+ * kvm_tdp_mmu_clear_dirty_pt_masked).
+ *
+ * <p>Modes: {@link Memslot#LOG_WRPROT} clears W but keeps MMU-writable so the first write takes a
+ * lockless fast fault that restores W and marks the page; {@link Memslot#LOG_DBIT} leaves W and
+ * tracks writes in the D bits hardware sets, which harvesting sweeps into the bitmap (the role the
+ * PML log plays on real hardware). In both modes huge leaves are write-protected so a write splits
+ * them, unless eager splitting already did so at enable.
+ *
+ * <p>Slot-level operations are serialised per VM (kernel: slots_lock).
+ */
+public final class DirtyLogging
+{
+    private final TdpMmu mmu;
+    private final MmuCounters counters;
+    private final boolean bugNoReprotect;
+    private final Map<String, LongAdder> opNanos = new LinkedHashMap<>();
+
+    public DirtyLogging(final Vm vm)
+    {
+        this.mmu = vm.mmu();
+        this.counters = vm.counters();
+        this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
+        for (final String op : new String[] {"enable", "split", "get", "clear", "disable"})
+        {
+            opNanos.put(op, new LongAdder());
+        }
+    }
+
+    /**
+     * Turns dirty logging on for {@code slot} (KVM_MEM_LOG_DIRTY_PAGES set).
+     *
+     * @param mode       {@link Memslot#LOG_WRPROT} or {@link Memslot#LOG_DBIT}.
+     * @param eagerSplit split huge pages now (kernel: eager_page_split) instead of on first write.
+     */
+    public synchronized void enable(final Memslot slot, final int mode, final boolean eagerSplit)
+    {
+        if (mode != Memslot.LOG_WRPROT && mode != Memslot.LOG_DBIT)
+        {
+            throw new IllegalArgumentException("dirty log mode " + mode + " is not LOG_WRPROT (1) or LOG_DBIT (2)");
+        }
+        if (slot.dirtyLogging())
+        {
+            throw new IllegalStateException("dirty logging is already on for " + slot);
+        }
+        final long t0 = System.nanoTime();
+        // New faults map 4 KiB from here on; what is mapped already is handled below.
+        slot.setLogMode(mode);
+        if (eagerSplit)
+        {
+            final long s0 = System.nanoTime();
+            splitHugePages(slot);
+            opNanos.get("split").add(System.nanoTime() - s0);
+        }
+        final boolean flush = mode == Memslot.LOG_WRPROT ? wrprotSlot(slot, Spte.PG_LEVEL_4K) :
+            clearDirtySlot(slot) | wrprotSlot(slot, Spte.PG_LEVEL_2M);
+        if (flush)
+        {
+            mmu.flushRemoteTlbs();
+        }
+        opNanos.get("enable").add(System.nanoTime() - t0);
+    }
+
+    /**
+     * KVM_GET_DIRTY_LOG. Without manual protect: take each bitmap word and re-protect its pages
+     * before returning (kernel: kvm_get_dirty_log_protect). With manual protect the bitmap is only
+     * copied; the caller re-protects with {@link #clearDirtyLog}.
+     *
+     * @return the dirty bitmap, bit i = page baseGfn + i.
+     */
+    public synchronized long[] getDirtyLog(final Memslot slot, final boolean manualProtect)
+    {
+        checkLogging(slot);
+        final long t0 = System.nanoTime();
+        final DirtyBitmap bitmap = slot.dirtyBitmap();
+        if (slot.logMode() == Memslot.LOG_DBIT)
+        {
+            syncDbits(slot);
+        }
+        final long[] out = new long[bitmap.words()];
+        boolean flush = false;
+        if (manualProtect)
+        {
+            for (int w = 0; w < out.length; w++)
+            {
+                out[w] = bitmap.lvWord(w);
+            }
+        }
+        else
+        {
+            mmu.lock().writeLock();
+            try
+            {
+                for (int w = 0; w < out.length; w++)
+                {
+                    if (bitmap.lvWord(w) == 0)
+                    {
+                        continue;
+                    }
+                    out[w] = bitmap.xchgWord(w, 0);
+                    if (out[w] != 0 && !bugNoReprotect)
+                    {
+                        clearDirtyPtMasked(slot, slot.baseGfn() + ((long)w << 6), out[w]);
+                        flush = true;
+                    }
+                }
+                if (flush)
+                {
+                    mmu.flushRemoteTlbs();
+                }
+            }
+            finally
+            {
+                mmu.lock().writeUnlock();
+            }
+        }
+        opNanos.get("get").add(System.nanoTime() - t0);
+        return out;
+    }
+
+    /**
+     * KVM_CLEAR_DIRTY_LOG: clear the bits of {@code masks} (word i covers pages firstPage + 64 i ..)
+     * and re-protect those pages, flushing before returning (kernel: kvm_clear_dirty_log_protect).
+     *
+     * @return pages whose bit was set and is now cleared.
+     */
+    public synchronized long clearDirtyLog(final Memslot slot, final long firstPage, final long[] masks)
+    {
+        checkLogging(slot);
+        if (firstPage < 0 || (firstPage & 63) != 0 || firstPage + 64L * masks.length > slot.npages() + 63)
+        {
+            throw new IllegalArgumentException("clear dirty log: first page " + firstPage + " must be a multiple of " +
+                "64 and the " + masks.length + " mask words must lie inside the slot's " + slot.npages() + " pages");
+        }
+        final long t0 = System.nanoTime();
+        final DirtyBitmap bitmap = slot.dirtyBitmap();
+        long cleared = 0;
+        boolean flush = false;
+        mmu.lock().writeLock();
+        try
+        {
+            for (int i = 0; i < masks.length; i++)
+            {
+                if (masks[i] == 0)
+                {
+                    continue;
+                }
+                final int word = (int)(firstPage >>> 6) + i;
+                final long reaped = bitmap.fetchAndClear(word, masks[i]);
+                if (reaped != 0)
+                {
+                    cleared += Long.bitCount(reaped);
+                    if (!bugNoReprotect)
+                    {
+                        clearDirtyPtMasked(slot, slot.baseGfn() + ((long)word << 6), reaped);
+                        flush = true;
+                    }
+                }
+            }
+            if (flush)
+            {
+                mmu.flushRemoteTlbs();
+            }
+        }
+        finally
+        {
+            mmu.lock().writeUnlock();
+        }
+        opNanos.get("clear").add(System.nanoTime() - t0);
+        return cleared;
+    }
+
+    /**
+     * Turns dirty logging off and recovers huge pages with {@code recovery} (kernel:
+     * kvm_mmu_slot_apply_flags on KVM_MEM_LOG_DIRTY_PAGES cleared).
+     */
+    public synchronized void disable(final Memslot slot, final HugePageRecovery recovery)
+    {
+        checkLogging(slot);
+        final long t0 = System.nanoTime();
+        slot.setLogMode(Memslot.LOG_OFF);
+        recovery.recover(mmu, slot);
+        opNanos.get("disable").add(System.nanoTime() - t0);
+    }
+
+    /** Wall nanoseconds spent per operation (enable, split, get, clear, disable). */
+    public Map<String, Long> opNanos()
+    {
+        final Map<String, Long> m = new LinkedHashMap<>();
+        opNanos.forEach((k, v) -> m.put(k, v.sum()));
+        return m;
+    }
+
+    /**
+     * Clears W (or D) of the 4 KiB leaves whose bit is in {@code mask}, pages gfnBase.. (kernel:
+     * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held; atomic bit clears all the same.
+     */
+    void clearDirtyPtMasked(final Memslot slot, final long gfnBase, final long mask)
+    {
+        assert mmu.lock().heldForWrite() : "clear_dirty_pt_masked needs mmu_lock held for write";
+        final boolean wrprot = slot.logMode() == Memslot.LOG_WRPROT;
+        final TdpIter iter = new TdpIter(mmu.store());
+        final long start = gfnBase + Long.numberOfTrailingZeros(mask);
+        final long end = Math.min(gfnBase + 64, slot.endGfn());
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
+            {
+                final long spte = iter.oldSpte();
+                if (!Spte.isPresentLeaf(spte, iter.level()))
+                {
+                    continue;
+                }
+                if (iter.level() > Spte.PG_LEVEL_4K)
+                {
+                    // A huge leaf left by lazy splitting: write-protect it so a write splits it.
+                    if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
+                    {
+                        counters.wrprot.increment();
+                    }
+                    continue;
+                }
+                if ((mask & (1L << (iter.gfn() - gfnBase))) == 0)
+                {
+                    continue;
+                }
+                if (wrprot)
+                {
+                    if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
+                    {
+                        counters.wrprot.increment();
+                    }
+                }
+                else if ((mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
+                {
+                    counters.dbitCleared.increment();
+                }
+            }
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+        }
+    }
+
+    /**
+     * Moves set D bits of the slot's 4 KiB leaves into the bitmap, clearing each with an atomic
+     * and-not so a D bit hardware sets meanwhile is either moved now or stays for the next sweep
+     * (the analogue of flushing PML buffers, kernel: kvm_arch_sync_dirty_log). Read lock.
+     */
+    void syncDbits(final Memslot slot)
+    {
+        final TdpIter iter = new TdpIter(mmu.store());
+        mmu.lock().readLock();
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
+                iter.valid(); iter.next())
+            {
+                if (mmu.condResched(iter, false, true))
+                {
+                    continue;
+                }
+                final long spte = iter.oldSpte();
+                if (iter.level() != Spte.PG_LEVEL_4K || !Spte.isPresentLeaf(spte, iter.level()) || !Spte.isDirty(spte))
+                {
+                    continue;
+                }
+                if ((mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
+                {
+                    counters.dbitCleared.increment();
+                    mmu.markPageDirty(slot, iter.gfn());
+                }
+            }
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+            mmu.lock().readUnlock();
+        }
+    }
+
+    /**
+     * Clears W on every present leaf at or above {@code minLevel}, keeping MMU-writable (kernel:
+     * kvm_tdp_mmu_wrprot_slot, read lock, atomic updates).
+     *
+     * @return true if a TLB flush is needed.
+     */
+    boolean wrprotSlot(final Memslot slot, final int minLevel)
+    {
+        final TdpIter iter = new TdpIter(mmu.store());
+        boolean flush = false;
+        mmu.lock().readLock();
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
+                iter.valid(); iter.next())
+            {
+                if (mmu.condResched(iter, flush, true))
+                {
+                    flush = false;
+                    continue;
+                }
+                if (iter.level() < minLevel || !Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
+                {
+                    continue;
+                }
+                if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
+                {
+                    counters.wrprot.increment();
+                    flush = true;
+                }
+            }
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+            mmu.lock().readUnlock();
+        }
+        return flush;
+    }
+
+    /** kernel: kvm_tdp_mmu_clear_dirty_slot. Clears D on every 4 KiB leaf. */
+    boolean clearDirtySlot(final Memslot slot)
+    {
+        final TdpIter iter = new TdpIter(mmu.store());
+        boolean flush = false;
+        mmu.lock().readLock();
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
+                iter.valid(); iter.next())
+            {
+                if (mmu.condResched(iter, flush, true))
+                {
+                    flush = false;
+                    continue;
+                }
+                if (iter.level() != Spte.PG_LEVEL_4K || !Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
+                {
+                    continue;
+                }
+                if ((mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
+                {
+                    counters.dbitCleared.increment();
+                    flush = true;
+                }
+            }
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+            mmu.lock().readUnlock();
+        }
+        return flush;
+    }
+
+    /**
+     * Splits every huge leaf in the slot down to 4 KiB (kernel: tdp_mmu_split_huge_pages_root, read
+     * lock). Pre-order: a 1 GiB leaf becomes a table of 2 MiB leaves, which the walk then enters
+     * and splits in turn. No flush: translations do not change.
+     */
+    void splitHugePages(final Memslot slot)
+    {
+        final TdpIter iter = new TdpIter(mmu.store());
+        mmu.lock().readLock();
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, slot.baseGfn(), slot.endGfn());
+                iter.valid(); iter.next())
+            {
+                if (mmu.condResched(iter, false, true))
+                {
+                    continue;
+                }
+                while (iter.level() > Spte.PG_LEVEL_4K && Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
+                {
+                    final long child = mmu.allocTable();
+                    if (mmu.splitHugePage(iter, child))
+                    {
+                        break;
+                    }
+                    mmu.freeUnlinkedTable(child);
+                }
+            }
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+            mmu.lock().readUnlock();
+        }
+    }
+
+    private static void checkLogging(final Memslot slot)
+    {
+        if (!slot.dirtyLogging())
+        {
+            throw new IllegalStateException("dirty logging is off for " + slot);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package org.tdpmmu.core;
+
+/**
+ * A guest-physical range backed by host memory (kernel: struct kvm_memory_slot). Its id, base
+ * gfn, size and backing are fixed; only the dirty-logging mode changes, and only under the
+ * slots lock ({@link Memslots}).
+ */
+public final class Memslot
+{
+    /** Dirty logging off. */
+    public static final int LOG_OFF = 0;
+    /** Dirty logging by write-protection: clear W, keep MMU-writable; the first write fast-faults. */
+    public static final int LOG_WRPROT = 1;
+    /** Dirty logging by D bits: hardware sets D; harvest reads and clears it. */
+    public static final int LOG_DBIT = 2;
+
+    private final int id;
+    private final long baseGfn;
+    private final long npages;
+    private final Backing backing;
+    private final DirtyBitmap dirtyBitmap;
+    private volatile int logMode = LOG_OFF;
+
+    Memslot(final int id, final long baseGfn, final long npages, final Backing backing)
+    {
+        this.id = id;
+        this.baseGfn = baseGfn;
+        this.npages = npages;
+        this.backing = backing;
+        this.dirtyBitmap = new DirtyBitmap(npages);
+    }
+
+    public int id()
+    {
+        return id;
+    }
+
+    public long baseGfn()
+    {
+        return baseGfn;
+    }
+
+    public long npages()
+    {
+        return npages;
+    }
+
+    /** One past the last gfn. */
+    public long endGfn()
+    {
+        return baseGfn + npages;
+    }
+
+    public Backing backing()
+    {
+        return backing;
+    }
+
+    public boolean contains(final long gfn)
+    {
+        return gfn >= baseGfn && gfn < baseGfn + npages;
+    }
+
+    public DirtyBitmap dirtyBitmap()
+    {
+        return dirtyBitmap;
+    }
+
+    /** kernel: kvm_slot_dirty_track_enabled. */
+    public boolean dirtyLogging()
+    {
+        return logMode != LOG_OFF;
+    }
+
+    public int logMode()
+    {
+        return logMode;
+    }
+
+    void setLogMode(final int mode)
+    {
+        this.logMode = mode;
+    }
+
+    /**
+     * Largest level at which {@code gfn} may be mapped (kernel: kvm_mmu_max_mapping_level): the
+     * backing's level, lowered until the aligned block around {@code gfn} lies wholly inside the
+     * slot; 4 KiB while dirty logging is on. Host huge pages are aligned to guest-physical
+     * addresses (as QEMU aligns its hva to the gpa), so alignment never lowers it further.
+     */
+    public int maxMappingLevel(final long gfn)
+    {
+        if (dirtyLogging())
+        {
+            return Spte.PG_LEVEL_4K;
+        }
+        return maxLevelIgnoringLog(gfn);
+    }
+
+    /** As {@link #maxMappingLevel} but as if dirty logging were off (for huge-page recovery). */
+    public int maxLevelIgnoringLog(final long gfn)
+    {
+        int level = backing.level();
+        while (level > Spte.PG_LEVEL_4K)
+        {
+            final long start = Spte.roundGfn(gfn, level);
+            if (start >= baseGfn && start + Spte.pagesPerLevel(level) <= baseGfn + npages)
+            {
+                break;
+            }
+            level--;
+        }
+        return level;
+    }
+
+    @Override
+    public String toString()
+    {
+        return "memslot " + id + " [gfn 0x" + Long.toHexString(baseGfn) + ", 0x" + Long.toHexString(endGfn()) +
+            ") " + backing;
+    }
+}

@@ -1,0 +1,102 @@
+package org.tdpmmu.core;
+
+import java.util.Arrays;
+
+/**
+ * The VM's memslots (kernel: struct kvm_memslots). Lookups are lock-free over an immutable sorted
+ * array replaced copy-on-write; changes are serialised (kernel: slots_lock).
+ */
+public final class Memslots
+{
+    private final long gfnLimit;
+    private volatile Memslot[] sorted = new Memslot[0];
+    private int nextId;
+
+    /** @param gfnLimit one past the largest gfn the paging depth can map. */
+    public Memslots(final long gfnLimit)
+    {
+        this.gfnLimit = gfnLimit;
+    }
+
+    /**
+     * Adds a slot of {@code npages} 4 KiB pages at {@code baseGfn}.
+     *
+     * @throws IllegalArgumentException for an empty, out-of-range or overlapping slot, naming it.
+     */
+    public synchronized Memslot add(final long baseGfn, final long npages, final Backing backing)
+    {
+        if (npages <= 0)
+        {
+            throw new IllegalArgumentException("memslot at gfn 0x" + Long.toHexString(baseGfn) +
+                " is empty (npages=" + npages + ")");
+        }
+        if (baseGfn < 0 || baseGfn >= gfnLimit || npages > gfnLimit - baseGfn)
+        {
+            throw new IllegalArgumentException("memslot [gfn 0x" + Long.toHexString(baseGfn) + ", +" + npages +
+                " pages) is outside the guest-physical range 0..0x" + Long.toHexString(gfnLimit));
+        }
+        for (final Memslot s : sorted)
+        {
+            if (baseGfn < s.endGfn() && s.baseGfn() < baseGfn + npages)
+            {
+                throw new IllegalArgumentException("memslot [gfn 0x" + Long.toHexString(baseGfn) + ", 0x" +
+                    Long.toHexString(baseGfn + npages) + ") overlaps " + s);
+            }
+        }
+        final Memslot slot = new Memslot(nextId++, baseGfn, npages, backing);
+        final Memslot[] next = Arrays.copyOf(sorted, sorted.length + 1);
+        next[next.length - 1] = slot;
+        Arrays.sort(next, (a, b) -> Long.compare(a.baseGfn(), b.baseGfn()));
+        sorted = next;
+        return slot;
+    }
+
+    /** The slot holding {@code gfn}, or null (kernel: gfn_to_memslot). */
+    public Memslot find(final long gfn)
+    {
+        final Memslot[] slots = sorted;
+        int lo = 0;
+        int hi = slots.length - 1;
+        while (lo <= hi)
+        {
+            final int mid = (lo + hi) >>> 1;
+            final Memslot s = slots[mid];
+            if (gfn < s.baseGfn())
+            {
+                hi = mid - 1;
+            }
+            else if (gfn >= s.endGfn())
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    public Memslot byId(final int id)
+    {
+        for (final Memslot s : sorted)
+        {
+            if (s.id() == id)
+            {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("no memslot with id " + id);
+    }
+
+    /** All slots in gfn order (a snapshot). */
+    public Memslot[] all()
+    {
+        return sorted.clone();
+    }
+
+    public long gfnLimit()
+    {
+        return gfnLimit;
+    }
+}

@@ -1,0 +1,91 @@
+package org.tdpmmu.core;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Event counters of one VM's MMU, read by reports. {@link LongAdder}s: many vCPU threads bump
+ * them at once, and a striped adder keeps them off one contended cache line. Names in
+ * {@link #snapshot()} are the stable keys reports and the cost model use.
+ */
+public final class MmuCounters
+{
+    public final LongAdder faultInstalled = new LongAdder();
+    public final LongAdder faultRetry = new LongAdder();
+    public final LongAdder faultSpurious = new LongAdder();
+    /** Lockless fast-path fixes (W restored on a write-protected, MMU-writable leaf). */
+    public final LongAdder faultFast = new LongAdder();
+    /** Faults retried because the invalidation sequence said so. */
+    public final LongAdder faultRetryInvalidation = new LongAdder();
+    /** EPT violations taken by vCPUs (each one a VM exit). */
+    public final LongAdder vmExits = new LongAdder();
+    public final LongAdder cmpxchgFailures = new LongAdder();
+    public final LongAdder tablesLinked = new LongAdder();
+    public final LongAdder tablesFreed = new LongAdder();
+    public final LongAdder tableAllocs = new LongAdder();
+    /** Tables allocated for a link that lost its race and were freed again. */
+    public final LongAdder tablesLostRace = new LongAdder();
+    public final LongAdder splits = new LongAdder();
+    public final LongAdder zapLeaf = new LongAdder();
+    public final LongAdder zapNonLeaf = new LongAdder();
+    public final LongAdder tlbFlushRequests = new LongAdder();
+    public final LongAdder tlbFlushVcpus = new LongAdder();
+    /** Page-table levels read by hardware walks (vCPU TLB misses). */
+    public final LongAdder walkLevels = new LongAdder();
+    public final LongAdder tlbHits = new LongAdder();
+    public final LongAdder tlbMisses = new LongAdder();
+    public final LongAdder adBitsSet = new LongAdder();
+    public final LongAdder dirtyMarked = new LongAdder();
+    /** Dirty pages carried to the log from a zapped or removed leaf's D bit. */
+    public final LongAdder dirtyCarried = new LongAdder();
+    public final LongAdder wrprot = new LongAdder();
+    public final LongAdder dbitCleared = new LongAdder();
+    public final LongAdder promotions = new LongAdder();
+    public final LongAdder promoteSkipInvalidation = new LongAdder();
+    public final LongAdder promoteSkipBacking = new LongAdder();
+    public final LongAdder promoteSkipMismatch = new LongAdder();
+    public final LongAdder promoteSkipRace = new LongAdder();
+    public final LongAdder invalidations = new LongAdder();
+    public final LongAdder yields = new LongAdder();
+    public final LongAdder frozenSpins = new LongAdder();
+
+    /** Every counter by its stable name. Allocates: for reports, not for hot paths. */
+    public Map<String, Long> snapshot()
+    {
+        final Map<String, Long> m = new LinkedHashMap<>();
+        m.put("fault.installed", faultInstalled.sum());
+        m.put("fault.retry", faultRetry.sum());
+        m.put("fault.retry.invalidation", faultRetryInvalidation.sum());
+        m.put("fault.spurious", faultSpurious.sum());
+        m.put("fault.fast", faultFast.sum());
+        m.put("vmexit", vmExits.sum());
+        m.put("spte.cmpxchg.fail", cmpxchgFailures.sum());
+        m.put("table.alloc", tableAllocs.sum());
+        m.put("table.linked", tablesLinked.sum());
+        m.put("table.free", tablesFreed.sum());
+        m.put("table.lost-race", tablesLostRace.sum());
+        m.put("split", splits.sum());
+        m.put("zap.leaf", zapLeaf.sum());
+        m.put("zap.nonleaf", zapNonLeaf.sum());
+        m.put("tlb.flush.requests", tlbFlushRequests.sum());
+        m.put("tlb.flush.vcpus", tlbFlushVcpus.sum());
+        m.put("tlb.hit", tlbHits.sum());
+        m.put("tlb.miss", tlbMisses.sum());
+        m.put("walk.levels", walkLevels.sum());
+        m.put("spte.ad.set", adBitsSet.sum());
+        m.put("dirty.marked", dirtyMarked.sum());
+        m.put("dirty.carried", dirtyCarried.sum());
+        m.put("dirty.wrprot", wrprot.sum());
+        m.put("dirty.dbit.cleared", dbitCleared.sum());
+        m.put("promote", promotions.sum());
+        m.put("promote.skip.invalidation", promoteSkipInvalidation.sum());
+        m.put("promote.skip.backing", promoteSkipBacking.sum());
+        m.put("promote.skip.mismatch", promoteSkipMismatch.sum());
+        m.put("promote.skip.race", promoteSkipRace.sum());
+        m.put("invalidation", invalidations.sum());
+        m.put("mmu.yield", yields.sum());
+        m.put("spte.frozen.spin", frozenSpins.sum());
+        return m;
+    }
+}

@@ -1,0 +1,365 @@
+package org.tdpmmu.core;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * Off-heap page-table pages: 4 KiB each, 512 SPTEs, held in chunks of direct memory so the store
+ * can grow past 2 GiB (kernel analogue: the pages behind kvm_mmu_page.spt, from
+ * mmu_page_header_cache / __get_free_page).
+ *
+ * <p>Each page has a pfn in a host-physical range of its own, starting at {@link #PFN_BASE} so a
+ * table pfn can never be mistaken for guest RAM. A page is referred to by that pfn everywhere,
+ * exactly as a non-leaf SPTE refers to its child.
+ *
+ * <p><b>The one door.</b> Every SPTE access goes through the four accessors below; the ordering is
+ * in the name (JCTools style): {@code lv} load-volatile (the kernel's READ_ONCE, strengthened),
+ * {@code so} store-ordered/release (WRITE_ONCE of a value no-one races on), {@code cmpxchg}
+ * (try_cmpxchg64, returns the witness) and {@code xchg} (xchg). Each one checks the pfn and index
+ * and, after the access, that the page is still live: an access that overlaps a free is reported
+ * as a {@link UseAfterFreeException} naming the pfn. The generation-checked read lets a walker
+ * that remembered a table's generation also catch a page freed and reused under it.
+ *
+ * <p>Freeing poisons every entry with release stores after the page was marked free with a
+ * volatile CAS, so a reader whose volatile read returns poison always sees the page as freed.
+ */
+public final class PageTableStore
+{
+    /** First pfn of the page-table range (bit 36: above any guest RAM the host model hands out). */
+    public static final long PFN_BASE = 1L << 36;
+    /** Written over a freed page (the kernel's slab POISON_FREE byte, 0x6b). */
+    public static final long POISON = 0x6b6b6b6b6b6b6b6bL;
+    public static final int PAGE_SIZE = 4096;
+    public static final int PAGE_SHIFT = 12;
+    /** Largest chunk: 8192 pages, 32 MiB of direct memory. */
+    public static final int MAX_CHUNK_SHIFT = 13;
+
+    private static final VarHandle META = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final long LIVE = 1L;
+
+    private final int capacity;
+    private final int chunkShift;
+    private final int chunkMask;
+    private final UnsafeBuffer[] chunks;
+    /** Per page: generation << 1 | live. Accessed only through {@link #META}, volatile. */
+    private final long[] meta;
+    /** Free stack links: index + 1 of the next free page, 0 ends the list. */
+    private final int[] nextFree;
+    /** Treiber stack head: tag << 32 | (index + 1); the tag defeats ABA. */
+    private final AtomicLong freeHead = new AtomicLong();
+    /** Pages below this index have been handed out at least once (their chunk exists). */
+    private final AtomicInteger highWater = new AtomicInteger();
+    private final AtomicLong live = new AtomicLong();
+    private final AtomicLong peak = new AtomicLong();
+    private final AtomicLong allocated = new AtomicLong();
+    private final AtomicLong freed = new AtomicLong();
+
+    /**
+     * @param capacityPages the most pages the store will hand out at once (1..2^30).
+     */
+    public PageTableStore(final int capacityPages)
+    {
+        if (capacityPages < 1 || capacityPages > (1 << 30))
+        {
+            throw new IllegalArgumentException("capacityPages=" + capacityPages + " is out of range 1..2^30");
+        }
+        this.capacity = capacityPages;
+        final int needShift = 32 - Integer.numberOfLeadingZeros(capacityPages - 1);
+        this.chunkShift = Math.min(needShift, MAX_CHUNK_SHIFT);
+        this.chunkMask = (1 << chunkShift) - 1;
+        this.chunks = new UnsafeBuffer[(capacityPages + chunkMask) >>> chunkShift];
+        this.meta = new long[capacityPages];
+        this.nextFree = new int[capacityPages];
+    }
+
+    /**
+     * Allocates a zeroed page (every entry {@link Spte#NONPRESENT}).
+     *
+     * @return the page's pfn.
+     * @throws OutOfTablesException when every page is in use; nothing changes then.
+     */
+    public long allocate()
+    {
+        int index = popFree();
+        if (index < 0)
+        {
+            index = bumpFresh();
+            if (index < 0)
+            {
+                throw new OutOfTablesException("page-table store exhausted: capacity=" + capacity +
+                    " pages, live=" + live.get());
+            }
+        }
+        else
+        {
+            // Poisoned by free(); nobody can reach the page until we publish it below and the
+            // caller links it with a cmpxchg, so plain zeroing suffices.
+            buffer(index).setMemory(pageOffset(index), PAGE_SIZE, (byte)0);
+        }
+        final long m = (long)META.getVolatile(meta, index);
+        META.setVolatile(meta, index, m | LIVE);
+        allocated.incrementAndGet();
+        final long nowLive = live.incrementAndGet();
+        long p;
+        while (nowLive > (p = peak.get()) && !peak.compareAndSet(p, nowLive))
+        {
+            Thread.onSpinWait();
+        }
+        return PFN_BASE + index;
+    }
+
+    /**
+     * Frees a page: marks it free (generation + 1), poisons it, returns it to the free list.
+     * Callers that unlinked a table other threads may still walk must defer this through RCU.
+     *
+     * @throws IllegalStateException on a double free, naming the pfn.
+     */
+    public void free(final long tablePfn)
+    {
+        final int index = checkPfn(tablePfn);
+        final long m = (long)META.getVolatile(meta, index);
+        if ((m & LIVE) == 0 || !META.compareAndSet(meta, index, m, (m + 2) & ~LIVE))
+        {
+            throw new IllegalStateException("double free of table pfn 0x" + Long.toHexString(tablePfn) +
+                " (generation " + (m >>> 1) + ")");
+        }
+        final UnsafeBuffer buffer = buffer(index);
+        final int base = pageOffset(index);
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            buffer.putLongRelease(base + (i << 3), POISON);
+        }
+        freed.incrementAndGet();
+        live.decrementAndGet();
+        pushFree(index);
+    }
+
+    /** Load-volatile of entry {@code index} of {@code tablePfn} (READ_ONCE). */
+    public long lvSpte(final long tablePfn, final int index)
+    {
+        final int page = checkPfn(tablePfn);
+        checkIndex(index);
+        final long value = buffer(page).getLongVolatile(pageOffset(page) + (index << 3));
+        checkLive(page, tablePfn, index, value);
+        return value;
+    }
+
+    /**
+     * Load-volatile that also checks the page is still the generation the caller found it at: a
+     * page freed and reused under a walker is a use after free as much as a poisoned one.
+     */
+    public long lvSpte(final long tablePfn, final long generation, final int index)
+    {
+        final int page = checkPfn(tablePfn);
+        checkIndex(index);
+        final long value = buffer(page).getLongVolatile(pageOffset(page) + (index << 3));
+        final long m = (long)META.getVolatile(meta, page);
+        if (m != ((generation << 1) | LIVE))
+        {
+            throw useAfterFree(tablePfn, index, m, value, "generation " + generation);
+        }
+        return value;
+    }
+
+    /** Store-release of entry {@code index}: for entries no other thread can change concurrently. */
+    public void soSpte(final long tablePfn, final int index, final long value)
+    {
+        final int page = checkPfn(tablePfn);
+        checkIndex(index);
+        checkLive(page, tablePfn, index, value);
+        buffer(page).putLongRelease(pageOffset(page) + (index << 3), value);
+        checkLive(page, tablePfn, index, value);
+    }
+
+    /**
+     * Compare-and-exchange of entry {@code index} (kernel: try_cmpxchg64).
+     *
+     * @return the value found: {@code expected} on success, the current value on failure.
+     */
+    public long cmpxchgSpte(final long tablePfn, final int index, final long expected, final long update)
+    {
+        final int page = checkPfn(tablePfn);
+        checkIndex(index);
+        final long witness = buffer(page).compareAndExchangeLong(pageOffset(page) + (index << 3), expected, update);
+        checkLive(page, tablePfn, index, witness);
+        return witness;
+    }
+
+    /** Atomic exchange of entry {@code index} (kernel: xchg). @return the previous value. */
+    public long xchgSpte(final long tablePfn, final int index, final long update)
+    {
+        final int page = checkPfn(tablePfn);
+        checkIndex(index);
+        final long old = buffer(page).getAndSetLong(pageOffset(page) + (index << 3), update);
+        checkLive(page, tablePfn, index, old);
+        return old;
+    }
+
+    /** Current generation of a page (bumped at every free). */
+    public long generation(final long tablePfn)
+    {
+        return ((long)META.getVolatile(meta, checkPfn(tablePfn))) >>> 1;
+    }
+
+    /** True when the page is allocated now. */
+    public boolean isLive(final long tablePfn)
+    {
+        return ((long)META.getVolatile(meta, checkPfn(tablePfn)) & LIVE) != 0;
+    }
+
+    /** True if {@code pfn} lies in this store's range (allocated or not). */
+    public boolean ownsPfn(final long pfn)
+    {
+        return pfn >= PFN_BASE && pfn < PFN_BASE + capacity;
+    }
+
+    public int capacity()
+    {
+        return capacity;
+    }
+
+    public long allocatedCount()
+    {
+        return allocated.get();
+    }
+
+    public long freedCount()
+    {
+        return freed.get();
+    }
+
+    public long liveCount()
+    {
+        return live.get();
+    }
+
+    public long peakLive()
+    {
+        return peak.get();
+    }
+
+    /** Direct memory reserved so far, in bytes (chunks are created on first use). */
+    public long offHeapBytes()
+    {
+        final int pagesTouched = highWater.get();
+        final int chunkCount = (pagesTouched + chunkMask) >>> chunkShift;
+        // The last chunk is cut to the capacity (ensureChunk), so it may hold fewer pages.
+        return Math.min((long)chunkCount << chunkShift, capacity) << PAGE_SHIFT;
+    }
+
+    private int popFree()
+    {
+        while (true)
+        {
+            final long head = freeHead.get();
+            final int top = (int)head;
+            if (top == 0)
+            {
+                return -1;
+            }
+            // nextFree[top - 1] was written before the push's CAS that our volatile get observed.
+            final long next = nextFree[top - 1] & 0xffffffffL;
+            final long newHead = (((head >>> 32) + 1) << 32) | next;
+            if (freeHead.compareAndSet(head, newHead))
+            {
+                return top - 1;
+            }
+        }
+    }
+
+    private void pushFree(final int index)
+    {
+        while (true)
+        {
+            final long head = freeHead.get();
+            nextFree[index] = (int)head;
+            final long newHead = (((head >>> 32) + 1) << 32) | (index + 1L);
+            if (freeHead.compareAndSet(head, newHead))
+            {
+                return;
+            }
+        }
+    }
+
+    private int bumpFresh()
+    {
+        while (true)
+        {
+            final int index = highWater.get();
+            if (index >= capacity)
+            {
+                return -1;
+            }
+            ensureChunk(index >>> chunkShift);
+            if (highWater.compareAndSet(index, index + 1))
+            {
+                return index;
+            }
+        }
+    }
+
+    private synchronized void ensureChunk(final int chunk)
+    {
+        // Chunks are created before any page in them is handed out; every later reader got the
+        // page's pfn through a volatile SPTE read or a CAS, which orders it after this store.
+        if (chunks[chunk] == null)
+        {
+            final int pages = Math.min(1 << chunkShift, capacity - (chunk << chunkShift));
+            final ByteBuffer bytes = BufferUtil.allocateDirectAligned(pages << PAGE_SHIFT, PAGE_SIZE);
+            chunks[chunk] = new UnsafeBuffer(bytes);
+        }
+    }
+
+    private UnsafeBuffer buffer(final int page)
+    {
+        return chunks[page >>> chunkShift];
+    }
+
+    private int pageOffset(final int page)
+    {
+        return (page & chunkMask) << PAGE_SHIFT;
+    }
+
+    private int checkPfn(final long tablePfn)
+    {
+        final long index = tablePfn - PFN_BASE;
+        if (index < 0 || index >= highWater.get())
+        {
+            throw new IllegalArgumentException("table pfn 0x" + Long.toHexString(tablePfn) +
+                " is not a page of this store (range 0x" + Long.toHexString(PFN_BASE) + "..0x" +
+                Long.toHexString(PFN_BASE + highWater.get()) + ")");
+        }
+        return (int)index;
+    }
+
+    private static void checkIndex(final int index)
+    {
+        if (index < 0 || index >= Spte.ENTRIES_PER_TABLE)
+        {
+            throw new IllegalArgumentException("SPTE index " + index + " is out of range 0..511");
+        }
+    }
+
+    private void checkLive(final int page, final long tablePfn, final int index, final long value)
+    {
+        final long m = (long)META.getVolatile(meta, page);
+        if ((m & LIVE) == 0)
+        {
+            throw useAfterFree(tablePfn, index, m, value, "a live page");
+        }
+    }
+
+    private static UseAfterFreeException useAfterFree(
+        final long tablePfn, final int index, final long meta, final long value, final String expected)
+    {
+        return new UseAfterFreeException(tablePfn, "use after free: table pfn 0x" + Long.toHexString(tablePfn) +
+            " index " + index + " is " + ((meta & LIVE) == 0 ? "freed" : "live") + " at generation " +
+            (meta >>> 1) + ", expected " + expected + "; value read 0x" + Long.toHexString(value));
+    }
+}

@@ -1,0 +1,178 @@
+package org.tdpmmu.core;
+
+/**
+ * The 2024 way (kernel 6.13+: kvm_tdp_mmu_recover_huge_pages / recover_huge_pages_range): under
+ * the read lock, for each present non-leaf entry at a level the slot and backing allow as a huge
+ * page, build the huge SPTE from the leaves below it and install it with cmpxchg over the non-leaf
+ * entry; the old table goes through handle_removed_pt and RCU. No vCPU faults; one TLB flush per
+ * memslot at the end.
+ *
+ * <p>Skipped, never wrong: while an invalidation is in progress (the host pages may be mid-change),
+ * when the backing is not huge there, when the host no longer maps the block contiguously, or when
+ * a leaf disagrees (pfn not at its offset in the huge page, or different R/X/MMU-/host-writable or
+ * memory type). Stricter than the kernel, which trusts the first leaf; W of the huge page is the
+ * AND of the leaves' W, A and D the OR, so no permission is widened and no dirty bit is dropped.
+ */
+final class PromoteInPlaceRecovery implements HugePageRecovery
+{
+    private static final long MUST_AGREE = Spte.READABLE | Spte.EXECUTABLE | Spte.MEMTYPE_MASK | Spte.IGNORE_PAT |
+        Spte.MMU_WRITABLE | Spte.HOST_WRITABLE;
+    private static final long NO_LEAF = -1L;
+    private static final long DISAGREE = -2L;
+
+    @Override
+    public String name()
+    {
+        return "promote_in_place";
+    }
+
+    @Override
+    public void recover(final TdpMmu mmu, final Memslot slot)
+    {
+        if (slot.dirtyLogging())
+        {
+            throw new IllegalStateException("refusing to recover huge pages in " + slot + ": dirty logging is on");
+        }
+        final MmuCounters counters = mmu.counters();
+        final boolean bugDuringInvalidation = mmu.seededBug(SeededBug.PROMOTE_DURING_INVALIDATION);
+        final TdpIter iter = new TdpIter(mmu.store());
+        boolean flush = false;
+        mmu.lock().readLock();
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, slot.baseGfn(), slot.endGfn());
+                iter.valid(); iter.next())
+            {
+                if (mmu.condResched(iter, flush, true))
+                {
+                    flush = false;
+                    continue;
+                }
+                while (iter.level() <= Spte.PG_LEVEL_1G && Spte.isPresentTable(iter.oldSpte(), iter.level()))
+                {
+                    final int level = iter.level();
+                    final long gfn = iter.gfn();
+                    if (slot.maxMappingLevel(gfn) < level)
+                    {
+                        if (level == Spte.PG_LEVEL_2M)
+                        {
+                            counters.promoteSkipBacking.increment();
+                        }
+                        break;
+                    }
+                    if (!bugDuringInvalidation && mmu.invalidation().inProgress() > 0 &&
+                        overlaps(mmu, gfn, gfn + Spte.pagesPerLevel(level)))
+                    {
+                        counters.promoteSkipInvalidation.increment();
+                        break;
+                    }
+                    final long huge = makeHugeSpte(mmu, slot, Spte.pfn(iter.oldSpte()), level, gfn);
+                    if (huge == NO_LEAF)
+                    {
+                        break;
+                    }
+                    if (huge == DISAGREE)
+                    {
+                        counters.promoteSkipMismatch.increment();
+                        break;
+                    }
+                    if (mmu.setSpteAtomic(iter, huge))
+                    {
+                        counters.promotions.increment();
+                        flush = true;
+                        break;
+                    }
+                    counters.promoteSkipRace.increment();
+                }
+            }
+            if (flush)
+            {
+                // kernel: kvm_flush_remote_tlbs_memslot, once for the whole slot.
+                mmu.flushRemoteTlbs();
+            }
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+            mmu.lock().readUnlock();
+        }
+    }
+
+    private static boolean overlaps(final TdpMmu mmu, final long start, final long end)
+    {
+        final long rs = mmu.invalidation().rangeStart();
+        final long re = mmu.invalidation().rangeEnd();
+        return start < re && rs < end;
+    }
+
+    /**
+     * kernel: tdp_mmu_make_huge_spte, made strict: every present leaf below must sit at its offset
+     * of one host huge page that the host still maps there.
+     *
+     * @return the huge SPTE, {@link #NO_LEAF} if nothing is mapped below, {@link #DISAGREE}.
+     */
+    private static long makeHugeSpte(final TdpMmu mmu, final Memslot slot, final long table, final int level,
+        final long gfn)
+    {
+        final long hugePfn = mmu.host().resolvePfn(slot, gfn);
+        if ((hugePfn & (Spte.pagesPerLevel(level) - 1)) != 0)
+        {
+            return DISAGREE;
+        }
+        final long[] acc = {NO_LEAF, Spte.WRITABLE, 0};
+        if (!collect(mmu.store(), table, level - 1, hugePfn, acc))
+        {
+            return DISAGREE;
+        }
+        if (acc[0] == NO_LEAF)
+        {
+            return NO_LEAF;
+        }
+        final long first = acc[0];
+        final long bits = (first & ~(Spte.WRITABLE | Spte.ACCESSED | Spte.DIRTY | Spte.LARGE | Spte.PFN_MASK)) |
+            acc[1] | acc[2];
+        return Spte.makeHuge(bits | (hugePfn << Spte.PFN_SHIFT), level);
+    }
+
+    /**
+     * Checks every present leaf under {@code table} maps {@code firstPfn} plus its offset.
+     * acc: [0] first leaf seen, [1] AND of W, [2] OR of A|D.
+     */
+    private static boolean collect(final PageTableStore store, final long table, final int level,
+        final long firstPfn, final long[] acc)
+    {
+        final long pages = Spte.pagesPerLevel(level);
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            final long spte = store.lvSpte(table, i);
+            if (!Spte.isPresent(spte))
+            {
+                continue;
+            }
+            if (!Spte.isLastAtLevel(spte, level))
+            {
+                if (!collect(store, Spte.pfn(spte), level - 1, firstPfn + i * pages, acc))
+                {
+                    return false;
+                }
+                continue;
+            }
+            if (Spte.pfn(spte) != firstPfn + i * pages)
+            {
+                return false;
+            }
+            if (acc[0] == NO_LEAF)
+            {
+                acc[0] = spte;
+            }
+            else if (((spte ^ acc[0]) & MUST_AGREE) != 0)
+            {
+                return false;
+            }
+            acc[1] &= spte;
+            acc[2] |= spte & (Spte.ACCESSED | Spte.DIRTY);
+        }
+        return true;
+    }
+}

@@ -1,0 +1,30 @@
+package org.tdpmmu.core;
+
+/**
+ * A guard the kernel relies on, which a test can turn off to show that the race test guarding it
+ * catches its absence. Off by default; enabled only through {@link VmConfig#withSeededBugs}, which
+ * the public CLI never calls (tests and the seeded-bug check do).
+ */
+public enum SeededBug
+{
+    /** Install a fault's SPTE without the mmu_invalidate_retry_gfn check (stale pfn installed). */
+    SKIP_INVALIDATION_RETRY,
+    /** handle_removed_pt reads child entries without freezing them (leaks, lost A/D bits). */
+    NO_FREEZE_IN_REMOVED_PT,
+    /** Free unlinked tables at once instead of through call_rcu (use after free by walkers). */
+    NO_RCU_DEFERRED_FREE,
+    /** Skip the remote TLB flush after zapping a leaf (stale translation, lost write). */
+    NO_FLUSH_AFTER_ZAP,
+    /** set_spte_atomic does read-check-store instead of cmpxchg (lost updates). */
+    PLAIN_STORE_INSTEAD_OF_CMPXCHG,
+    /** The fault path installs over a frozen entry instead of retrying. */
+    NO_FROZEN_CHECK_BEFORE_INSTALL,
+    /** A zapped or removed dirty leaf's D bit is not carried to the dirty log. */
+    NO_DIRTY_CARRY_ON_ZAP,
+    /** Get-dirty-log returns before write-protecting / clearing D on the harvested pages. */
+    NO_REPROTECT_BEFORE_HARVEST,
+    /** In-place promotion runs while an invalidation is in progress over the range. */
+    PROMOTE_DURING_INVALIDATION,
+    /** A fault that loses the race to link a table does not free its table (leak). */
+    LEAK_LOSER_TABLE
+}

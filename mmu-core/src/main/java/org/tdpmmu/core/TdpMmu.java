@@ -1,0 +1,810 @@
+package org.tdpmmu.core;
+
+import org.tdpmmu.concurrency.InvalidationSequence;
+import org.tdpmmu.concurrency.MmuLock;
+import org.tdpmmu.concurrency.Rcu;
+import org.tdpmmu.concurrency.RemoteRequests;
+
+/**
+ * The TDP MMU: one root, faults under the read lock with atomic SPTE updates, zaps, table
+ * teardown through RCU, and the mmu_notifier side (kernel: arch/x86/kvm/mmu/tdp_mmu.c).
+ *
+ * <p>Locking as in the kernel: faults, atomic zaps, huge-page splitting and recovery run with
+ * {@link MmuLock} held for read and change SPTEs only with cmpxchg ({@link #setSpteAtomic});
+ * mmu_notifier zaps, dirty-log clearing of a mask and teardown hold it for write and still use an
+ * atomic exchange ({@link #setSpte}), because hardware (vCPU page walks setting A/D) and the
+ * lockless fast fault path take no lock at all. Every walker is inside an RCU read-side section.
+ */
+public final class TdpMmu implements MmuNotifier
+{
+    /** kernel: RET_PF_FIXED. A translation was installed (or, from the fast path, fixed). */
+    public static final int RET_PF_FIXED = 0;
+    /** kernel: RET_PF_SPURIOUS. The access is already allowed; nothing changed. */
+    public static final int RET_PF_SPURIOUS = 1;
+    /** kernel: RET_PF_RETRY. Lost a race or stale; the vCPU re-executes the access. */
+    public static final int RET_PF_RETRY = 2;
+    /** kernel: RET_PF_INVALID. The fast path could not fix it; take the slow path. */
+    static final int RET_PF_INVALID = 3;
+
+    private static final int FAST_PF_MAX_RETRIES = 4;
+
+    private final PageTableStore store;
+    private final Rcu rcu;
+    private final MmuLock lock;
+    private final InvalidationSequence invalidation;
+    private final RemoteRequests requests;
+    private final Memslots slots;
+    private final HostMemory host;
+    private final MmuCounters counters;
+    private final VmConfig config;
+    private final int rootLevel;
+    private final long rootPfn;
+    private volatile boolean rootValid = true;
+
+    private final boolean bugSkipRetry;
+    private final boolean bugNoFreeze;
+    private final boolean bugNoRcuFree;
+    private final boolean bugNoFlushAfterZap;
+    private final boolean bugPlainStore;
+    private final boolean bugNoFrozenCheck;
+    private final boolean bugNoDirtyCarry;
+    private final boolean bugLeakLoser;
+
+    TdpMmu(final VmConfig config, final PageTableStore store, final Rcu rcu, final MmuLock lock,
+        final InvalidationSequence invalidation, final RemoteRequests requests, final Memslots slots,
+        final HostMemory host, final MmuCounters counters)
+    {
+        this.store = store;
+        this.rcu = rcu;
+        this.lock = lock;
+        this.invalidation = invalidation;
+        this.requests = requests;
+        this.slots = slots;
+        this.host = host;
+        this.counters = counters;
+        this.config = config;
+        this.rootLevel = config.rootLevel();
+        this.bugSkipRetry = config.has(SeededBug.SKIP_INVALIDATION_RETRY);
+        this.bugNoFreeze = config.has(SeededBug.NO_FREEZE_IN_REMOVED_PT);
+        this.bugNoRcuFree = config.has(SeededBug.NO_RCU_DEFERRED_FREE);
+        this.bugNoFlushAfterZap = config.has(SeededBug.NO_FLUSH_AFTER_ZAP);
+        this.bugPlainStore = config.has(SeededBug.PLAIN_STORE_INSTEAD_OF_CMPXCHG);
+        this.bugNoFrozenCheck = config.has(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL);
+        this.bugNoDirtyCarry = config.has(SeededBug.NO_DIRTY_CARRY_ON_ZAP);
+        this.bugLeakLoser = config.has(SeededBug.LEAK_LOSER_TABLE);
+        // kernel: kvm_tdp_mmu_alloc_root, one shared root for every vCPU (no SMM, one address space).
+        this.rootPfn = store.allocate();
+        counters.tableAllocs.increment();
+    }
+
+    /** True when {@code bug} was seeded into this VM (tests only). */
+    public boolean seededBug(final SeededBug bug)
+    {
+        return config.has(bug);
+    }
+
+    public long rootPfn()
+    {
+        return rootPfn;
+    }
+
+    public int rootLevel()
+    {
+        return rootLevel;
+    }
+
+    public boolean rootValid()
+    {
+        return rootValid;
+    }
+
+    /**
+     * Handles an EPT violation on {@code gfn} (kernel: kvm_tdp_page_fault: fast_page_fault, then
+     * the invalidation-sequence sample, pfn lookup and kvm_tdp_mmu_map under the read lock).
+     *
+     * @param iter the faulting vCPU's own iterator (no allocation per fault).
+     * @return {@link #RET_PF_FIXED}, {@link #RET_PF_SPURIOUS} or {@link #RET_PF_RETRY}.
+     */
+    public int pageFault(final TdpIter iter, final long gfn, final boolean write)
+    {
+        final Memslot slot = slots.find(gfn);
+        if (slot == null)
+        {
+            throw new IllegalArgumentException("gfn 0x" + Long.toHexString(gfn) + " is in no memslot (MMIO is not modeled)");
+        }
+        final int fast = fastPageFault(slot, gfn, write);
+        if (fast != RET_PF_INVALID)
+        {
+            return fast;
+        }
+        // The sample must precede the pfn lookup: an invalidation that changes the pfn after this
+        // point either is still in progress or has moved the sequence when we check under the lock.
+        final long mmuSeq = invalidation.sample();
+        final long pfn = host.resolvePfn(slot, gfn);
+        final int goalLevel = slot.maxMappingLevel(gfn);
+        lock.readLock();
+        try
+        {
+            if (!bugSkipRetry && invalidation.retry(mmuSeq, gfn))
+            {
+                counters.faultRetryInvalidation.increment();
+                counters.faultRetry.increment();
+                return RET_PF_RETRY;
+            }
+            final int r = map(iter, slot, gfn, pfn, goalLevel, write);
+            countFault(r);
+            return r;
+        }
+        finally
+        {
+            lock.readUnlock();
+        }
+    }
+
+    /**
+     * Lockless fix of a write to a leaf that dirty logging write-protected but left MMU-writable
+     * (kernel: fast_page_fault on the TDP MMU): restore W with cmpxchg and mark the page dirty.
+     */
+    int fastPageFault(final Memslot slot, final long gfn, final boolean write)
+    {
+        rcu.readLock();
+        try
+        {
+            for (int attempt = 0; attempt < FAST_PF_MAX_RETRIES; attempt++)
+            {
+                // kernel: kvm_tdp_mmu_fast_pf_get_last_sptep, a lockless walk to the last SPTE.
+                long table = rootPfn;
+                int level = rootLevel;
+                int index;
+                long spte;
+                while (true)
+                {
+                    index = Spte.index(gfn, level);
+                    spte = store.lvSpte(table, index);
+                    if (!Spte.isPresent(spte) || Spte.isLastAtLevel(spte, level))
+                    {
+                        break;
+                    }
+                    table = Spte.pfn(spte);
+                    level--;
+                }
+                if (!Spte.isPresent(spte) || !Spte.isLastAtLevel(spte, level))
+                {
+                    return RET_PF_INVALID;
+                }
+                if (!write || Spte.isWritable(spte))
+                {
+                    counters.faultSpurious.increment();
+                    return RET_PF_SPURIOUS;
+                }
+                if (!Spte.isMmuWritable(spte) || (level > Spte.PG_LEVEL_4K && slot.dirtyLogging()))
+                {
+                    // Huge pages in a logged slot must be split by the slow path.
+                    return RET_PF_INVALID;
+                }
+                final long fixed = spte | Spte.WRITABLE;
+                if (store.cmpxchgSpte(table, index, spte, fixed) == spte)
+                {
+                    // The dirty bit must be set only after W is back: a harvest that cleared it
+                    // in between re-protects this SPTE after reading the bitmap word.
+                    markPageDirty(slot, gfn);
+                    counters.faultFast.increment();
+                    counters.faultInstalled.increment();
+                    return RET_PF_FIXED;
+                }
+                counters.cmpxchgFailures.increment();
+            }
+            return RET_PF_INVALID;
+        }
+        finally
+        {
+            rcu.readUnlock();
+        }
+    }
+
+    /**
+     * Installs the translation of {@code gfn} at {@code goalLevel} (kernel: kvm_tdp_mmu_map).
+     * Links missing tables, splits huge leaves above the goal, and gives up with RETRY on any lost
+     * race or frozen entry. Caller holds the read lock.
+     */
+    int map(final TdpIter iter, final Memslot slot, final long gfn, final long pfn, final int goalLevel,
+        final boolean write)
+    {
+        assert lock.heldForRead() : "kvm_tdp_mmu_map needs mmu_lock held for read";
+        if (!rootValid)
+        {
+            throw new IllegalStateException("fault on a destroyed VM (root invalid)");
+        }
+        rcu.readLock();
+        try
+        {
+            for (iter.start(rootPfn, rootLevel, goalLevel, gfn, gfn + 1); iter.valid(); iter.next())
+            {
+                final long old = iter.oldSpte();
+                // Another thread owns a frozen entry: retry rather than allocate a table we would free.
+                if (Spte.isFrozen(old) && !bugNoFrozenCheck)
+                {
+                    return RET_PF_RETRY;
+                }
+                if (iter.level() == goalLevel)
+                {
+                    return mapTargetLevel(iter, slot, gfn, pfn, write);
+                }
+                if (Spte.isPresent(old) && !Spte.isLarge(old))
+                {
+                    continue;
+                }
+                final long child = allocTable();
+                final boolean linked = Spte.isPresent(old) ? splitHugePage(iter, child) : linkTable(iter, child);
+                if (!linked)
+                {
+                    counters.tablesLostRace.increment();
+                    if (!bugLeakLoser)
+                    {
+                        store.free(child);
+                        counters.tablesFreed.increment();
+                    }
+                    return RET_PF_RETRY;
+                }
+            }
+            return RET_PF_RETRY;
+        }
+        finally
+        {
+            rcu.readUnlock();
+        }
+    }
+
+    /** kernel: tdp_mmu_map_handle_target_level. */
+    private int mapTargetLevel(final TdpIter iter, final Memslot slot, final long gfn, final long pfn,
+        final boolean write)
+    {
+        final int level = iter.level();
+        final long old = iter.oldSpte();
+        final long leafPfn = pfn & -Spte.pagesPerLevel(level);
+        final long newSpte;
+        if (Spte.isPresentLeaf(old, level) && Spte.pfn(old) == leafPfn)
+        {
+            // Another vCPU mapped it first: add only what this access needs, never take away.
+            if (!write || Spte.isWritable(old))
+            {
+                return RET_PF_SPURIOUS;
+            }
+            newSpte = old | Spte.WRITABLE | Spte.MMU_WRITABLE | Spte.HOST_WRITABLE;
+        }
+        else
+        {
+            newSpte = Spte.makeLeaf(leafPfn, level, leafFlags(slot, write));
+        }
+        if (!setSpteAtomic(iter, newSpte))
+        {
+            return RET_PF_RETRY;
+        }
+        if (Spte.isPresent(old) && !Spte.isLastAtLevel(old, level))
+        {
+            // A huge leaf replaced a table: walkers may hold translations through the old table.
+            flushRemoteTlbs();
+        }
+        if (write && slot.dirtyLogging())
+        {
+            markPageDirty(slot, gfn);
+        }
+        return RET_PF_FIXED;
+    }
+
+    /**
+     * What a new leaf grants (kernel: make_spte with ACC_ALL). Decision: outside dirty logging a
+     * leaf is writable from the start (the host page is writable), with D set only by a write. In
+     * a write-protect-logged slot a read fault maps it MMU-writable but not W, so the first write
+     * takes the fast path and is logged; a D-bit-logged slot maps it writable with D clear.
+     */
+    private static int leafFlags(final Memslot slot, final boolean write)
+    {
+        int flags = Spte.LEAF_ACCESSED;
+        if (slot.logMode() == Memslot.LOG_WRPROT && !write)
+        {
+            flags |= Spte.LEAF_MMU_WRITABLE;
+        }
+        else
+        {
+            flags |= Spte.LEAF_WRITABLE;
+        }
+        if (write)
+        {
+            flags |= Spte.LEAF_DIRTY;
+        }
+        return flags;
+    }
+
+    /**
+     * Atomically replaces the iterator's entry (kernel: tdp_mmu_set_spte_atomic). On a lost race
+     * returns false and leaves the current value in the iterator's snapshot; nothing else changes.
+     * On success propagates the change ({@link #handleChangedSpte}).
+     */
+    public boolean setSpteAtomic(final TdpIter iter, final long newSpte)
+    {
+        assert lock.heldForRead() : "tdp_mmu_set_spte_atomic needs mmu_lock held for read";
+        final long old = iter.oldSpte();
+        assert bugNoFrozenCheck || !Spte.isFrozen(old) : "set_spte_atomic over a frozen entry";
+        if (!trySet(iter, old, newSpte))
+        {
+            return false;
+        }
+        handleChangedSpte(iter.gfn(), old, newSpte, iter.level(), true);
+        return true;
+    }
+
+    /** The cmpxchg itself, or with the seeded bug the racy read-compare-store it replaced. */
+    private boolean trySet(final TdpIter iter, final long old, final long newSpte)
+    {
+        final long table = iter.sptepTable();
+        final int index = iter.sptepIndex();
+        if (bugPlainStore)
+        {
+            final long current = store.lvSpte(table, index);
+            if (current != old)
+            {
+                iter.refreshOldSpte(current);
+                counters.cmpxchgFailures.increment();
+                return false;
+            }
+            Thread.yield();
+            store.soSpte(table, index, newSpte);
+            return true;
+        }
+        final long witness = store.cmpxchgSpte(table, index, old, newSpte);
+        if (witness != old)
+        {
+            iter.refreshOldSpte(witness);
+            counters.cmpxchgFailures.increment();
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Zaps the iterator's entry under the read lock (kernel: tdp_mmu_zap_spte_atomic): freeze,
+     * flush, then write non-present, then propagate. Propagation comes last so vCPUs faulting on
+     * the entry spin on the frozen value only briefly.
+     */
+    public boolean zapSpteAtomic(final TdpIter iter)
+    {
+        assert lock.heldForRead() : "tdp_mmu_zap_spte_atomic needs mmu_lock held for read";
+        final long old = iter.oldSpte();
+        if (!trySet(iter, old, Spte.FROZEN))
+        {
+            return false;
+        }
+        if (!bugNoFlushAfterZap)
+        {
+            flushRemoteTlbs();
+        }
+        store.soSpte(iter.sptepTable(), iter.sptepIndex(), Spte.NONPRESENT);
+        if (Spte.isLastAtLevel(old, iter.level()))
+        {
+            counters.zapLeaf.increment();
+        }
+        handleChangedSpte(iter.gfn(), old, Spte.NONPRESENT, iter.level(), true);
+        iter.refreshOldSpte(Spte.NONPRESENT);
+        return true;
+    }
+
+    /**
+     * Replaces the iterator's entry under the write lock (kernel: tdp_mmu_iter_set_spte). An atomic
+     * exchange, not a store: hardware may set A/D and the fast path may set W concurrently.
+     */
+    public void setSpte(final TdpIter iter, final long newSpte)
+    {
+        assert lock.heldForWrite() : "tdp_mmu_set_spte needs mmu_lock held for write";
+        final long old = store.xchgSpte(iter.sptepTable(), iter.sptepIndex(), newSpte);
+        if (Spte.isFrozen(old))
+        {
+            throw new MmuBugException("frozen SPTE under the write lock at gfn 0x" + Long.toHexString(iter.gfn()));
+        }
+        handleChangedSpte(iter.gfn(), old, newSpte, iter.level(), false);
+        iter.refreshOldSpte(newSpte);
+    }
+
+    /**
+     * Propagates one SPTE change (kernel: handle_changed_spte): a present leaf changing pfn is a
+     * bug; a dirty leaf losing its D bit carries it to the dirty log; a table unlinked goes to
+     * {@link #handleRemovedPt}.
+     */
+    void handleChangedSpte(final long gfn, final long old, final long newSpte, final int level, final boolean shared)
+    {
+        if (old == newSpte)
+        {
+            return;
+        }
+        final boolean wasPresent = Spte.isPresent(old);
+        if (!wasPresent)
+        {
+            return;
+        }
+        final boolean isPresent = Spte.isPresent(newSpte);
+        final boolean wasLeaf = Spte.isLastAtLevel(old, level);
+        final boolean isLeaf = isPresent && Spte.isLastAtLevel(newSpte, level);
+        final boolean pfnChanged = Spte.pfn(old) != Spte.pfn(newSpte);
+        if (wasLeaf && isLeaf && pfnChanged)
+        {
+            throw new MmuBugException("present leaf changed pfn without a zap at gfn 0x" + Long.toHexString(gfn) +
+                ": " + Spte.describe(old, level) + " -> " + Spte.describe(newSpte, level));
+        }
+        if (wasLeaf)
+        {
+            // A split (leaf -> table) keeps D in the children; every other loss of a set D bit
+            // loses the only record of the write unless it reaches the log now.
+            final boolean dLost = !isPresent || (isLeaf && (!Spte.isDirty(newSpte) || pfnChanged));
+            if (Spte.isDirty(old) && dLost && !bugNoDirtyCarry)
+            {
+                carryDirty(gfn, level);
+            }
+            return;
+        }
+        if (!isPresent || isLeaf || pfnChanged)
+        {
+            handleRemovedPt(Spte.pfn(old), level - 1, gfn, shared);
+        }
+    }
+
+    /**
+     * Tears down an unlinked table (kernel: handle_removed_pt): freezes each entry with an atomic
+     * exchange — a thread holding a pointer into the table may still install into an empty entry,
+     * and hardware may still set A/D through cached upper levels until the flush — propagates
+     * each old value, and frees the table after a grace period.
+     */
+    void handleRemovedPt(final long table, final int level, final long baseGfn, final boolean shared)
+    {
+        final long pages = Spte.pagesPerLevel(level);
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            final long gfn = baseGfn + i * pages;
+            long old;
+            if (bugNoFreeze)
+            {
+                old = store.lvSpte(table, i);
+            }
+            else if (shared)
+            {
+                // A frozen entry belongs to a thread zapping through a stale pointer; wait until
+                // it writes its final value, then take ownership.
+                while (Spte.isFrozen(old = store.xchgSpte(table, i, Spte.FROZEN)))
+                {
+                    counters.frozenSpins.increment();
+                    Thread.onSpinWait();
+                }
+            }
+            else
+            {
+                old = store.lvSpte(table, i);
+                if (!Spte.isPresent(old))
+                {
+                    continue;
+                }
+                old = store.xchgSpte(table, i, Spte.FROZEN);
+            }
+            handleChangedSpte(gfn, old, Spte.FROZEN, level, shared);
+        }
+        freeTableDeferred(table);
+    }
+
+    private void freeTableDeferred(final long table)
+    {
+        counters.zapNonLeaf.increment();
+        if (bugNoRcuFree)
+        {
+            store.free(table);
+            counters.tablesFreed.increment();
+            return;
+        }
+        rcu.callRcu(() ->
+        {
+            store.free(table);
+            counters.tablesFreed.increment();
+        });
+    }
+
+    /** kernel: tdp_mmu_link_sp. Installs a non-leaf entry pointing at {@code child}. */
+    private boolean linkTable(final TdpIter iter, final long child)
+    {
+        if (!setSpteAtomic(iter, Spte.makeNonLeaf(child)))
+        {
+            return false;
+        }
+        counters.tablesLinked.increment();
+        return true;
+    }
+
+    /**
+     * Replaces the huge leaf at the iterator with a table of 512 smaller leaves mapping the same
+     * memory (kernel: tdp_mmu_split_huge_page). No flush: every translation stays the same.
+     */
+    public boolean splitHugePage(final TdpIter iter, final long child)
+    {
+        final long huge = iter.oldSpte();
+        final int level = iter.level();
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            // The child is private until linked: the release stores are published by the cmpxchg.
+            store.soSpte(child, i, Spte.makeSplitChild(huge, level, i));
+        }
+        if (!linkTable(iter, child))
+        {
+            return false;
+        }
+        counters.splits.increment();
+        return true;
+    }
+
+    public long allocTable()
+    {
+        final long t = store.allocate();
+        counters.tableAllocs.increment();
+        return t;
+    }
+
+    /** kernel: mark_page_dirty_in_slot. */
+    public void markPageDirty(final Memslot slot, final long gfn)
+    {
+        if (slot.dirtyLogging() && slot.dirtyBitmap().setBit(gfn - slot.baseGfn()))
+        {
+            counters.dirtyMarked.increment();
+        }
+    }
+
+    private void carryDirty(final long gfn, final int level)
+    {
+        final Memslot slot = slots.find(gfn);
+        if (slot == null || !slot.dirtyLogging())
+        {
+            return;
+        }
+        final long pages = Spte.pagesPerLevel(level);
+        final long end = Math.min(gfn + pages, slot.endGfn());
+        for (long g = Math.max(gfn, slot.baseGfn()); g < end; g++)
+        {
+            if (slot.dirtyBitmap().setBit(g - slot.baseGfn()))
+            {
+                counters.dirtyCarried.increment();
+            }
+        }
+    }
+
+    /**
+     * Atomically clears {@code bits} in the iterator's entry (kernel: tdp_mmu_clear_spte_bits, an
+     * atomic and-not because hardware and the fast path change other bits without the lock). No
+     * propagation: callers clear only W or D, which the dirty log accounts for itself.
+     *
+     * @return the value before.
+     */
+    public long clearSpteBits(final TdpIter iter, final long bits)
+    {
+        final long table = iter.sptepTable();
+        final int index = iter.sptepIndex();
+        long old = iter.oldSpte();
+        while (true)
+        {
+            if (!Spte.isPresent(old) || (old & bits) == 0)
+            {
+                iter.refreshOldSpte(old);
+                return old;
+            }
+            final long witness = store.cmpxchgSpte(table, index, old, old & ~bits);
+            if (witness == old)
+            {
+                iter.refreshOldSpte(old & ~bits);
+                return old;
+            }
+            counters.cmpxchgFailures.increment();
+            old = witness;
+        }
+    }
+
+    /**
+     * Gives the lock up for a moment if another thread waits for it (kernel:
+     * tdp_mmu_iter_cond_resched): flushes first if a flush is pending, leaves the RCU section
+     * around the lock drop, and marks the iterator so its next step restarts from the root. Never
+     * yields twice at the same gfn. Caller is inside one RCU read-side section.
+     *
+     * @return true if it yielded (the caller's pending flush was done).
+     */
+    public boolean condResched(final TdpIter iter, final boolean flush, final boolean shared)
+    {
+        if (!iter.madeProgressSinceYield() || !lock.isContended())
+        {
+            return false;
+        }
+        if (flush)
+        {
+            flushRemoteTlbs();
+        }
+        rcu.readUnlock();
+        try
+        {
+            if (shared)
+            {
+                lock.condReschedRead();
+            }
+            else
+            {
+                lock.condReschedWrite();
+            }
+        }
+        finally
+        {
+            rcu.readLock();
+        }
+        counters.yields.increment();
+        iter.markYielded();
+        return true;
+    }
+
+    /** kernel: kvm_flush_remote_tlbs. Every vCPU drops its TLB before this returns. */
+    public void flushRemoteTlbs()
+    {
+        counters.tlbFlushRequests.increment();
+        requests.makeAllCpusRequest(RemoteRequests.REQ_TLB_FLUSH, true);
+    }
+
+    /**
+     * Zaps every leaf in [start, end) under the write lock (kernel: tdp_mmu_zap_leafs via
+     * kvm_tdp_mmu_unmap_gfn_range). Tables stay linked.
+     *
+     * @return true if a TLB flush is needed.
+     */
+    public boolean zapLeafs(final TdpIter iter, final long start, final long end)
+    {
+        assert lock.heldForWrite() : "tdp_mmu_zap_leafs needs mmu_lock held for write here";
+        boolean flush = false;
+        rcu.readLock();
+        try
+        {
+            for (iter.start(rootPfn, rootLevel, Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
+            {
+                final long old = iter.oldSpte();
+                if (!Spte.isPresentLeaf(old, iter.level()))
+                {
+                    continue;
+                }
+                setSpte(iter, Spte.NONPRESENT);
+                counters.zapLeaf.increment();
+                flush = true;
+            }
+        }
+        finally
+        {
+            rcu.readUnlock();
+        }
+        return flush;
+    }
+
+    /** kernel: kvm_mmu_notifier_invalidate_range_start → kvm_mmu_invalidate_begin + unmap. */
+    @Override
+    public void invalidateRangeStart(final long startGfn, final long endGfn)
+    {
+        final TdpIter iter = new TdpIter(store);
+        lock.writeLock();
+        try
+        {
+            invalidation.begin(startGfn, endGfn);
+            counters.invalidations.increment();
+            if (zapLeafs(iter, startGfn, endGfn) && !bugNoFlushAfterZap)
+            {
+                flushRemoteTlbs();
+            }
+        }
+        finally
+        {
+            lock.writeUnlock();
+        }
+    }
+
+    /** kernel: kvm_mmu_notifier_invalidate_range_end → kvm_mmu_invalidate_end. */
+    @Override
+    public void invalidateRangeEnd(final long startGfn, final long endGfn)
+    {
+        lock.writeLock();
+        try
+        {
+            invalidation.end(startGfn, endGfn);
+        }
+        finally
+        {
+            lock.writeUnlock();
+        }
+    }
+
+    /**
+     * Zaps the whole paging structure and frees the root (kernel: kvm_tdp_mmu_zap_all then the
+     * root's put). Caller then waits for an RCU barrier to see every table back in the store.
+     */
+    public void destroy()
+    {
+        lock.writeLock();
+        try
+        {
+            if (!rootValid)
+            {
+                return;
+            }
+            rootValid = false;
+            rcu.readLock();
+            try
+            {
+                final long pages = Spte.pagesPerLevel(rootLevel);
+                for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+                {
+                    final long old = store.xchgSpte(rootPfn, i, Spte.NONPRESENT);
+                    handleChangedSpte(i * pages, old, Spte.NONPRESENT, rootLevel, false);
+                }
+            }
+            finally
+            {
+                rcu.readUnlock();
+            }
+            flushRemoteTlbs();
+            freeTableDeferred(rootPfn);
+        }
+        finally
+        {
+            lock.writeUnlock();
+        }
+    }
+
+    private void countFault(final int r)
+    {
+        switch (r)
+        {
+            case RET_PF_FIXED:
+                counters.faultInstalled.increment();
+                break;
+            case RET_PF_SPURIOUS:
+                counters.faultSpurious.increment();
+                break;
+            default:
+                counters.faultRetry.increment();
+        }
+    }
+
+    /** Returns an unused table to the store (a table that lost its link race). */
+    public void freeUnlinkedTable(final long table)
+    {
+        store.free(table);
+        counters.tablesFreed.increment();
+    }
+
+    public PageTableStore store()
+    {
+        return store;
+    }
+
+    public Rcu rcu()
+    {
+        return rcu;
+    }
+
+    public MmuLock lock()
+    {
+        return lock;
+    }
+
+    public InvalidationSequence invalidation()
+    {
+        return invalidation;
+    }
+
+    public Memslots slots()
+    {
+        return slots;
+    }
+
+    public HostMemory host()
+    {
+        return host;
+    }
+
+    public MmuCounters counters()
+    {
+        return counters;
+    }
+}

@@ -1,0 +1,152 @@
+package org.tdpmmu.core;
+
+import org.tdpmmu.concurrency.InvalidationSequence;
+import org.tdpmmu.concurrency.MmuLock;
+import org.tdpmmu.concurrency.Rcu;
+import org.tdpmmu.concurrency.RemoteRequests;
+
+/**
+ * A simulated VM: memslots, host memory, the TDP MMU and its concurrency model, and vCPUs
+ * (kernel: struct kvm). The entry point for tests, stress tests and scenarios.
+ */
+public final class Vm implements AutoCloseable
+{
+    private final VmConfig config;
+    private final PageTableStore store;
+    private final Rcu rcu;
+    private final MmuLock lock;
+    private final InvalidationSequence invalidation;
+    private final RemoteRequests requests;
+    private final Memslots slots;
+    private final HostMemory host;
+    private final MmuCounters counters = new MmuCounters();
+    private final TdpMmu mmu;
+    private boolean destroyed;
+
+    public Vm(final VmConfig config)
+    {
+        this.config = config;
+        this.store = new PageTableStore(config.tableCapacity());
+        this.rcu = config.rcuReclaimer() ? Rcu.withReclaimer("tdpmmu-rcu") : new Rcu();
+        this.lock = new MmuLock();
+        this.invalidation = new InvalidationSequence();
+        this.requests = new RemoteRequests(config.maxVcpus());
+        this.slots = new Memslots(1L << (Spte.LEVEL_BITS * config.rootLevel()));
+        this.host = new HostMemory(config.hostFrameLimit());
+        this.mmu = new TdpMmu(config, store, rcu, lock, invalidation, requests, slots, host, counters);
+    }
+
+    /**
+     * Adds a memslot and backs it with host memory (kernel: KVM_SET_USER_MEMORY_REGION).
+     *
+     * @throws IllegalArgumentException for an empty, overlapping or out-of-range slot.
+     */
+    public Memslot addMemslot(final long baseGfn, final long npages, final Backing backing)
+    {
+        final Memslot slot = slots.add(baseGfn, npages, backing);
+        host.back(slot);
+        return slot;
+    }
+
+    /** Creates a vCPU (kernel: KVM_CREATE_VCPU). */
+    public synchronized Vcpu createVcpu()
+    {
+        checkAlive();
+        return new Vcpu(this, requests.register(), config.tlbEntries());
+    }
+
+    /** Migrates host pages behind a gfn range under an mmu_notifier invalidation. */
+    public int migrate(final Memslot slot, final long gfn, final long count)
+    {
+        checkAlive();
+        return host.migrate(mmu, slot, gfn, count);
+    }
+
+    /** A host invalidation that changes no pfn (reclaim scan, NUMA hinting): zap, flush, end. */
+    public void invalidate(final long startGfn, final long endGfn)
+    {
+        checkAlive();
+        mmu.invalidateRangeStart(startGfn, endGfn);
+        mmu.invalidateRangeEnd(startGfn, endGfn);
+    }
+
+    /**
+     * Tears the VM down: zaps every SPTE under the write lock, frees the root, waits for an RCU
+     * barrier so every table is back in the store (safety property 4 is then checkable).
+     */
+    public synchronized void destroy()
+    {
+        if (destroyed)
+        {
+            return;
+        }
+        destroyed = true;
+        mmu.destroy();
+        rcu.barrier();
+    }
+
+    @Override
+    public void close()
+    {
+        destroy();
+        rcu.close();
+    }
+
+    private void checkAlive()
+    {
+        if (destroyed)
+        {
+            throw new IllegalStateException("VM is destroyed");
+        }
+    }
+
+    public VmConfig config()
+    {
+        return config;
+    }
+
+    public TdpMmu mmu()
+    {
+        return mmu;
+    }
+
+    public PageTableStore store()
+    {
+        return store;
+    }
+
+    public Rcu rcu()
+    {
+        return rcu;
+    }
+
+    public MmuLock lock()
+    {
+        return lock;
+    }
+
+    public InvalidationSequence invalidation()
+    {
+        return invalidation;
+    }
+
+    public RemoteRequests requests()
+    {
+        return requests;
+    }
+
+    public Memslots memslots()
+    {
+        return slots;
+    }
+
+    public HostMemory host()
+    {
+        return host;
+    }
+
+    public MmuCounters counters()
+    {
+        return counters;
+    }
+}

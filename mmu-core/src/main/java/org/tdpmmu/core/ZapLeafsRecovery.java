@@ -1,0 +1,48 @@
+package org.tdpmmu.core;
+
+/**
+ * The 2021 way to disable dirty logging (kernel 5.1x zap_collapsible_spte_range on the TDP MMU):
+ * under the read lock, zap every 4 KiB leaf whose gfn could be mapped larger, each zap an atomic
+ * zap with its own TLB flush; vCPUs then refault huge pages. The slow case in-place promotion fixed.
+ */
+final class ZapLeafsRecovery implements HugePageRecovery
+{
+    @Override
+    public String name()
+    {
+        return "zap_leafs";
+    }
+
+    @Override
+    public void recover(final TdpMmu mmu, final Memslot slot)
+    {
+        final TdpIter iter = new TdpIter(mmu.store());
+        mmu.lock().readLock();
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
+                iter.valid(); iter.next())
+            {
+                if (mmu.condResched(iter, false, true))
+                {
+                    continue;
+                }
+                while (iter.level() == Spte.PG_LEVEL_4K && Spte.isPresentLeaf(iter.oldSpte(), iter.level()) &&
+                    slot.maxMappingLevel(iter.gfn()) > Spte.PG_LEVEL_4K)
+                {
+                    if (mmu.zapSpteAtomic(iter))
+                    {
+                        break;
+                    }
+                    // Lost a race: the iterator holds the new value; look again.
+                }
+            }
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+            mmu.lock().readUnlock();
+        }
+    }
+}
