@@ -107,6 +107,7 @@ public final class DirtyLogging
                         continue;
                     }
                     out[w] = bitmap.xchgWord(w, 0);
+                    mmu.hook(TestHook.Point.HARVEST_AFTER_XCHG, slot.baseGfn() + ((long)w << 6));
                     if (out[w] != 0 && !bugNoReprotect)
                     {
                         clearDirtyPtMasked(slot, slot.baseGfn() + ((long)w << 6), out[w]);

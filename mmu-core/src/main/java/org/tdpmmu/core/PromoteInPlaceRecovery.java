@@ -77,6 +77,7 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
                         counters.promoteSkipMismatch.increment();
                         break;
                     }
+                    mmu.hook(TestHook.Point.PROMOTE_BEFORE_SET, gfn);
                     if (mmu.setSpteAtomic(iter, huge))
                     {
                         counters.promotions.increment();

@@ -40,6 +40,8 @@ public final class TdpMmu implements MmuNotifier
     private final int rootLevel;
     private final long rootPfn;
     private volatile boolean rootValid = true;
+    /** Set before any vCPU runs (tests only); read plain on every hook point. */
+    private TestHook hook = TestHook.NONE;
 
     private final boolean bugSkipRetry;
     private final boolean bugNoFreeze;
@@ -75,6 +77,18 @@ public final class TdpMmu implements MmuNotifier
         // kernel: kvm_tdp_mmu_alloc_root, one shared root for every vCPU (no SMM, one address space).
         this.rootPfn = store.allocate();
         counters.tableAllocs.increment();
+    }
+
+    /** Installs a test pause point; call before any other thread uses the VM. */
+    public void setTestHook(final TestHook hook)
+    {
+        this.hook = hook == null ? TestHook.NONE : hook;
+    }
+
+    /** Calls the test hook (no-op outside tests). */
+    public void hook(final TestHook.Point point, final long gfn)
+    {
+        hook.at(point, gfn);
     }
 
     /** True when {@code bug} was seeded into this VM (tests only). */
@@ -122,6 +136,7 @@ public final class TdpMmu implements MmuNotifier
         final long mmuSeq = invalidation.sample();
         final long pfn = host.resolvePfn(slot, gfn);
         final int goalLevel = slot.maxMappingLevel(gfn);
+        hook.at(TestHook.Point.FAULT_AFTER_PFN_RESOLVED, gfn);
         lock.readLock();
         try
         {
@@ -339,6 +354,7 @@ public final class TdpMmu implements MmuNotifier
     {
         final long table = iter.sptepTable();
         final int index = iter.sptepIndex();
+        hook.at(TestHook.Point.BEFORE_SET_SPTE, iter.gfn());
         if (bugPlainStore)
         {
             final long current = store.lvSpte(table, index);
@@ -375,6 +391,7 @@ public final class TdpMmu implements MmuNotifier
         {
             return false;
         }
+        hook.at(TestHook.Point.ZAP_AFTER_FREEZE, iter.gfn());
         if (!bugNoFlushAfterZap)
         {
             flushRemoteTlbs();
@@ -459,6 +476,7 @@ public final class TdpMmu implements MmuNotifier
         for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
         {
             final long gfn = baseGfn + i * pages;
+            hook.at(TestHook.Point.REMOVED_PT_BEFORE_ENTRY, gfn);
             long old;
             if (bugNoFreeze)
             {

@@ -108,13 +108,17 @@ public final class Vcpu
     /** A guest read of {@code gfn}: the content word of the host frame it maps to. */
     public long read(final long gfn)
     {
-        return host.lvContent(translate(gfn, false));
+        final long pfn = translate(gfn, false);
+        mmu.hook(TestHook.Point.ACCESS_BEFORE_FRAME, gfn);
+        return host.lvContent(pfn);
     }
 
     /** A guest write of {@code value} to {@code gfn}. */
     public void write(final long gfn, final long value)
     {
-        host.soContent(translate(gfn, true), value);
+        final long pfn = translate(gfn, true);
+        mmu.hook(TestHook.Point.ACCESS_BEFORE_FRAME, gfn);
+        host.soContent(pfn, value);
     }
 
     /**
@@ -233,6 +237,7 @@ public final class Vcpu
                     }
                     if (!Spte.isLastAtLevel(spte, level))
                     {
+                        mmu.hook(TestHook.Point.WALK_BEFORE_CHILD_READ, gfn);
                         table = Spte.pfn(spte);
                         generation = store.generation(table);
                         continue;
