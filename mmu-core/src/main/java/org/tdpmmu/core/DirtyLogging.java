@@ -42,7 +42,21 @@ public final class DirtyLogging
      * @param mode       {@link Memslot#LOG_WRPROT} or {@link Memslot#LOG_DBIT}.
      * @param eagerSplit split huge pages now (kernel: eager_page_split) instead of on first write.
      */
-    public synchronized void enable(final Memslot slot, final int mode, final boolean eagerSplit)
+    public void enable(final Memslot slot, final int mode, final boolean eagerSplit)
+    {
+        enable(slot, mode, eagerSplit, false);
+    }
+
+    /**
+     * As {@link #enable(Memslot, int, boolean)}; with {@code initiallySet} (kernel:
+     * KVM_DIRTY_LOG_INITIALLY_SET, used with manual protect) nothing is protected or split now: the
+     * bitmap starts all set and each KVM_CLEAR_DIRTY_LOG protects the pages it clears, so the cost
+     * moves from enable to the first clear. Decision: huge leaves are then write-protected by the
+     * clear and split on their first write, even with {@code eagerSplit} (the kernel splits them
+     * eagerly under the write lock at clear time).
+     */
+    public synchronized void enable(final Memslot slot, final int mode, final boolean eagerSplit,
+        final boolean initiallySet)
     {
         if (mode != Memslot.LOG_WRPROT && mode != Memslot.LOG_DBIT)
         {
@@ -55,6 +69,15 @@ public final class DirtyLogging
         final long t0 = System.nanoTime();
         // New faults map 4 KiB from here on; what is mapped already is handled below.
         slot.setLogMode(mode);
+        if (initiallySet)
+        {
+            for (long page = 0; page < slot.npages(); page++)
+            {
+                slot.dirtyBitmap().setBit(page);
+            }
+            opNanos.get("enable").add(System.nanoTime() - t0);
+            return;
+        }
         if (eagerSplit)
         {
             final long s0 = System.nanoTime();

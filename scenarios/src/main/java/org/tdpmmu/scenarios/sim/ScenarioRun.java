@@ -1,0 +1,653 @@
+package org.tdpmmu.scenarios.sim;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
+
+import org.HdrHistogram.Histogram;
+import org.tdpmmu.core.Backing;
+import org.tdpmmu.core.DirtyLogging;
+import org.tdpmmu.core.Memslot;
+import org.tdpmmu.core.RecoveryStrategy;
+import org.tdpmmu.core.Vcpu;
+import org.tdpmmu.core.Vm;
+import org.tdpmmu.core.VmConfig;
+import org.tdpmmu.scenarios.engine.PhaseResult;
+import org.tdpmmu.scenarios.engine.ProgressListener;
+import org.tdpmmu.scenarios.engine.RunResult;
+import org.tdpmmu.scenarios.engine.Violation;
+import org.tdpmmu.scenarios.model.DirtyLogMode;
+import org.tdpmmu.scenarios.model.HarvestMethod;
+import org.tdpmmu.scenarios.model.HostEvent;
+import org.tdpmmu.scenarios.model.HostEventKind;
+import org.tdpmmu.scenarios.model.Phase;
+import org.tdpmmu.scenarios.model.Scenario;
+import org.tdpmmu.scenarios.model.SlotConfig;
+import org.tdpmmu.scenarios.model.Step;
+import org.tdpmmu.scenarios.model.StepKind;
+
+/**
+ * One run of a scenario: builds the VM, starts one thread per vCPU, runs each step between two
+ * barrier crossings (vCPU work on the vCPU threads, ioctl-like work on this thread), races the host
+ * events against the steps they apply to, and checks the safety properties.
+ *
+ * <p>vCPU i owns pages [i·n, (i+1)·n) of the guest index space (slots end to end), as memstress
+ * gives each vCPU its own region. Each write stores a value derived from the gfn and the pass, and
+ * the pass is remembered per page (one byte), so lost writes are found without keeping values.
+ * Pages written while their slot logs dirty pages are remembered in a bitset until the next
+ * harvest, which must report every one of them (no missed dirty page).
+ */
+final class ScenarioRun implements AutoCloseable
+{
+    private static final int PROGRESS_CHUNK = 4096;
+
+    private final Scenario scenario;
+    private final ProgressListener progress;
+    private final Vm vm;
+    private final DirtyLogging logging;
+    private final GuestLayout layout;
+    private final int vcpuCount;
+    private final long pagesPerVcpu;
+    private final Vcpu[] vcpus;
+    private final Thread[] threads;
+    private final Histogram[] latency;
+    private final long[] vcpuNanos;
+    private final CyclicBarrier barrier;
+    private final byte[] lastPass;
+    private final AtomicLongArray writtenSinceHarvest;
+    private final ConcurrentLinkedQueue<Violation> violations = new ConcurrentLinkedQueue<>();
+    private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
+
+    private volatile Step current;
+    private volatile boolean shutdown;
+    private volatile boolean keepRunning;
+    private Phase.DirtyPass lastPassPhase;
+    private boolean destroyed;
+
+    ScenarioRun(final Scenario scenario, final ProgressListener progress)
+    {
+        this.scenario = scenario;
+        this.progress = progress;
+        final org.tdpmmu.scenarios.model.VmConfig shape = scenario.vm();
+        this.vcpuCount = shape.vcpus();
+        this.pagesPerVcpu = shape.pagesPerVcpu();
+        this.vm = new Vm(coreConfig(scenario));
+        final Memslot[] slots = new Memslot[shape.slots().size()];
+        for (int i = 0; i < slots.length; i++)
+        {
+            final SlotConfig s = shape.slots().get(i);
+            slots[i] = vm.addMemslot(s.baseGfn(), s.pages(), coreBacking(s));
+        }
+        this.layout = new GuestLayout(slots);
+        if (pagesPerVcpu * vcpuCount > layout.totalPages())
+        {
+            throw new IllegalArgumentException(vcpuCount + " vCPUs x " + pagesPerVcpu + " pages exceed the " +
+                layout.totalPages() + " pages of the memslots");
+        }
+        this.logging = new DirtyLogging(vm);
+        this.lastPass = new byte[(int)Math.min(Integer.MAX_VALUE - 8, layout.totalPages())];
+        this.writtenSinceHarvest = new AtomicLongArray((int)((layout.totalPages() + 63) >>> 6));
+        this.vcpus = new Vcpu[vcpuCount];
+        this.threads = new Thread[vcpuCount];
+        this.latency = new Histogram[vcpuCount];
+        this.vcpuNanos = new long[vcpuCount];
+        this.barrier = new CyclicBarrier(vcpuCount + 1);
+        for (int i = 0; i < vcpuCount; i++)
+        {
+            final int id = i;
+            vcpus[i] = vm.createVcpu();
+            latency[i] = new Histogram(3);
+            final Histogram h = latency[i];
+            vcpus[i].setFaultObserver((gfn, write, result, nanos) -> h.recordValue(Math.max(1, nanos)));
+            threads[i] = new Thread(() -> vcpuLoop(id), "vcpu-" + i);
+            threads[i].setDaemon(true);
+            threads[i].start();
+        }
+    }
+
+    private static VmConfig coreConfig(final Scenario scenario)
+    {
+        final org.tdpmmu.scenarios.model.VmConfig shape = scenario.vm();
+        long pages = 0;
+        long frames = 0;
+        long biggest = 1;
+        for (final SlotConfig s : shape.slots())
+        {
+            pages += s.pages();
+            final long unit = coreBacking(s).pages();
+            biggest = Math.max(biggest, unit);
+            frames += ((s.pages() + 2 * unit - 1) / unit + 1) * unit;
+        }
+        long migrate = 0;
+        for (final HostEvent e : scenario.host())
+        {
+            migrate = Math.max(migrate, e.pagesPerEvent());
+        }
+        // Room for the pages one migration allocates before it frees the old ones.
+        frames += migrate == 0 ? 0 : ((migrate + biggest - 1) / biggest + 2) * biggest;
+        frames += biggest;
+        // Tables for 4 KiB mappings of everything, twice over for splits and frees awaiting RCU.
+        final long tables = 2 * (pages / 512 + pages / (512 * 512) + 64) + 1024;
+        return VmConfig.small()
+            .withRootLevel(shape.rootLevel())
+            .withMaxVcpus(shape.vcpus())
+            .withTableCapacity((int)Math.min(1 << 30, tables))
+            .withHostFrameLimit(frames)
+            .withRcuReclaimer(true);
+    }
+
+    private static Backing coreBacking(final SlotConfig s)
+    {
+        switch (s.backing().maxLevel())
+        {
+            case 1:
+                return Backing.PAGE_4K;
+            case 2:
+                return Backing.PAGE_2M;
+            default:
+                return Backing.PAGE_1G;
+        }
+    }
+
+    RunResult execute() throws Exception
+    {
+        final List<PhaseResult> phases = new ArrayList<>();
+        RecoveryStrategy used = null;
+        for (final Step step : scenario.steps())
+        {
+            phases.add(runStep(step));
+            if (step.kind() == StepKind.DISABLE_DIRTY_LOGGING)
+            {
+                used = coreStrategy(((Phase.DisableDirtyLogging)step.phase()).strategy());
+            }
+        }
+        if (!destroyed)
+        {
+            checkBeforeTeardown();
+            teardown();
+        }
+        return new RunResult(scenario.name(), used == null ? null : scenarioStrategy(used), phases,
+            new ArrayList<>(violations));
+    }
+
+    private PhaseResult runStep(final Step step) throws Exception
+    {
+        final Map<String, Long> before = counters();
+        final long units = unitsOf(step);
+        progress.phaseStarted(step.name(), units);
+        final List<Thread> hosts = startHostEvents(step);
+        current = step;
+        // Set before the vCPUs start: with -e they run until the disable step clears it.
+        keepRunning = true;
+        final long t0 = System.nanoTime();
+        awaitBarrier();
+        try
+        {
+            mainWork(step);
+        }
+        catch (final RuntimeException e)
+        {
+            violations.add(new Violation("engine", step.name() + ": " + e));
+        }
+        finally
+        {
+            keepRunning = false;
+            awaitBarrier();
+        }
+        final long wall = System.nanoTime() - t0;
+        stopHostEvents(hosts);
+        progress.phaseEnded();
+        final Map<String, Long> delta = delta(before, counters());
+        final Histogram merged = new Histogram(3);
+        for (final Histogram h : latency)
+        {
+            merged.add(h);
+            h.reset();
+        }
+        return new PhaseResult(step.name(), wall, vcpuWork(step) ? vcpuNanos.clone() : new long[0],
+            scenario.costModel().modeledNanos(delta), delta, merged.getTotalCount() == 0 ? null : merged,
+            vm.store().peakLive(), vm.store().offHeapBytes() + vm.host().offHeapBytes());
+    }
+
+    private static boolean vcpuWork(final Step step)
+    {
+        return step.kind() == StepKind.POPULATE || step.kind() == StepKind.DIRTY_PASS ||
+            step.kind() == StepKind.SECOND_PASS;
+    }
+
+    private long unitsOf(final Step step)
+    {
+        return vcpuWork(step) ? pagesPerVcpu * vcpuCount : 0;
+    }
+
+    /** The part of a step the "VMM" does: the dirty-log ioctls, teardown. vCPUs run meanwhile. */
+    private void mainWork(final Step step)
+    {
+        switch (step.kind())
+        {
+            case ENABLE_DIRTY_LOGGING:
+            {
+                final Phase.EnableDirtyLogging e = (Phase.EnableDirtyLogging)step.phase();
+                final int mode = e.mode() == DirtyLogMode.DBIT ? Memslot.LOG_DBIT : Memslot.LOG_WRPROT;
+                for (final Memslot slot : layout.slots())
+                {
+                    logging.enable(slot, mode, e.eagerSplit(), e.initiallySet());
+                }
+                break;
+            }
+            case GET_DIRTY_LOG:
+                harvestGet(((Phase.Harvest)step.phase()).method() == HarvestMethod.CLEAR);
+                break;
+            case CLEAR_DIRTY_LOG:
+                for (final Memslot slot : layout.slots())
+                {
+                    final long[] got = gotBitmaps.remove(slot.id());
+                    if (got != null)
+                    {
+                        logging.clearDirtyLog(slot, 0, got);
+                    }
+                }
+                break;
+            case DISABLE_DIRTY_LOGGING:
+            {
+                final Phase.DisableDirtyLogging d = (Phase.DisableDirtyLogging)step.phase();
+                final RecoveryStrategy strategy = coreStrategy(d.strategy());
+                for (final Memslot slot : layout.slots())
+                {
+                    if (slot.dirtyLogging())
+                    {
+                        logging.disable(slot, strategy.recovery());
+                    }
+                }
+                break;
+            }
+            case TEARDOWN:
+                checkBeforeTeardown();
+                teardown();
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void harvestGet(final boolean manualProtect)
+    {
+        for (final Memslot slot : layout.slots())
+        {
+            if (!slot.dirtyLogging())
+            {
+                continue;
+            }
+            final long[] bitmap = logging.getDirtyLog(slot, manualProtect);
+            if (manualProtect)
+            {
+                gotBitmaps.put(slot.id(), bitmap);
+            }
+            checkDirtyReported(slot, bitmap);
+        }
+    }
+
+    /** Property 2: every page written since the last harvest is in this one. */
+    private void checkDirtyReported(final Memslot slot, final long[] bitmap)
+    {
+        final int slotIndex = slotIndex(slot);
+        long missed = 0;
+        long firstMissed = -1;
+        for (long page = 0; page < slot.npages(); page++)
+        {
+            final long index = layout.indexOf(slotIndex, slot.baseGfn() + page);
+            final long bit = 1L << (index & 63);
+            if ((writtenSinceHarvest.get((int)(index >>> 6)) & bit) == 0)
+            {
+                continue;
+            }
+            if ((bitmap[(int)(page >>> 6)] & (1L << (page & 63))) == 0)
+            {
+                missed++;
+                if (firstMissed < 0)
+                {
+                    firstMissed = slot.baseGfn() + page;
+                }
+            }
+            writtenSinceHarvest.getAndAccumulate((int)(index >>> 6), bit, (a, b) -> a & ~b);
+        }
+        if (missed > 0)
+        {
+            violations.add(new Violation("no-missed-dirty-page", missed + " page(s) written while logging was on " +
+                "are missing from the harvest of " + slot + ", first gfn 0x" + Long.toHexString(firstMissed)));
+        }
+    }
+
+    private int slotIndex(final Memslot slot)
+    {
+        final Memslot[] all = layout.slots();
+        for (int i = 0; i < all.length; i++)
+        {
+            if (all[i] == slot)
+            {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException(slot.toString());
+    }
+
+    private void vcpuLoop(final int id)
+    {
+        final Vcpu vcpu = vcpus[id];
+        while (true)
+        {
+            try
+            {
+                barrier.await();
+            }
+            catch (final InterruptedException | BrokenBarrierException e)
+            {
+                return;
+            }
+            if (shutdown)
+            {
+                return;
+            }
+            final Step step = current;
+            final long t0 = System.nanoTime();
+            try
+            {
+                vcpuWork(id, vcpu, step);
+            }
+            catch (final RuntimeException e)
+            {
+                violations.add(new Violation(violationName(e), "vCPU " + id + " in " + step.name() + ": " + e.getMessage()));
+            }
+            finally
+            {
+                vcpu.exitGuest();
+            }
+            vcpuNanos[id] = System.nanoTime() - t0;
+            try
+            {
+                barrier.await();
+            }
+            catch (final InterruptedException | BrokenBarrierException e)
+            {
+                return;
+            }
+        }
+    }
+
+    private static String violationName(final RuntimeException e)
+    {
+        switch (e.getClass().getSimpleName())
+        {
+            case "StaleTranslationException":
+                return "no-stale-translation";
+            case "UseAfterFreeException":
+                return "no-use-after-free";
+            case "MmuBugException":
+                return "mmu-bug";
+            default:
+                return "vcpu-error";
+        }
+    }
+
+    private void vcpuWork(final int id, final Vcpu vcpu, final Step step)
+    {
+        switch (step.kind())
+        {
+            case POPULATE:
+                pass(id, vcpu, 1, 100, new AccessOrder(org.tdpmmu.scenarios.model.AccessPattern.SEQUENTIAL,
+                    pagesPerVcpu, 0, 0));
+                break;
+            case DIRTY_PASS:
+            {
+                final Phase.DirtyPass d = (Phase.DirtyPass)step.phase();
+                lastPassPhase = d;
+                pass(id, vcpu, passNumber(step.index() + 1), d.writePercent(),
+                    new AccessOrder(d.pattern(), pagesPerVcpu, d.zipfExponent(), seed(d.seed(), id, step.index())));
+                break;
+            }
+            case SECOND_PASS:
+            {
+                final Phase.SecondPass s = (Phase.SecondPass)step.phase();
+                pass(id, vcpu, passNumber(250), s.writePercent(),
+                    new AccessOrder(s.pattern(), pagesPerVcpu, s.zipfExponent(), seed(s.seed(), id, 1_000_000)));
+                break;
+            }
+            case DISABLE_DIRTY_LOGGING:
+            {
+                final Phase.DisableDirtyLogging d = (Phase.DisableDirtyLogging)step.phase();
+                final Phase.DirtyPass p = lastPassPhase;
+                if (d.vcpusRunning() && p != null)
+                {
+                    // -e: the vCPUs keep running the last pass's workload while logging goes off.
+                    int round = 0;
+                    while (keepRunning)
+                    {
+                        pass(id, vcpu, passNumber(200 + (round++ & 31)), p.writePercent(),
+                            new AccessOrder(p.pattern(), pagesPerVcpu, p.zipfExponent(), seed(p.seed(), id, -round)));
+                    }
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    }
+
+    private static int passNumber(final int n)
+    {
+        return 1 + (n - 1) % 254;
+    }
+
+    private static long seed(final long base, final int vcpu, final int pass)
+    {
+        return base * 0x9E3779B97F4A7C15L + vcpu * 0xBF58476D1CE4E5B9L + pass;
+    }
+
+    /** One pass of vCPU {@code id} over its region; stops early when the run says so (-e). */
+    private void pass(final int id, final Vcpu vcpu, final int passNo, final int writePercent, final AccessOrder order)
+    {
+        final long first = id * pagesPerVcpu;
+        final boolean stoppable = current.kind() == StepKind.DISABLE_DIRTY_LOGGING;
+        for (long i = 0; i < pagesPerVcpu; i++)
+        {
+            final long index = first + order.next(i);
+            final int slotIndex = layout.slotOf(index);
+            final Memslot slot = layout.slot(slotIndex);
+            final long gfn = slot.baseGfn() + (index - layout.indexOf(slotIndex, slot.baseGfn()));
+            if (order.coin(writePercent))
+            {
+                final boolean logged = slot.dirtyLogging();
+                vcpu.write(gfn, value(gfn, passNo));
+                lastPass[(int)index] = (byte)passNo;
+                if (logged)
+                {
+                    final long bit = 1L << (index & 63);
+                    if ((writtenSinceHarvest.get((int)(index >>> 6)) & bit) == 0)
+                    {
+                        writtenSinceHarvest.getAndAccumulate((int)(index >>> 6), bit, (a, b) -> a | b);
+                    }
+                }
+            }
+            else
+            {
+                vcpu.read(gfn);
+            }
+            if ((i & (PROGRESS_CHUNK - 1)) == PROGRESS_CHUNK - 1)
+            {
+                progress.advanced(PROGRESS_CHUNK);
+                if (stoppable && !keepRunning)
+                {
+                    return;
+                }
+            }
+        }
+        progress.advanced(pagesPerVcpu & (PROGRESS_CHUNK - 1));
+    }
+
+    static long value(final long gfn, final int pass)
+    {
+        long z = gfn * 0x9E3779B97F4A7C15L + pass;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        return (z ^ (z >>> 27)) | 1;
+    }
+
+    /** Property 1 (no lost write) and the MMU's own structural checks, before the VM goes away. */
+    private void checkBeforeTeardown()
+    {
+        long lost = 0;
+        long firstLost = -1;
+        final long pages = vcpuCount * pagesPerVcpu;
+        for (long index = 0; index < pages; index++)
+        {
+            final int pass = lastPass[(int)index] & 0xff;
+            if (pass == 0)
+            {
+                continue;
+            }
+            final int s = layout.slotOf(index);
+            final Memslot slot = layout.slot(s);
+            final long gfn = slot.baseGfn() + (index - layout.indexOf(s, slot.baseGfn()));
+            if (vm.host().contentOf(slot, gfn) != value(gfn, pass))
+            {
+                lost++;
+                if (firstLost < 0)
+                {
+                    firstLost = gfn;
+                }
+            }
+        }
+        if (lost > 0)
+        {
+            violations.add(new Violation("no-lost-write", lost + " page(s) do not hold the last value written, " +
+                "first gfn 0x" + Long.toHexString(firstLost)));
+        }
+        SafetyHooks.check(vm, violations);
+    }
+
+    private void teardown()
+    {
+        destroyed = true;
+        vm.destroy();
+        if (vm.store().liveCount() != 0)
+        {
+            violations.add(new Violation("no-leak", vm.store().liveCount() +
+                " page-table page(s) still allocated after teardown and an RCU barrier"));
+        }
+    }
+
+    private Map<String, Long> counters()
+    {
+        final Map<String, Long> m = vm.counters().snapshot();
+        m.put("tlb.flush.vcpus", vm.requests().vcpusInterrupted());
+        return m;
+    }
+
+    private static Map<String, Long> delta(final Map<String, Long> before, final Map<String, Long> after)
+    {
+        final Map<String, Long> d = new HashMap<>();
+        after.forEach((k, v) -> d.put(k, v - before.getOrDefault(k, 0L)));
+        return d;
+    }
+
+    private List<Thread> startHostEvents(final Step step)
+    {
+        final List<Thread> list = new ArrayList<>();
+        int n = 0;
+        for (final HostEvent e : scenario.host())
+        {
+            if (!e.appliesTo(step))
+            {
+                continue;
+            }
+            final long eventSeed = e.seed() + step.index() * 31L + n++;
+            final Thread t = new Thread(() -> hostLoop(e, eventSeed), "host-" + e.kind().yamlName());
+            t.setDaemon(true);
+            list.add(t);
+        }
+        hostStop = false;
+        list.forEach(Thread::start);
+        return list;
+    }
+
+    private volatile boolean hostStop;
+
+    private void hostLoop(final HostEvent e, final long seed)
+    {
+        final SplittableRandom random = new SplittableRandom(seed);
+        final long periodNanos = (long)(1e9 / e.ratePerSecond());
+        final Memslot[] slots = layout.slots();
+        while (!hostStop)
+        {
+            LockSupport.parkNanos(periodNanos);
+            if (hostStop)
+            {
+                return;
+            }
+            final Memslot slot = slots[random.nextInt(slots.length)];
+            final long count = Math.min(e.pagesPerEvent(), slot.npages());
+            final long start = slot.baseGfn() + (slot.npages() == count ? 0 : random.nextLong(slot.npages() - count));
+            try
+            {
+                if (e.kind() == HostEventKind.MIGRATE)
+                {
+                    vm.migrate(slot, start, count);
+                }
+                else
+                {
+                    vm.invalidate(start, start + count);
+                }
+            }
+            catch (final RuntimeException ex)
+            {
+                violations.add(new Violation("host-event", e.kind().yamlName() + " of [gfn 0x" +
+                    Long.toHexString(start) + ", +" + count + "): " + ex));
+                return;
+            }
+        }
+    }
+
+    private void stopHostEvents(final List<Thread> hosts) throws InterruptedException
+    {
+        hostStop = true;
+        for (final Thread t : hosts)
+        {
+            t.join(TimeUnit.SECONDS.toMillis(30));
+        }
+    }
+
+    private void awaitBarrier() throws Exception
+    {
+        barrier.await(10, TimeUnit.MINUTES);
+    }
+
+    private static RecoveryStrategy coreStrategy(final org.tdpmmu.scenarios.model.RecoveryStrategy s)
+    {
+        return RecoveryStrategy.valueOf(s.name());
+    }
+
+    private static org.tdpmmu.scenarios.model.RecoveryStrategy scenarioStrategy(final RecoveryStrategy s)
+    {
+        return org.tdpmmu.scenarios.model.RecoveryStrategy.valueOf(s.name());
+    }
+
+    @Override
+    public void close()
+    {
+        shutdown = true;
+        current = null;
+        barrier.reset();
+        for (final Thread t : threads)
+        {
+            t.interrupt();
+        }
+        vm.close();
+    }
+}
