@@ -20,6 +20,9 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class DirtyLogging
 {
+    /** Tables an eager split takes per lock hold (the kernel allocates one per split). */
+    static final int SPLIT_CACHE_TABLES = 64;
+
     private final TdpMmu mmu;
     private final MmuCounters counters;
     private final boolean bugNoReprotect;
@@ -400,6 +403,10 @@ public final class DirtyLogging
     void splitHugePages(final Memslot slot)
     {
         final TdpIter iter = new TdpIter(mmu.store());
+        final MmuMemoryCache cache = new MmuMemoryCache(mmu.store(), SPLIT_CACHE_TABLES, counters);
+        // A child whose split lost a race is refilled on the retry, as the kernel reuses its sp.
+        long child = -1;
+        cache.topup(SPLIT_CACHE_TABLES);
         mmu.lock().readLock();
         mmu.rcu().readLock();
         try
@@ -413,12 +420,33 @@ public final class DirtyLogging
                 }
                 while (iter.level() > Spte.PG_LEVEL_4K && Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
                 {
-                    final long child = mmu.allocTable();
-                    if (mmu.splitHugePage(iter, child))
+                    if (child < 0 && cache.size() == 0)
                     {
+                        // kernel: tdp_mmu_alloc_sp_for_split drops the lock to allocate, then the
+                        // walk restarts from the root.
+                        mmu.rcu().readUnlock();
+                        mmu.lock().readUnlock();
+                        try
+                        {
+                            cache.topup(SPLIT_CACHE_TABLES);
+                        }
+                        finally
+                        {
+                            mmu.lock().readLock();
+                            mmu.rcu().readLock();
+                        }
+                        iter.markYielded();
                         break;
                     }
-                    mmu.freeUnlinkedTable(child);
+                    if (child < 0)
+                    {
+                        child = cache.take();
+                    }
+                    if (mmu.splitHugePage(iter, child))
+                    {
+                        child = -1;
+                        break;
+                    }
                 }
             }
         }
@@ -426,6 +454,11 @@ public final class DirtyLogging
         {
             mmu.rcu().readUnlock();
             mmu.lock().readUnlock();
+            if (child >= 0)
+            {
+                mmu.freeUnlinkedTable(child);
+            }
+            cache.free();
         }
     }
 

@@ -18,15 +18,17 @@ public final class Memslot
     private final long baseGfn;
     private final long npages;
     private final Backing backing;
+    private final int rootLevel;
     private final DirtyBitmap dirtyBitmap;
     private volatile int logMode = LOG_OFF;
 
-    Memslot(final int id, final long baseGfn, final long npages, final Backing backing)
+    Memslot(final int id, final long baseGfn, final long npages, final Backing backing, final int rootLevel)
     {
         this.id = id;
         this.baseGfn = baseGfn;
         this.npages = npages;
         this.backing = backing;
+        this.rootLevel = rootLevel;
         this.dirtyBitmap = new DirtyBitmap(npages);
     }
 
@@ -100,17 +102,34 @@ public final class Memslot
     /** As {@link #maxMappingLevel} but as if dirty logging were off (for huge-page recovery). */
     public int maxLevelIgnoringLog(final long gfn)
     {
-        int level = backing.level();
+        int level = rootLevel;
         while (level > Spte.PG_LEVEL_4K)
         {
             final long start = Spte.roundGfn(gfn, level);
-            if (start >= baseGfn && start + Spte.pagesPerLevel(level) <= baseGfn + npages)
+            if (canMapBlockSize(Spte.pagesPerLevel(level) << 12) && start >= baseGfn &&
+                start + Spte.pagesPerLevel(level) <= baseGfn + npages)
             {
                 break;
             }
             level--;
         }
         return level;
+    }
+
+    /**
+     * The one rule for mapping sizes: a block of {@code bytes} may be mapped in this slot only if
+     * the paging structure has a level whose entries are that size (4 KiB · 512^k with k below the
+     * root level) and the host backing page is at least that large. Nothing else special-cases a
+     * level, so 4- and 5-level paging differ only in the levels that exist.
+     */
+    public boolean canMapBlockSize(final long bytes)
+    {
+        if (bytes < 4096 || Long.bitCount(bytes) != 1 || (Long.numberOfTrailingZeros(bytes) - 12) % Spte.LEVEL_BITS != 0)
+        {
+            return false;
+        }
+        final int level = 1 + (Long.numberOfTrailingZeros(bytes) - 12) / Spte.LEVEL_BITS;
+        return level <= rootLevel && bytes <= backing.pages() << 12;
     }
 
     @Override

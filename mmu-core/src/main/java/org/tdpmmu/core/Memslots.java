@@ -43,7 +43,8 @@ public final class Memslots
                     Long.toHexString(baseGfn + npages) + ") overlaps " + s);
             }
         }
-        final Memslot slot = new Memslot(nextId++, baseGfn, npages, backing);
+        final int rootLevel = (63 - Long.numberOfLeadingZeros(gfnLimit)) / Spte.LEVEL_BITS;
+        final Memslot slot = new Memslot(nextId++, baseGfn, npages, backing, rootLevel);
         final Memslot[] next = Arrays.copyOf(sorted, sorted.length + 1);
         next[next.length - 1] = slot;
         Arrays.sort(next, (a, b) -> Long.compare(a.baseGfn(), b.baseGfn()));

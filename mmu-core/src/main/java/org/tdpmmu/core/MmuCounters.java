@@ -49,6 +49,12 @@ public final class MmuCounters
     public final LongAdder invalidations = new LongAdder();
     public final LongAdder yields = new LongAdder();
     public final LongAdder frozenSpins = new LongAdder();
+    /** Page-table memory caches: top-ups, tables taken, tables given back unused. */
+    public final LongAdder cacheTopups = new LongAdder();
+    public final LongAdder cacheTaken = new LongAdder();
+    public final LongAdder cacheReturned = new LongAdder();
+    public final LongAdder prefaultBlocks = new LongAdder();
+    public final LongAdder prefaultAlreadyMapped = new LongAdder();
 
     /** Every counter by its stable name. Allocates: for reports, not for hot paths. */
     public Map<String, Long> snapshot()
@@ -86,6 +92,11 @@ public final class MmuCounters
         m.put("invalidation", invalidations.sum());
         m.put("mmu.yield", yields.sum());
         m.put("spte.frozen.spin", frozenSpins.sum());
+        m.put("cache.topup", cacheTopups.sum());
+        m.put("cache.taken", cacheTaken.sum());
+        m.put("cache.returned", cacheReturned.sum());
+        m.put("prefault.blocks", prefaultBlocks.sum());
+        m.put("prefault.already-mapped", prefaultAlreadyMapped.sum());
         return m;
     }
 }

@@ -121,6 +121,24 @@ public final class TdpMmu implements MmuNotifier
      */
     public int pageFault(final TdpIter iter, final long gfn, final boolean write)
     {
+        final MmuMemoryCache cache = new MmuMemoryCache(store, rootLevel, counters);
+        try
+        {
+            return pageFault(iter, cache, gfn, write);
+        }
+        finally
+        {
+            cache.free();
+        }
+    }
+
+    /**
+     * As {@link #pageFault(TdpIter, long, boolean)}, taking page tables only from {@code cache},
+     * which is topped up first, before any lock: an exhausted store fails the fault with
+     * {@link OutOfTablesException} before any SPTE changed (kernel: mmu_topup_memory_caches).
+     */
+    public int pageFault(final TdpIter iter, final MmuMemoryCache cache, final long gfn, final boolean write)
+    {
         final Memslot slot = slots.find(gfn);
         if (slot == null)
         {
@@ -131,6 +149,8 @@ public final class TdpMmu implements MmuNotifier
         {
             return fast;
         }
+        // One table per level below the root, plus one for a split: the most one fault can link.
+        cache.topup(rootLevel);
         // The sample must precede the pfn lookup: an invalidation that changes the pfn after this
         // point either is still in progress or has moved the sequence when we check under the lock.
         final long mmuSeq = invalidation.sample();
@@ -146,7 +166,7 @@ public final class TdpMmu implements MmuNotifier
                 counters.faultRetry.increment();
                 return RET_PF_RETRY;
             }
-            final int r = map(iter, slot, gfn, pfn, goalLevel, write);
+            final int r = map(iter, cache, slot, gfn, pfn, goalLevel, write);
             countFault(r);
             return r;
         }
@@ -222,8 +242,8 @@ public final class TdpMmu implements MmuNotifier
      * Links missing tables, splits huge leaves above the goal, and gives up with RETRY on any lost
      * race or frozen entry. Caller holds the read lock.
      */
-    int map(final TdpIter iter, final Memslot slot, final long gfn, final long pfn, final int goalLevel,
-        final boolean write)
+    int map(final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn, final long pfn,
+        final int goalLevel, final boolean write)
     {
         assert lock.heldForRead() : "kvm_tdp_mmu_map needs mmu_lock held for read";
         if (!rootValid)
@@ -249,7 +269,7 @@ public final class TdpMmu implements MmuNotifier
                 {
                     continue;
                 }
-                final long child = allocTable();
+                final long child = cache.take();
                 final boolean linked = Spte.isPresent(old) ? splitHugePage(iter, child) : linkTable(iter, child);
                 if (!linked)
                 {
@@ -313,7 +333,7 @@ public final class TdpMmu implements MmuNotifier
      * a write-protect-logged slot a read fault maps it MMU-writable but not W, so the first write
      * takes the fast path and is logged; a D-bit-logged slot maps it writable with D clear.
      */
-    private static int leafFlags(final Memslot slot, final boolean write)
+    static int leafFlags(final Memslot slot, final boolean write)
     {
         int flags = Spte.LEAF_ACCESSED;
         if (slot.logMode() == Memslot.LOG_WRPROT && !write)
@@ -769,7 +789,7 @@ public final class TdpMmu implements MmuNotifier
         }
     }
 
-    private void countFault(final int r)
+    void countFault(final int r)
     {
         switch (r)
         {

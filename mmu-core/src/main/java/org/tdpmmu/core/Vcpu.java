@@ -40,6 +40,7 @@ public final class Vcpu
     private final org.tdpmmu.concurrency.Rcu rcu;
     private final int id;
     private final TdpIter iter;
+    private final MmuMemoryCache cache;
     private final int tlbMask;
     /** Per level 1..3: tag = gfn >> shift(level), pfn of the page's first frame, W/D flags. */
     private final long[][] tlbTag = new long[Spte.PG_LEVEL_1G + 1][];
@@ -64,6 +65,7 @@ public final class Vcpu
         this.rcu = mmu.rcu();
         this.id = id;
         this.iter = new TdpIter(store);
+        this.cache = new MmuMemoryCache(store, vm.config().rootLevel() + 1, counters);
         this.tlbMask = tlbEntries - 1;
         for (int level = 1; level <= Spte.PG_LEVEL_1G; level++)
         {
@@ -156,7 +158,7 @@ public final class Vcpu
         counters.vmExits.increment();
         final FaultObserver o = observer;
         final long t0 = o != null ? System.nanoTime() : 0;
-        final int r = mmu.pageFault(iter, gfn, write);
+        final int r = mmu.pageFault(iter, cache, gfn, write);
         if (o != null)
         {
             o.onFault(gfn, write, r, System.nanoTime() - t0);
@@ -279,6 +281,18 @@ public final class Vcpu
         tlbTag[level][slot] = tag;
         tlbPfn[level][slot] = Spte.pfn(leaf);
         tlbFlags[level][slot] = (byte)((Spte.isWritable(leaf) ? TLB_W : 0) | (Spte.isDirty(leaf) ? TLB_D : 0));
+    }
+
+    /** This vCPU's page-table memory cache (kernel: vcpu->arch.mmu_page_header_cache). */
+    public MmuMemoryCache memoryCache()
+    {
+        return cache;
+    }
+
+    /** Gives the cached tables back to the store (kernel: kvm_mmu_free_memory_caches). vCPU stopped. */
+    void freeMemoryCache()
+    {
+        cache.free();
     }
 
     /** EPT violations this vCPU took. */

@@ -21,6 +21,7 @@ public final class Vm implements AutoCloseable
     private final HostMemory host;
     private final MmuCounters counters = new MmuCounters();
     private final TdpMmu mmu;
+    private final java.util.List<Vcpu> vcpus = new java.util.ArrayList<>();
     private boolean destroyed;
 
     public Vm(final VmConfig config)
@@ -52,7 +53,9 @@ public final class Vm implements AutoCloseable
     public synchronized Vcpu createVcpu()
     {
         checkAlive();
-        return new Vcpu(this, requests.register(), config.tlbEntries());
+        final Vcpu vcpu = new Vcpu(this, requests.register(), config.tlbEntries());
+        vcpus.add(vcpu);
+        return vcpu;
     }
 
     /** Migrates host pages behind a gfn range under an mmu_notifier invalidation. */
@@ -71,8 +74,9 @@ public final class Vm implements AutoCloseable
     }
 
     /**
-     * Tears the VM down: zaps every SPTE under the write lock, frees the root, waits for an RCU
-     * barrier so every table is back in the store (safety property 4 is then checkable).
+     * Tears the VM down: zaps every SPTE under the write lock, frees the root and the vCPUs' page
+     * table caches, waits for an RCU barrier so every table is back in the store (safety property 4
+     * is then checkable). The vCPU threads must have stopped.
      */
     public synchronized void destroy()
     {
@@ -82,6 +86,10 @@ public final class Vm implements AutoCloseable
         }
         destroyed = true;
         mmu.destroy();
+        for (final Vcpu vcpu : vcpus)
+        {
+            vcpu.freeMemoryCache();
+        }
         rcu.barrier();
     }
 
