@@ -1,0 +1,92 @@
+package org.tdpmmu.scenarios.cli;
+
+import java.util.Locale;
+import org.tdpmmu.scenarios.engine.PhaseResult;
+import org.tdpmmu.scenarios.engine.RunResult;
+import org.tdpmmu.scenarios.model.Scenario;
+import org.tdpmmu.scenarios.model.Sizes;
+import org.tdpmmu.scenarios.report.Formats;
+import org.tdpmmu.scenarios.report.Metrics;
+
+/**
+ * The perf command's text: the lines dirty_log_perf_test prints, with the same wording and the same
+ * {@code seconds.nanoseconds} format, then tdpmmu's own lines after a separator.
+ */
+final class PerfOutput {
+
+    private PerfOutput() {
+    }
+
+    static String header(Scenario s) {
+        return String.format(Locale.ROOT, "tdpmmu perf: %d vCPU%s x %s, %s, %d memslot%s, %d-level root%n",
+                s.vm().vcpus(), s.vm().vcpus() == 1 ? "" : "s", Sizes.format(s.vm().memoryPerVcpu()),
+                s.vm().slots().get(0).backing().yamlName(), s.vm().memslots(), s.vm().memslots() == 1 ? "" : "s",
+                s.vm().rootLevel());
+    }
+
+    static String lines(Scenario s, RunResult r) {
+        StringBuilder sb = new StringBuilder();
+        long getTotal = 0;
+        long clearTotal = 0;
+        int gets = 0;
+        int clears = 0;
+        for (PhaseResult p : r.phases()) {
+            String n = p.name();
+            String t = Formats.kernelSeconds(p.wallNanos());
+            if (n.equals("populate")) {
+                sb.append("Populate memory time: ").append(t).append('\n');
+            } else if (n.equals("enable-dirty-logging")) {
+                sb.append("Enabling dirty logging time: ").append(t).append('\n');
+            } else if (n.startsWith("dirty-pass-")) {
+                sb.append("Iteration ").append(suffix(n)).append(" dirty memory time: ").append(t).append('\n');
+            } else if (n.startsWith("get-dirty-log-")) {
+                sb.append("Iteration ").append(suffix(n)).append(" get dirty log time: ").append(t).append('\n');
+                getTotal += p.wallNanos();
+                gets++;
+            } else if (n.startsWith("clear-dirty-log-")) {
+                sb.append("Iteration ").append(suffix(n)).append(" clear dirty log time: ").append(t).append('\n');
+                clearTotal += p.wallNanos();
+                clears++;
+            } else if (n.equals("disable-dirty-logging")) {
+                sb.append("Disabling dirty logging time: ").append(t).append('\n');
+            }
+        }
+        if (gets > 0) {
+            sb.append(summary("Get", gets, getTotal));
+        }
+        if (clears > 0) {
+            sb.append(summary("Clear", clears, clearTotal));
+        }
+        sb.append("--- tdpmmu ---\n");
+        r.phase("second-pass").ifPresent(p -> sb.append("Second pass time: ")
+                .append(Formats.kernelSeconds(p.wallNanos())).append('\n'));
+        r.phase("teardown").ifPresent(p -> sb.append("Teardown time: ")
+                .append(Formats.kernelSeconds(p.wallNanos())).append('\n'));
+        sb.append("Recovery strategy: ").append(r.strategy() == null ? "-" : r.strategy().yamlName()).append('\n');
+        Metrics.faultsAfterDisable(r).ifPresent(f ->
+                sb.append("Faults after disabling dirty logging: ").append(Formats.count(f)).append('\n'));
+        Metrics.disableStep(r).ifPresent(p -> sb.append("TLB flushes at disable: ")
+                .append(Formats.count(p.counter("tlb.flush.requests"))).append(" requests, ")
+                .append(Formats.count(p.counter("tlb.flush.vcpus"))).append(" vCPU interruptions\n"));
+        sb.append("Total faults: ").append(Formats.count(r.phases().stream().mapToLong(PhaseResult::faults).sum()))
+                .append(", TLB flush requests: ").append(Formats.count(r.totals().getOrDefault("tlb.flush.requests", 0L)))
+                .append('\n');
+        Metrics.disableStep(r).ifPresent(p -> sb.append("Disabling dirty logging modeled time: ")
+                .append(Formats.kernelSeconds(p.modeledNanos())).append('\n'));
+        sb.append("Modeled time (all threads): ").append(Formats.kernelSeconds(r.totalModeledNanos())).append('\n');
+        Metrics.faultLatency(r).ifPresent(h -> sb.append("Fault latency: ")
+                .append(String.join(", ", Metrics.percentiles(h).entrySet().stream()
+                        .map(e -> e.getKey() + " " + Formats.duration(e.getValue())).toList())).append('\n'));
+        sb.append(r.ok() ? "Safety: OK\n" : "Safety: " + r.violations().size() + " violation(s), listed on stderr\n");
+        return sb.toString();
+    }
+
+    private static String summary(String what, int n, long total) {
+        return what + " dirty log over " + n + " iterations took " + Formats.kernelSeconds(total)
+                + ". (Avg " + Formats.kernelSeconds(total / n) + "/iteration)\n";
+    }
+
+    private static String suffix(String name) {
+        return name.substring(name.lastIndexOf('-') + 1);
+    }
+}

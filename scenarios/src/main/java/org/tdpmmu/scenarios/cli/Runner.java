@@ -1,0 +1,97 @@
+package org.tdpmmu.scenarios.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.tdpmmu.scenarios.engine.PhaseResult;
+import org.tdpmmu.scenarios.engine.ProgressListener;
+import org.tdpmmu.scenarios.engine.RunResult;
+import org.tdpmmu.scenarios.engine.ScenarioEngine;
+import org.tdpmmu.scenarios.model.Scenario;
+import org.tdpmmu.scenarios.model.Step;
+import org.tdpmmu.scenarios.report.ReportWriter;
+import org.tdpmmu.scenarios.report.TextReport;
+
+/** Runs scenarios on the engine and prints the results: the part the commands share. */
+final class Runner {
+
+    private final CliContext ctx;
+    private final OutputOptions output;
+
+    Runner(CliContext ctx, OutputOptions output) {
+        this.ctx = ctx;
+        this.output = output;
+    }
+
+    /** Runs each scenario once, in order, with a progress bar when wanted. */
+    List<RunResult> run(List<Scenario> scenarios) throws Exception {
+        ScenarioEngine engine = ctx.engine();
+        List<RunResult> results = new ArrayList<>();
+        ConsoleProgress bar = output.progressWanted(ctx.interactive) ? new ConsoleProgress(ctx.err) : null;
+        try {
+            for (Scenario s : scenarios) {
+                RunResult r;
+                try {
+                    r = engine.run(s, bar == null ? ProgressListener.NONE : bar);
+                } catch (Exception | Error e) {
+                    // wrapped so the handler can tell engine failures from ours; and picocli handles
+                    // Exceptions only: an Error must not end the JVM with exit 1 ("violations")
+                    throw new EngineFailure(engine, e);
+                }
+                if (r == null) {
+                    throw new IllegalStateException("engine " + engine.name() + " returned no result for " + s.name());
+                }
+                warnOnStepMismatch(s, r);
+                results.add(r);
+            }
+        } finally {
+            if (bar != null) {
+                bar.close();
+            }
+        }
+        return results;
+    }
+
+    /** Prints the results in the chosen format, writes the report, lists violations; the exit code. */
+    int emit(List<RunResult> results, ReportWriter.Format format) {
+        ReportWriter.write(results, format, ctx.out);
+        return finish(results);
+    }
+
+    /** Writes the HTML report if asked, prints violations on stderr; 0 or 1. */
+    int finish(List<RunResult> results) {
+        if (output.reportDir != null) {
+            Path index;
+            try {
+                index = ReportWriter.html(results, output.reportDir);
+            } catch (IOException | java.io.UncheckedIOException e) {
+                throw new CliException(ExitCodes.BAD_INPUT, "--report " + output.reportDir + ": cannot write the report: " + e.getMessage());
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("writing the report into " + output.reportDir + " failed: " + e, e);
+            }
+            ctx.err.println("report written to " + index);
+        }
+        List<String> violations = TextReport.violationLines(results);
+        violations.forEach(ctx.err::println);
+        ctx.err.flush();
+        return violations.isEmpty() ? ExitCodes.OK : ExitCodes.VIOLATION;
+    }
+
+    /** Whatever the engine threw, carried to the execution-exception handler (exit 4). */
+    static final class EngineFailure extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        EngineFailure(ScenarioEngine engine, Throwable cause) {
+            super("the " + engine.name() + " engine failed: " + cause, cause);
+        }
+    }
+
+    private void warnOnStepMismatch(Scenario s, RunResult r) {
+        List<String> expected = s.steps().stream().map(Step::name).toList();
+        List<String> got = r.phases().stream().map(PhaseResult::name).toList();
+        if (!expected.equals(got) && r.ok()) {
+            ctx.err.println("warning: the engine reported steps " + got + " but the scenario has " + expected);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+package org.tdpmmu.scenarios.model;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Modeled time: what a run's counted events would cost on real hardware, as
+ * {@code Σ count × unit cost}. The simulator's own wall time says how fast Java runs the model;
+ * modeled time says how the strategies compare on a host, where an exit, a fault or a remote TLB
+ * flush costs far more than a store to a page table.
+ *
+ * <p>The result is CPU time summed over every vCPU and host thread, not an estimate of wall time.
+ *
+ * <h2>Default unit costs (ns)</h2>
+ * Orders of magnitude for a recent x86 server, chosen so the ratios between them are plausible;
+ * override them per scenario ({@code costModel:} in the scenario file) to match a measured host.
+ * <table>
+ * <caption>cost keys</caption>
+ * <tr><th>key</th><th>ns</th><th>one unit is</th><th>why this value</th></tr>
+ * <tr><td>vmexit</td><td>1000</td><td>a VM exit plus re-entry</td><td>the hardware round trip is
+ *   several hundred ns; KVM's exit dispatch and state reload bring it near 1 µs</td></tr>
+ * <tr><td>fault</td><td>1500</td><td>an EPT violation handled by the slow path, beyond the exit</td>
+ *   <td>memslot lookup, host pfn lookup (get_user_pages fast path), mmu_lock for read, walk,
+ *   cmpxchg install: 1-2 µs</td></tr>
+ * <tr><td>fault.fast</td><td>300</td><td>a write fault fixed by the lockless fast path</td><td>a
+ *   lockless walk and one cmpxchg restoring W; no pfn lookup, no lock</td></tr>
+ * <tr><td>tlb.flush.vcpus</td><td>3000</td><td>one vCPU interrupted by a remote TLB flush</td><td>IPI
+ *   delivery, the target's exit, INVEPT, the acknowledgement the requester waits for: a few µs</td></tr>
+ * <tr><td>walk.levels</td><td>25</td><td>one paging-structure entry read by a hardware walk</td><td>a
+ *   cache hit in L1/L2 per level; walks mostly miss the TLB but hit the caches</td></tr>
+ * <tr><td>table.alloc</td><td>200</td><td>a page-table page allocated</td><td>take a page from the
+ *   per-vCPU cache and initialize 512 entries (a 4 KiB memset)</td></tr>
+ * <tr><td>table.free</td><td>150</td><td>a page-table page freed</td><td>queue an RCU callback and
+ *   return the page after the grace period</td></tr>
+ * <tr><td>zap.leaf</td><td>60</td><td>a leaf SPTE zapped</td><td>an atomic exchange plus the
+ *   changed-SPTE bookkeeping (dirty and accessed propagation, pfn release)</td></tr>
+ * <tr><td>zap.nonleaf</td><td>60</td><td>a non-leaf SPTE zapped</td><td>the entry itself costs like a
+ *   leaf; the child table is charged through table.free and its entries through zap.leaf</td></tr>
+ * <tr><td>split</td><td>800</td><td>a huge mapping split into 512 smaller ones</td><td>fill 512
+ *   entries derived from the huge SPTE and link the table (allocation charged separately)</td></tr>
+ * <tr><td>promote</td><td>1000</td><td>a child table replaced by a huge mapping in place</td><td>scan
+ *   for the first present leaf, check the allowed level against the host mapping, install</td></tr>
+ * <tr><td>dirty.wrprot</td><td>20</td><td>W cleared on one SPTE for dirty logging</td><td>one locked
+ *   bit clear on a cached line</td></tr>
+ * <tr><td>dirty.dbit.cleared</td><td>20</td><td>D cleared on one SPTE for dirty logging</td><td>as
+ *   dirty.wrprot</td></tr>
+ * </table>
+ *
+ * <h2>Which counters are charged</h2>
+ * A counter is charged at the unit of the cost key of the same name. Besides, every fault-outcome
+ * counter {@code fault.X} ({@code fault.installed}, {@code fault.retry}, {@code fault.spurious}, ...;
+ * one level below {@code fault}) is charged as {@code fault} — except {@code fault.fast}, which has its
+ * own key. A deeper name {@code fault.X.Y} is a breakdown of {@code fault.X} (for example
+ * {@code fault.retry.invalidation}, the retries the invalidation sequence caused, already counted in
+ * {@code fault.retry}) and costs nothing, so nothing is charged twice. Every other counter (e.g.
+ * {@code tlb.flush.requests}, {@code spte.cmpxchg.fail}, {@code promote.skip.*}, {@code tlb.hit}) costs
+ * nothing: its cost is already in a charged counter, or it is diagnostic.
+ */
+public final class CostModel {
+
+    private static final Map<String, Long> DEFAULTS;
+
+    static {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("vmexit", 1000L);
+        m.put("fault", 1500L);
+        m.put("fault.fast", 300L);
+        m.put("tlb.flush.vcpus", 3000L);
+        m.put("walk.levels", 25L);
+        m.put("table.alloc", 200L);
+        m.put("table.free", 150L);
+        m.put("zap.leaf", 60L);
+        m.put("zap.nonleaf", 60L);
+        m.put("split", 800L);
+        m.put("promote", 1000L);
+        m.put("dirty.wrprot", 20L);
+        m.put("dirty.dbit.cleared", 20L);
+        DEFAULTS = Collections.unmodifiableMap(m);
+    }
+
+    private static final CostModel DEFAULT = new CostModel(DEFAULTS);
+
+    /** The largest unit cost an override may set: one second. */
+    public static final long MAX_UNIT_NANOS = 1_000_000_000L;
+
+    private final Map<String, Long> units;
+
+    private CostModel(Map<String, Long> units) {
+        this.units = Collections.unmodifiableMap(new LinkedHashMap<>(units));
+    }
+
+    /** The documented default unit costs. */
+    public static CostModel defaults() {
+        return DEFAULT;
+    }
+
+    /** Every cost key, in documentation order. */
+    public static Set<String> keys() {
+        return DEFAULTS.keySet();
+    }
+
+    /**
+     * This model with some unit costs replaced.
+     *
+     * @throws IllegalArgumentException on an unknown key or a cost outside 0..{@link #MAX_UNIT_NANOS}
+     */
+    public CostModel withOverrides(Map<String, Long> overrides) {
+        Map<String, Long> m = new LinkedHashMap<>(units);
+        overrides.forEach((k, v) -> {
+            if (!DEFAULTS.containsKey(k)) {
+                throw new IllegalArgumentException("unknown cost key \"" + k + "\"; known keys: "
+                        + String.join(", ", keys()));
+            }
+            if (v == null || v < 0 || v > MAX_UNIT_NANOS) {
+                throw new IllegalArgumentException("cost of " + k + " must be in 0.." + MAX_UNIT_NANOS + " ns, not " + v);
+            }
+            m.put(k, v);
+        });
+        return new CostModel(m);
+    }
+
+    /** The unit costs in ns, by key, in documentation order. */
+    public Map<String, Long> units() {
+        return units;
+    }
+
+    /** The unit cost in ns of {@code key}. */
+    public long unit(String key) {
+        Long v = units.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("unknown cost key \"" + key + "\"");
+        }
+        return v;
+    }
+
+    /** The cost key {@code counter} is charged as, or null if it is not charged (see class doc). */
+    public static String costKeyOf(String counter) {
+        if (DEFAULTS.containsKey(counter)) {
+            return counter;
+        }
+        return isFaultOutcome(counter) ? "fault" : null;
+    }
+
+    /**
+     * Whether {@code counter} counts faults by outcome: {@code fault.X} with no further dot. Their sum
+     * is the number of faults handled; {@code fault.X.Y} breakdowns are not part of it.
+     */
+    public static boolean isFaultOutcome(String counter) {
+        return counter.startsWith("fault.") && counter.length() > 6 && counter.indexOf('.', 6) < 0;
+    }
+
+    /**
+     * {@code Σ count × unit} over the charged counters, saturating at {@link Long#MAX_VALUE}.
+     * Negative counts (a counter that went down over a phase) are charged as zero.
+     */
+    public long modeledNanos(Map<String, Long> counters) {
+        long total = 0;
+        for (Map.Entry<String, Long> e : counters.entrySet()) {
+            String key = costKeyOf(e.getKey());
+            Long count = e.getValue();
+            if (key == null || count == null || count <= 0) {
+                continue;
+            }
+            long cost;
+            try {
+                cost = Math.multiplyExact(count, units.get(key));
+                total = Math.addExact(total, cost);
+            } catch (ArithmeticException overflow) {
+                return Long.MAX_VALUE;
+            }
+        }
+        return total;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CostModel c && c.units.equals(units);
+    }
+
+    @Override
+    public int hashCode() {
+        return units.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "CostModel" + units;
+    }
+
+    /** The keys whose unit differs from the default, with their units. */
+    public Map<String, Long> overrides() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        units.forEach((k, v) -> {
+            if (!Objects.equals(DEFAULTS.get(k), v)) {
+                m.put(k, v);
+            }
+        });
+        return m;
+    }
+}

@@ -1,0 +1,26 @@
+package org.tdpmmu.scenarios.model;
+
+/** What an engine does for one {@link Step}. */
+public enum StepKind {
+    POPULATE("populate"),
+    ENABLE_DIRTY_LOGGING("enableDirtyLogging"),
+    DIRTY_PASS("dirtyPass"),
+    /** KVM_GET_DIRTY_LOG (also re-protecting when the harvest method is get). */
+    GET_DIRTY_LOG("harvest"),
+    /** KVM_CLEAR_DIRTY_LOG over the bits the preceding get returned. */
+    CLEAR_DIRTY_LOG("harvest"),
+    DISABLE_DIRTY_LOGGING("disableDirtyLogging"),
+    SECOND_PASS("secondPass"),
+    TEARDOWN("teardown");
+
+    private final String phaseYamlName;
+
+    StepKind(String phaseYamlName) {
+        this.phaseYamlName = phaseYamlName;
+    }
+
+    /** The phase key this kind of step comes from (both harvest kinds: {@code harvest}). */
+    public String phaseYamlName() {
+        return phaseYamlName;
+    }
+}

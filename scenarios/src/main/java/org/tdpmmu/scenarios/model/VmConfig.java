@@ -1,0 +1,89 @@
+package org.tdpmmu.scenarios.model;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The simulated VM: vCPUs, guest memory split into memslots, and the TDP root level.
+ * Like memstress (the library under dirty_log_perf_test), vCPU {@code i} owns the
+ * {@code memoryPerVcpu} bytes starting at byte {@code i * memoryPerVcpu} of the guest memory, where
+ * guest memory is the slots laid end to end in slot order (the region may cross slot boundaries).
+ *
+ * @param vcpus         number of vCPUs, 1..512
+ * @param memoryPerVcpu bytes each vCPU touches, a positive multiple of 4 KiB; {@code vcpus * memoryPerVcpu}
+ *                      is at most the total slot size
+ * @param rootLevel     paging levels of the TDP root: 4 (48-bit guest physical) or 5 (57-bit)
+ * @param slots         the memslots, at least one, not overlapping, each inside the guest physical space
+ */
+public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots) {
+
+    /** The default base gfn of the first slot: 0x100000, i.e. guest physical 4 GiB (1 GiB aligned). */
+    public static final long DEFAULT_SLOT_BASE_GFN = 0x100000L;
+
+    public VmConfig {
+        slots = List.copyOf(Objects.requireNonNull(slots, "slots"));
+        if (vcpus < 1 || memoryPerVcpu <= 0 || memoryPerVcpu % Sizes.KIB_4 != 0
+                || (rootLevel != 4 && rootLevel != 5) || slots.isEmpty()) {
+            throw new IllegalArgumentException("bad VM: " + vcpus + " vCPUs x " + memoryPerVcpu
+                    + " bytes, root level " + rootLevel + ", " + slots.size() + " slots");
+        }
+    }
+
+    /**
+     * {@code memslots} equal slots of {@code backing}, laid out back to back from {@code baseGfn},
+     * holding {@code vcpus * memoryPerVcpu} bytes (dirty_log_perf_test {@code -v -b -x -s}).
+     *
+     * @throws IllegalArgumentException if the memory does not split into slots that are whole
+     *                                  multiples of the backing page
+     */
+    public static VmConfig uniform(int vcpus, long memoryPerVcpu, int memslots, Backing backing,
+                                   int rootLevel, long baseGfn) {
+        if (memslots < 1) {
+            throw new IllegalArgumentException("memslots must be at least 1");
+        }
+        long totalPages = Math.multiplyExact((long) vcpus, memoryPerVcpu) / Sizes.KIB_4;
+        long perSlot = totalPages / memslots;
+        if (totalPages % memslots != 0 || perSlot % backing.pageFrames() != 0) {
+            throw new IllegalArgumentException(Sizes.human(totalPages * Sizes.KIB_4) + " of guest memory does not split into "
+                    + memslots + " slots that are each a multiple of the " + backing.yamlName()
+                    + " page size (" + Sizes.human(backing.pageSize()) + ")");
+        }
+        java.util.ArrayList<SlotConfig> list = new java.util.ArrayList<>();
+        for (int i = 0; i < memslots; i++) {
+            list.add(new SlotConfig(i, baseGfn + i * perSlot, perSlot, backing));
+        }
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, list);
+    }
+
+    /** The number of memslots. */
+    public int memslots() {
+        return slots.size();
+    }
+
+    /** The 4 KiB guest frames each vCPU touches. */
+    public long pagesPerVcpu() {
+        return memoryPerVcpu / Sizes.KIB_4;
+    }
+
+    /** Total bytes of all slots. */
+    public long totalBytes() {
+        return slots.stream().mapToLong(SlotConfig::sizeBytes).sum();
+    }
+
+    /** Total 4 KiB guest frames of all slots. */
+    public long totalPages() {
+        return slots.stream().mapToLong(SlotConfig::pages).sum();
+    }
+
+    /** The backing of every slot, if all slots share one. */
+    public Optional<Backing> uniformBacking() {
+        Backing first = slots.get(0).backing();
+        return slots.stream().allMatch(s -> s.backing() == first) ? Optional.of(first) : Optional.empty();
+    }
+
+    /** Bits of guest physical address a root of {@code rootLevel} levels translates: 48 or 57. */
+    public static int guestPhysBits(int rootLevel) {
+        return 12 + 9 * rootLevel;
+    }
+}

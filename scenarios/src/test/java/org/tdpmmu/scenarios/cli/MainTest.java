@@ -1,0 +1,266 @@
+package org.tdpmmu.scenarios.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tdpmmu.scenarios.engine.EngineProvider;
+import org.tdpmmu.scenarios.engine.FakeEngine;
+import org.tdpmmu.scenarios.engine.Violation;
+import org.tdpmmu.scenarios.model.RecoveryStrategy;
+import org.tdpmmu.scenarios.model.Scenario;
+import org.tdpmmu.scenarios.support.Shipped;
+
+class MainTest {
+
+    private static final String SMALL = Shipped.path("small-default.yaml").toString();
+
+    @AfterEach
+    void forgetEngine() {
+        EngineProvider.clear();
+    }
+
+    private static void assertOneCleanLine(String err) {
+        assertEquals(1, err.lines().count(), () -> "one line on stderr: " + err);
+        assertFalse(err.contains("Exception"), err);
+        assertFalse(err.contains("\tat "), err);
+    }
+
+    @Test
+    void runPrintsATableAndExitsZero() {
+        FakeEngine engine = new FakeEngine();
+        CliHarness.Outcome o = CliHarness.run(engine, "run", SMALL);
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(o.out().startsWith("scenario small-default (strategy promote_in_place)"), o.out());
+        assertTrue(o.out().contains("clear-dirty-log-2"), o.out());
+        assertTrue(o.out().contains("faults after disabling dirty logging: 0"), o.out());
+        assertTrue(o.out().contains("result: OK, no safety violations"), o.out());
+        assertEquals("", o.err());
+        assertEquals(1, engine.runs().size());
+    }
+
+    @Test
+    void strategyOptionOverridesTheFile() {
+        FakeEngine engine = new FakeEngine();
+        CliHarness.Outcome o = CliHarness.run(engine, "run", SMALL, "--strategy", "zap_leafs");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals(RecoveryStrategy.ZAP_LEAFS, engine.runs().get(0).strategy().orElseThrow());
+    }
+
+    @Test
+    void violationsExitOneAndArePrinted() {
+        FakeEngine engine = FakeEngine.withViolations(new Violation(Violation.NO_LOST_WRITE, "gfn 0x100003 lost 42"),
+                new Violation(Violation.NO_LEAK, "3 tables"));
+        CliHarness.Outcome o = CliHarness.run(engine, "run", SMALL);
+        assertEquals(ExitCodes.VIOLATION, o.exitCode());
+        assertEquals(List.of("VIOLATION no-lost-write: gfn 0x100003 lost 42", "VIOLATION no-leak: 3 tables"),
+                o.err().lines().toList());
+        assertTrue(o.out().contains("result: 2 safety violations"), o.out());
+    }
+
+    @Test
+    void badScenarioFileExitsTwoWithTheLoaderMessage(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("small.yaml");
+        Files.writeString(bad, "vm:\n  vcpus: 0\n  memoryPerVcpu: 4K\nphases: [populate]\n");
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "run", bad.toString());
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertEquals(bad + ":2: vm.vcpus: 0 is out of range 1..512\n", o.err());
+        assertEquals("", o.out());
+        o = CliHarness.run(new FakeEngine(), "compare", dir.resolve("missing.yaml").toString());
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertEquals(dir.resolve("missing.yaml") + ": no such file\n", o.err());
+    }
+
+    @Test
+    void badCommandLinesExitTwoWithOneLine() {
+        String[][] cases = {
+            {"run", SMALL, "--bogus"},
+            {"run"},
+            {"run", SMALL, "--strategy", "zap"},
+            {"run", SMALL, "--json", "--csv"},
+            {"perf", "-v", "0"},
+            {"perf", "-v", "many"},
+            {"perf", "-b", "12X"},
+            {"perf", "-b", "5000"},
+            {"perf", "-w", "101"},
+            {"perf", "-s", "hugetlb"},
+            {"perf", "-x", "3", "-b", "4M", "-s", "anonymous_hugetlb_2mb"},
+            {"perf", "--root-level", "3"},
+            {"frobnicate"},
+            {},
+        };
+        for (String[] args : cases) {
+            CliHarness.Outcome o = CliHarness.run(new FakeEngine(), args);
+            assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), () -> String.join(" ", args) + " -> " + o.err());
+            assertOneCleanLine(o.err());
+        }
+        assertEquals("tdpmmu run: Invalid value for option '--strategy': 'zap' is not one of zap_leafs, zap_huge, "
+                + "promote_in_place (see 'tdpmmu run --help')\n",
+                CliHarness.run(new FakeEngine(), "run", SMALL, "--strategy", "zap").err());
+        assertEquals("tdpmmu perf: -v: 0 is out of range 1..512 (see 'tdpmmu perf --help')\n",
+                CliHarness.run(new FakeEngine(), "perf", "-v", "0").err());
+        assertTrue(CliHarness.run(new FakeEngine(), "perf", "-s", "hugetlb").err().contains(
+                "'hugetlb' is not one of anonymous, anonymous_thp, anonymous_hugetlb_2mb, anonymous_hugetlb_1gb"));
+    }
+
+    @Test
+    void noEngineExitsThree() {
+        ClassLoader saved = Thread.currentThread().getContextClassLoader();
+        Thread.currentThread().setContextClassLoader(new URLClassLoader(new URL[0], null));
+        try {
+            CliHarness.Outcome o = CliHarness.run(null, "run", SMALL);
+            assertEquals(ExitCodes.NO_ENGINE, o.exitCode());
+            assertEquals("no scenario engine available\n", o.err());
+        } finally {
+            Thread.currentThread().setContextClassLoader(saved);
+        }
+    }
+
+    @Test
+    void registeredEngineIsUsed() {
+        FakeEngine engine = new FakeEngine();
+        EngineProvider.register(() -> engine);
+        CliHarness.Outcome o = CliHarness.run(null, "run", SMALL);
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals(1, engine.runs().size());
+    }
+
+    @Test
+    void engineFailureExitsFour() {
+        CliHarness.Outcome o = CliHarness.run(FakeEngine.failing(new IllegalStateException("store exhausted")), "run", SMALL);
+        assertEquals(ExitCodes.ENGINE_FAILED, o.exitCode());
+        assertTrue(o.err().startsWith("tdpmmu: the FakeEngine engine failed: java.lang.IllegalStateException: store exhausted"), o.err());
+    }
+
+    @Test
+    void engineErrorExitsFourToo() {
+        org.tdpmmu.scenarios.engine.ScenarioEngine broken = (s, p) -> {
+            throw new NoClassDefFoundError("org/tdpmmu/core/Vm");
+        };
+        CliHarness.Outcome o = CliHarness.run(broken, "run", SMALL);
+        assertEquals(ExitCodes.ENGINE_FAILED, o.exitCode());
+        String first = o.err().lines().findFirst().orElseThrow();
+        assertTrue(first.startsWith("tdpmmu: the ") && first.endsWith(" engine failed: java.lang.NoClassDefFoundError: org/tdpmmu/core/Vm"), first);
+    }
+
+    @Test
+    void unwritableReportDirIsBadInput(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("plain-file");
+        Files.writeString(file, "x");
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "run", SMALL, "--report", file.resolve("sub").toString());
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+        assertTrue(o.err().startsWith("--report " + file.resolve("sub") + ": cannot write the report: "), o.err());
+    }
+
+    @Test
+    void compareRunsOncePerStrategy() {
+        FakeEngine engine = new FakeEngine();
+        CliHarness.Outcome o = CliHarness.run(engine, "compare", SMALL);
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals(List.of(RecoveryStrategy.ZAP_LEAFS, RecoveryStrategy.ZAP_HUGE, RecoveryStrategy.PROMOTE_IN_PLACE),
+                engine.runs().stream().map(s -> s.strategy().orElseThrow()).toList());
+        String header = o.out().lines().filter(l -> l.contains("zap_leafs")).findFirst().orElseThrow();
+        assertTrue(header.matches("\\s+zap_leafs\\s+zap_huge\\s+promote_in_place"), header);
+        String faults = o.out().lines().filter(l -> l.startsWith("faults after disable")).findFirst().orElseThrow();
+        // FakeEngine: 4 x 64 MiB of 2 MiB pages = 128 huge mappings refaulted by the zapping strategies
+        assertTrue(faults.matches("faults after disable\\s+128\\s+128\\s+0"), faults);
+        String flushes = o.out().lines().filter(l -> l.startsWith("TLB flushes at disable")).findFirst().orElseThrow();
+        assertTrue(flushes.matches("TLB flushes at disable\\s+65,536\\s+1\\s+1"), flushes);
+    }
+
+    @Test
+    void compareNeedsADisablePhase(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("nodisable.yaml");
+        Files.writeString(f, "vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: [populate]\n");
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "compare", f.toString());
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertOneCleanLine(o.err());
+        assertTrue(o.err().contains("has no disableDirtyLogging phase"), o.err());
+    }
+
+    @Test
+    void jsonOutputParsesBack() throws Exception {
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "compare", SMALL, "--json");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        JsonNode root = new ObjectMapper().readTree(o.out());
+        assertEquals(3, root.get("runs").size());
+        JsonNode zapLeafs = root.get("runs").get(0);
+        assertEquals("small-default", zapLeafs.get("scenario").asText());
+        assertEquals("zap_leafs", zapLeafs.get("strategy").asText());
+        assertTrue(zapLeafs.get("ok").asBoolean());
+        assertEquals(11, zapLeafs.get("phases").size());
+        JsonNode disable = zapLeafs.get("phases").get(8);
+        assertEquals("disable-dirty-logging", disable.get("name").asText());
+        assertEquals(65536, disable.get("counters").get("zap.leaf").asLong());
+        assertEquals(128, zapLeafs.get("summary").get("faultsAfterDisable").asLong());
+        assertTrue(zapLeafs.get("phases").get(0).get("faultLatency").get("hdr").asText().length() > 10);
+    }
+
+    @Test
+    void csvOutputHasARowPerStep() {
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "run", SMALL, "--csv");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        List<String> lines = o.out().lines().toList();
+        assertEquals(12, lines.size());
+        assertTrue(lines.get(0).startsWith("scenario,strategy,step,wall_ns,modeled_ns,faults,"), lines.get(0));
+        assertTrue(lines.get(1).startsWith("small-default,promote_in_place,populate,"), lines.get(1));
+    }
+
+    @Test
+    void reportDirGetsIndexAndCharts(@TempDir Path dir) {
+        Path report = dir.resolve("r");
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "compare", SMALL, "--report", report.toString());
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(Files.exists(report.resolve("index.html")));
+        assertTrue(Files.exists(report.resolve("phase-wall-times.png")));
+        assertEquals("report written to " + report.resolve("index.html") + "\n", o.err());
+    }
+
+    @Test
+    void checkValidatesShippedScenarios() {
+        List<String> args = new java.util.ArrayList<>(List.of("check"));
+        Shipped.NAMES.forEach(n -> args.add(Shipped.path(n).toString()));
+        CliHarness.Outcome o = CliHarness.run(null, args.toArray(new String[0]));
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(o.out().contains("slot 0: gfn 0x100200-0x140200, 1 GiB, anonymous_hugetlb_1gb, largest mapping level 2"), o.out());
+    }
+
+    @Test
+    void helpExitsZero() {
+        CliHarness.Outcome o = CliHarness.run(null, "perf", "--help");
+        assertEquals(ExitCodes.OK, o.exitCode());
+        assertTrue(o.out().contains("Number of vCPUs"), o.out());
+        assertTrue(o.out().contains("KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2"), o.out());
+        assertTrue(CliHarness.run(null, "--help").out().contains("Exit codes:"));
+    }
+
+    @Test
+    void progressBarOnlyWhenAskedAndPhaseIsLong() {
+        FakeEngine fake = new FakeEngine();
+        org.tdpmmu.scenarios.engine.ScenarioEngine slow = (s, p) -> {
+            p.phaseStarted("slow-step", 10);
+            p.advanced(5);
+            Thread.sleep(1_500);
+            p.advanced(5);
+            p.phaseEnded();
+            return fake.run(s, org.tdpmmu.scenarios.engine.ProgressListener.NONE);
+        };
+        CliHarness.Outcome o = CliHarness.run(slow, "run", SMALL, "--progress");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(o.err().contains("\rslow-step ["), o.err());
+        assertTrue(o.err().contains("100%"), o.err());
+        assertFalse(o.out().contains("\r"));
+        Scenario ran = fake.runs().get(0);
+        assertEquals("small-default", ran.name());
+    }
+}

@@ -1,0 +1,112 @@
+package org.tdpmmu.scenarios.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tdpmmu.scenarios.engine.FakeEngine;
+import org.tdpmmu.scenarios.model.AccessPattern;
+import org.tdpmmu.scenarios.model.Backing;
+import org.tdpmmu.scenarios.model.CostModel;
+import org.tdpmmu.scenarios.model.DirtyLogMode;
+import org.tdpmmu.scenarios.model.HarvestMethod;
+import org.tdpmmu.scenarios.model.Phase;
+import org.tdpmmu.scenarios.model.RecoveryStrategy;
+import org.tdpmmu.scenarios.model.Scenario;
+import org.tdpmmu.scenarios.model.Step;
+import org.tdpmmu.scenarios.model.VmConfig;
+import picocli.CommandLine;
+
+class PerfCommandTest {
+
+    private static Scenario parse(String... args) {
+        PrintStream sink = new PrintStream(new ByteArrayOutputStream());
+        PerfCommand cmd = new PerfCommand(new CliContext(sink, sink, new FakeEngine(), false));
+        new CommandLine(cmd).parseArgs(args);
+        return cmd.scenario();
+    }
+
+    @Test
+    void defaultsAreTheKernelTests() {
+        Scenario s = parse();
+        assertEquals(VmConfig.uniform(1, 1L << 30, 1, Backing.ANONYMOUS, 4, VmConfig.DEFAULT_SLOT_BASE_GFN), s.vm());
+        assertEquals(List.of(new Phase.Populate(),
+                new Phase.EnableDirtyLogging(DirtyLogMode.WRPROT, false, true),
+                new Phase.DirtyPass(2, 100, AccessPattern.SEQUENTIAL, 0, 1, HarvestMethod.CLEAR),
+                new Phase.DisableDirtyLogging(RecoveryStrategy.PROMOTE_IN_PLACE, false),
+                new Phase.SecondPass(100, AccessPattern.SEQUENTIAL, 0, 1),
+                new Phase.Teardown()), s.phases());
+        assertEquals(CostModel.defaults(), s.costModel());
+        assertEquals(List.of(), s.host());
+        assertEquals("perf", s.name());
+        assertEquals(PerfCommand.SOURCE, s.source());
+    }
+
+    @Test
+    void everyFlag() {
+        Scenario s = parse("-v", "8", "-b", "64M", "-i", "3", "-w", "50", "-a", "-r", "7", "-x", "2",
+                "-s", "anonymous_hugetlb_2mb", "-e", "-g", "--strategy", "zap_leafs", "--eager-split", "--dbit",
+                "--root-level", "5");
+        assertEquals(VmConfig.uniform(8, 64L << 20, 2, Backing.ANONYMOUS_HUGETLB_2MB, 5, VmConfig.DEFAULT_SLOT_BASE_GFN), s.vm());
+        assertEquals(List.of(new Phase.Populate(),
+                new Phase.EnableDirtyLogging(DirtyLogMode.DBIT, true, false),
+                new Phase.DirtyPass(3, 50, AccessPattern.RANDOM, 0, 7, HarvestMethod.GET),
+                new Phase.DisableDirtyLogging(RecoveryStrategy.ZAP_LEAFS, true),
+                new Phase.SecondPass(50, AccessPattern.RANDOM, 0, 7),
+                new Phase.Teardown()), s.phases());
+        assertEquals(List.of("populate", "enable-dirty-logging", "dirty-pass-1", "get-dirty-log-1", "dirty-pass-2",
+                "get-dirty-log-2", "dirty-pass-3", "get-dirty-log-3", "disable-dirty-logging", "second-pass", "teardown"),
+                s.steps().stream().map(Step::name).toList());
+        assertTrue(s.description().startsWith("dirty_log_perf_test -v 8 -b 64M"), s.description());
+    }
+
+    @Test
+    void sizeSuffixes() {
+        assertEquals(3L << 30, parse("-b", "3G").vm().memoryPerVcpu());
+        assertEquals(10L << 20, parse("-b", "10M").vm().memoryPerVcpu());
+        assertEquals(8192, parse("-b", "8192").vm().memoryPerVcpu());
+    }
+
+    @Test
+    void printsTheKernelTestsLines() {
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-v", "2", "-b", "4M", "-s", "anonymous_hugetlb_2mb");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        List<String> lines = o.out().lines().toList();
+        String t = "\\d+\\.\\d{9}s";
+        assertEquals("tdpmmu perf: 2 vCPUs x 4M, anonymous_hugetlb_2mb, 1 memslot, 4-level root", lines.get(0));
+        assertTrue(lines.get(1).matches("Populate memory time: " + t), lines.get(1));
+        assertTrue(lines.get(2).matches("Enabling dirty logging time: " + t), lines.get(2));
+        assertTrue(lines.get(3).matches("Iteration 1 dirty memory time: " + t), lines.get(3));
+        assertTrue(lines.get(4).matches("Iteration 1 get dirty log time: " + t), lines.get(4));
+        assertTrue(lines.get(5).matches("Iteration 1 clear dirty log time: " + t), lines.get(5));
+        assertTrue(lines.get(8).matches("Iteration 2 clear dirty log time: " + t), lines.get(8));
+        assertTrue(lines.get(9).matches("Disabling dirty logging time: " + t), lines.get(9));
+        assertTrue(lines.get(10).matches("Get dirty log over 2 iterations took " + t + "\\. \\(Avg " + t + "/iteration\\)"), lines.get(10));
+        assertTrue(lines.get(11).matches("Clear dirty log over 2 iterations took " + t + "\\. \\(Avg " + t + "/iteration\\)"), lines.get(11));
+        assertEquals("--- tdpmmu ---", lines.get(12));
+        assertTrue(o.out().contains("Faults after disabling dirty logging: 0\n"), o.out());
+        assertTrue(o.out().contains("TLB flushes at disable: 1 requests, 2 vCPU interruptions\n"), o.out());
+        assertTrue(o.out().contains("Safety: OK"), o.out());
+    }
+
+    @Test
+    void withoutManualProtectThereAreNoClearLines() {
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-g", "-i", "1");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertFalse(o.out().contains("clear dirty log"), o.out());
+        assertFalse(o.out().contains("Clear dirty log"), o.out());
+        assertTrue(o.out().contains("Get dirty log over 1 iterations took"), o.out());
+    }
+
+    @Test
+    void perfJson() throws Exception {
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "--json");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals("perf", new com.fasterxml.jackson.databind.ObjectMapper().readTree(o.out())
+                .get("runs").get(0).get("scenario").asText());
+    }
+}

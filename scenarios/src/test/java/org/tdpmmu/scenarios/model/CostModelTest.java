@@ -1,0 +1,90 @@
+package org.tdpmmu.scenarios.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class CostModelTest {
+
+    private final CostModel defaults = CostModel.defaults();
+
+    @Test
+    void documentedDefaults() {
+        assertEquals(1000, defaults.unit("vmexit"));
+        assertEquals(1500, defaults.unit("fault"));
+        assertEquals(3000, defaults.unit("tlb.flush.vcpus"));
+        assertEquals(25, defaults.unit("walk.levels"));
+        assertEquals(200, defaults.unit("table.alloc"));
+        assertEquals(150, defaults.unit("table.free"));
+        assertEquals(60, defaults.unit("zap.leaf"));
+        assertEquals(800, defaults.unit("split"));
+        assertEquals(1000, defaults.unit("promote"));
+    }
+
+    @Test
+    void faultFamilyMapsToFaultExceptFast() {
+        assertEquals("fault", CostModel.costKeyOf("fault.installed"));
+        assertEquals("fault", CostModel.costKeyOf("fault.retry"));
+        assertEquals("fault", CostModel.costKeyOf("fault.spurious"));
+        assertEquals("fault.fast", CostModel.costKeyOf("fault.fast"));
+        assertNull(CostModel.costKeyOf("fault.retry.invalidation"), "a breakdown of fault.retry, not charged twice");
+        assertNull(CostModel.costKeyOf("fault.fast.retry"));
+        assertTrue(CostModel.isFaultOutcome("fault.installed"));
+        assertTrue(!CostModel.isFaultOutcome("fault.retry.invalidation") && !CostModel.isFaultOutcome("fault.")
+                && !CostModel.isFaultOutcome("faults.x"));
+        assertEquals("zap.leaf", CostModel.costKeyOf("zap.leaf"));
+        assertNull(CostModel.costKeyOf("promote.skip.not_allowed"));
+        assertNull(CostModel.costKeyOf("tlb.flush.requests"));
+        assertNull(CostModel.costKeyOf("spte.cmpxchg.fail"));
+        assertEquals("fault", CostModel.costKeyOf("fault"), "a counter named like a cost key is charged at it");
+    }
+
+    @Test
+    void sumOfCountTimesUnit() {
+        Map<String, Long> c = new LinkedHashMap<>();
+        c.put("fault.installed", 10L);   // 10 x 1500
+        c.put("fault.retry", 2L);        //  2 x 1500
+        c.put("fault.retry.invalidation", 1L); // inside fault.retry: free
+        c.put("fault.fast", 100L);       // 100 x 300
+        c.put("vmexit", 112L);           // 112 x 1000
+        c.put("tlb.flush.requests", 5L); // free
+        c.put("tlb.flush.vcpus", 20L);   // 20 x 3000
+        c.put("promote.skip.mixed", 7L); // free
+        c.put("promote", 3L);            // 3 x 1000
+        c.put("custom.engine.counter", 1_000_000L); // free
+        long expected = 12 * 1500 + 100 * 300 + 112 * 1000 + 20 * 3000 + 3 * 1000;
+        assertEquals(expected, defaults.modeledNanos(c));
+        assertEquals(0, defaults.modeledNanos(Map.of()));
+        assertEquals(0, defaults.modeledNanos(Map.of("zap.leaf", -5L)), "negative deltas are not charged");
+    }
+
+    @Test
+    void overridesReplaceUnits() {
+        CostModel m = defaults.withOverrides(Map.of("fault", 2000L, "split", 0L));
+        assertEquals(2000, m.unit("fault"));
+        assertEquals(0, m.unit("split"));
+        assertEquals(1000, m.unit("vmexit"));
+        assertEquals(Map.of("fault", 2000L, "split", 0L), m.overrides());
+        assertEquals(3 * 2000, m.modeledNanos(Map.of("fault.installed", 3L, "split", 9L)));
+        assertEquals(defaults, CostModel.defaults().withOverrides(Map.of()));
+    }
+
+    @Test
+    void unknownKeyListsTheKnownOnes() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> defaults.withOverrides(Map.of("faults", 1L)));
+        assertTrue(e.getMessage().contains("unknown cost key \"faults\""), e.getMessage());
+        assertTrue(e.getMessage().contains("vmexit, fault, fault.fast, tlb.flush.vcpus"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> defaults.withOverrides(Map.of("fault", -1L)));
+    }
+
+    @Test
+    void saturatesInsteadOfOverflowing() {
+        assertEquals(Long.MAX_VALUE, defaults.modeledNanos(Map.of("tlb.flush.vcpus", Long.MAX_VALUE / 2)));
+    }
+}
