@@ -1,0 +1,101 @@
+package org.tdpmmu.concurrency;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+abstract class VcpuStateLhsPad
+{
+    long p00, p01, p02, p03, p04, p05, p06, p07;
+    long p10, p11, p12, p13, p14, p15, p16, p17;
+}
+
+abstract class VcpuStateFields extends VcpuStateLhsPad
+{
+    /**
+     * Low 32 bits: pending request bits (kernel: vcpu->requests). High 32 bits: how many times the
+     * vCPU has taken a non-empty set of bits, so a requester can tell "taken after my set" from
+     * "taken before it" without a lock: it remembers the count its atomic OR saw.
+     */
+    volatile long requests;
+    /**
+     * Even: outside guest mode; odd: in guest mode (kernel: vcpu->mode). It counts transitions, so a
+     * requester sees "left guest mode since I looked" even if the vCPU has entered again since.
+     */
+    volatile long mode;
+    /** Bits taken at entry and not yet handed to the vCPU; touched only by the vCPU's own thread. */
+    int deferred;
+    /**
+     * The thread that last entered guest mode. Written plain before the volatile mode store, so a
+     * requester that reads an odd mode (volatile) sees the thread of that entry.
+     */
+    Thread guestThread;
+}
+
+/**
+ * One vCPU's request word and mode (kernel: the requests and mode fields of struct kvm_vcpu). Padded:
+ * each vCPU thread writes its own record at every entry and check, requesters read all of them.
+ */
+final class VcpuState extends VcpuStateFields
+{
+    static final long BITS_MASK = 0xFFFF_FFFFL;
+    static final long TAKE_ONE = 1L << 32;
+
+    private static final VarHandle REQUESTS;
+    private static final VarHandle MODE;
+
+    static
+    {
+        try
+        {
+            final MethodHandles.Lookup lookup = MethodHandles.lookup();
+            REQUESTS = lookup.findVarHandle(VcpuStateFields.class, "requests", long.class);
+            MODE = lookup.findVarHandle(VcpuStateFields.class, "mode", long.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
+
+    long q00, q01, q02, q03, q04, q05, q06, q07;
+    long q10, q11, q12, q13, q14, q15, q16, q17;
+
+    long lvRequests()
+    {
+        return (long)REQUESTS.getVolatile(this);
+    }
+
+    /** Atomic OR (seq-cst); returns the word before, whose high half is the take count it joined. */
+    long orRequests(final int bits)
+    {
+        return (long)REQUESTS.getAndBitwiseOr(this, bits & BITS_MASK);
+    }
+
+    boolean casRequests(final long expected, final long value)
+    {
+        return REQUESTS.compareAndSet(this, expected, value);
+    }
+
+    long lvMode()
+    {
+        return (long)MODE.getVolatile(this);
+    }
+
+    /** Owner only: its own last write. */
+    long lpMode()
+    {
+        return (long)MODE.get(this);
+    }
+
+    /** Seq-cst store: the entry must be visible before the vCPU reads its requests. */
+    void svMode(final long value)
+    {
+        MODE.setVolatile(this, value);
+    }
+
+    /** Release store: the vCPU's guest-mode accesses happen-before a requester seeing it left. */
+    void soMode(final long value)
+    {
+        MODE.setRelease(this, value);
+    }
+}
