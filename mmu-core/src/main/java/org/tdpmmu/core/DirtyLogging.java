@@ -72,6 +72,7 @@ public final class DirtyLogging
         final long t0 = System.nanoTime();
         // New faults map 4 KiB from here on; what is mapped already is handled below.
         slot.setLogMode(mode);
+        waitForFaultsThatSawTheOldMode();
         if (initiallySet)
         {
             for (long page = 0; page < slot.npages(); page++)
@@ -215,8 +216,25 @@ public final class DirtyLogging
         checkLogging(slot);
         final long t0 = System.nanoTime();
         slot.setLogMode(Memslot.LOG_OFF);
+        waitForFaultsThatSawTheOldMode();
         recovery.recover(mmu, slot);
         opNanos.get("disable").add(System.nanoTime() - t0);
+    }
+
+    /**
+     * After a log-mode switch, waits until no fault can still act on the old mode (kernel: the
+     * memslot update's synchronize_srcu in kvm_swap_active_memslots, before
+     * kvm_mmu_slot_apply_flags). Slow-path faults read the mode under the MMU read lock, so taking
+     * the write lock once waits them out; the lockless fast path runs inside an RCU read-side
+     * section, so a grace period waits it out. Without this, a fault that chose a 2 MiB writable
+     * mapping before enable could install it after enable's write-protection passed, and writes
+     * to its other pages would never be logged.
+     */
+    private void waitForFaultsThatSawTheOldMode()
+    {
+        mmu.lock().writeLock();
+        mmu.lock().writeUnlock();
+        mmu.rcu().synchronize();
     }
 
     /** Wall nanoseconds spent per operation (enable, split, get, clear, disable). */

@@ -110,8 +110,11 @@ public final class SafetyChecks
     /**
      * Property 6, no oversized mapping: no leaf outside a memslot (or straddling its end), no leaf
      * larger than {@link Memslot#maxLevelIgnoringLog} allows at its gfn, and in a dirty-logged slot no
-     * writable leaf above 4 KiB. Decision: a write-protected huge leaf may stay mapped in a logged slot
-     * when eager splitting is off, as in the kernel; the first write splits it.
+     * writable leaf above 4 KiB. Decisions: a write-protected huge leaf may stay mapped in a logged
+     * slot when eager splitting is off, as in the kernel; the first write splits it. A writable huge
+     * leaf is allowed only while every page it covers is still set in the dirty bitmap (enable with
+     * KVM_DIRTY_LOG_INITIALLY_SET protects nothing until the first clear): then no write through it
+     * can go unreported, and the clear that takes any of those bits write-protects the leaf.
      *
      * <p>Call it while no {@link DirtyLogging#enable} is in progress: between the log mode switch and
      * the end of enable's write-protection a writable huge leaf is expected.
@@ -140,13 +143,28 @@ public final class SafetyChecks
                     " allows there");
                 return;
             }
-            if (level > Spte.PG_LEVEL_4K && slot.dirtyLogging() && Spte.isWritable(spte))
+            if (level > Spte.PG_LEVEL_4K && slot.dirtyLogging() && Spte.isWritable(spte) &&
+                !allMarkedDirty(slot, gfn, Spte.pagesPerLevel(level)))
             {
                 out.add("property 6 (oversized mapping): gfn 0x" + Long.toHexString(gfn) + " level " + level +
                     ": leaf " + Spte.describe(spte, level) + " is a writable huge page in dirty-logged " + slot);
             }
         });
         return out;
+    }
+
+    /** True if every page of [gfn, gfn + pages) has its bit set in the slot's dirty bitmap. */
+    private static boolean allMarkedDirty(final Memslot slot, final long gfn, final long pages)
+    {
+        final DirtyBitmap bitmap = slot.dirtyBitmap();
+        for (long g = gfn; g < gfn + pages; g++)
+        {
+            if (!bitmap.lvBit(g - slot.baseGfn()))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

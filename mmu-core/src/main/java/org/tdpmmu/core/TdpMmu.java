@@ -155,11 +155,14 @@ public final class TdpMmu implements MmuNotifier
         // point either is still in progress or has moved the sequence when we check under the lock.
         final long mmuSeq = invalidation.sample();
         final long pfn = host.resolvePfn(slot, gfn);
-        final int goalLevel = slot.maxMappingLevel(gfn);
         hook.at(TestHook.Point.FAULT_AFTER_PFN_RESOLVED, gfn);
         lock.readLock();
         try
         {
+            // The level depends on the slot's log mode: read it under the lock, so a dirty-log
+            // enable (which waits for read holders after switching the mode) either sees this
+            // fault's SPTE when it write-protects, or this fault sees the new mode.
+            final int goalLevel = slot.maxMappingLevel(gfn);
             if (!bugSkipRetry && invalidation.retry(mmuSeq, gfn))
             {
                 counters.faultRetryInvalidation.increment();
