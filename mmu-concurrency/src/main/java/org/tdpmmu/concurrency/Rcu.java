@@ -390,25 +390,19 @@ public final class Rcu implements AutoCloseable
             final RcuReader[] current = readers;
             // Drop records of threads that have exited outside a section; keep one that exited
             // inside a section so that waits can report it instead of silently dropping a reader.
-            int live = 0;
-            for (final RcuReader r : current)
-            {
-                if (r.owner.isAlive() || r.stateOpaque() != 0)
-                {
-                    live++;
-                }
-            }
-            final RcuReader[] next = new RcuReader[live + 1];
+            // One pass, one decision per record: a thread that dies between two passes would
+            // leave a null slot in the array every scan walks.
+            final RcuReader[] kept = new RcuReader[current.length + 1];
             int i = 0;
             for (final RcuReader r : current)
             {
                 if (r.owner.isAlive() || r.stateOpaque() != 0)
                 {
-                    next[i++] = r;
+                    kept[i++] = r;
                 }
             }
-            next[i] = reader;
-            readers = next;
+            kept[i++] = reader;
+            readers = i == kept.length ? kept : java.util.Arrays.copyOf(kept, i);
         }
         localReader.set(reader);
         return reader;
