@@ -1,0 +1,578 @@
+package org.tdpmmu.stress;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.lang.reflect.Method;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.tdpmmu.core.Backing;
+import org.tdpmmu.core.DirtyLogging;
+import org.tdpmmu.core.Memslot;
+import org.tdpmmu.core.RecoveryStrategy;
+import org.tdpmmu.core.SeededBug;
+import org.tdpmmu.core.Spte;
+import org.tdpmmu.core.StaleTranslationException;
+import org.tdpmmu.core.TdpIter;
+import org.tdpmmu.core.TdpMmu;
+import org.tdpmmu.core.TestHook;
+import org.tdpmmu.core.UseAfterFreeException;
+import org.tdpmmu.core.Vcpu;
+import org.tdpmmu.core.Vm;
+
+/**
+ * The deterministic half of the seeded-bug check: for each {@link SeededBug}, the interleaving that
+ * exposes it is forced with latches (and {@link TestHook} pause points inside the MMU), then run
+ * once with the bug, where the violation must be reported, and once without, where it must not.
+ * Every wait is bounded (5 s) and fails the test on timeout; nothing sleeps for correctness.
+ *
+ * <p>Test method names are the bugs' names in lower camel case; {@code scripts/seeded-bugs.sh}
+ * reads the surefire report by those names.
+ */
+@Timeout(value = 20, unit = SECONDS)
+class SeededBugsTest
+{
+    private static final long WAIT_SECONDS = 5;
+    private static final Set<SeededBug> NONE = EnumSet.noneOf(SeededBug.class);
+
+    @Test
+    void everySeededBugHasALatchTest() throws Exception
+    {
+        for (final SeededBug bug : SeededBug.values())
+        {
+            final Method m = SeededBugsTest.class.getDeclaredMethod(methodName(bug));
+            assertNotNull(m.getAnnotation(Test.class), "no @Test for " + bug);
+        }
+    }
+
+    /** A fault resolved the old pfn, the host migrated the page, the fault then installs without the retry check. */
+    @Test
+    void skipInvalidationRetry() throws Exception
+    {
+        assertTrue(faultAcrossMigrationInstallsStalePfn(EnumSet.of(SeededBug.SKIP_INVALIDATION_RETRY)),
+            "with the bug the fault installs the freed pfn");
+        assertFalse(faultAcrossMigrationInstallsStalePfn(NONE), "without the bug the fault retries");
+    }
+
+    private static boolean faultAcrossMigrationInstallsStalePfn(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final Pause pause = new Pause(TestHook.Point.FAULT_AFTER_PFN_RESOLVED, "fault");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Integer> fault = start("fault", () -> vm.mmu().pageFault(new TdpIter(vm.store()), 7, true));
+            pause.awaitReached();
+            vm.migrate(slot, 7, 1);
+            pause.release();
+            final int result = join(fault);
+            final boolean stale = Probe.stalePfn(vm, slot, 7);
+            assertEquals(stale ? TdpMmu.RET_PF_FIXED : TdpMmu.RET_PF_RETRY, result);
+            return stale;
+        }
+    }
+
+    /**
+     * A fault read a huge leaf in a level-2 table and is about to link its split table over it;
+     * meanwhile an atomic zap unlinks the level-2 table and handle_removed_pt passes that entry.
+     */
+    @Test
+    void noFreezeInRemovedPt() throws Exception
+    {
+        assertTrue(splitIntoRemovedTableLeaks(EnumSet.of(SeededBug.NO_FREEZE_IN_REMOVED_PT)),
+            "with the bug the split table is linked into the removed table and leaks");
+        assertFalse(splitIntoRemovedTableLeaks(NONE), "without the bug the split's cmpxchg meets the frozen entry");
+    }
+
+    private static boolean splitIntoRemovedTableLeaks(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.addMemslot(0, 512, Backing.PAGE_2M);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(0, 1);
+            vcpu.exitGuest();
+            new DirtyLogging(vm).enable(slot, Memslot.LOG_WRPROT, false);
+            // The fault's first set_spte_atomic is the split's link over the write-protected huge leaf.
+            final Pause pause = new Pause(TestHook.Point.BEFORE_SET_SPTE, "fault");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Integer> fault = start("fault", () -> vm.mmu().pageFault(new TdpIter(vm.store()), 7, true));
+            pause.awaitReached();
+            assertTrue(Probe.zapAtomic(vm, 7, Spte.PG_LEVEL_1G));
+            pause.release();
+            join(fault);
+            return Probe.leakedAfterDestroy(vm) != 0;
+        }
+    }
+
+    /**
+     * A lockless walker (RCU section only) is inside the last-level table when another thread
+     * unlinks the tables above it and runs the reclaimer; then the walker reads on. (A vCPU's own
+     * hardware walk is also covered by the zap's TLB-flush handshake, so a tdp_iter walker is used.)
+     */
+    @Test
+    void noRcuDeferredFree() throws Exception
+    {
+        final Throwable withBug = walkerAcrossReclaim(EnumSet.of(SeededBug.NO_RCU_DEFERRED_FREE));
+        assertTrue(withBug instanceof UseAfterFreeException, "with the bug the walker reads a freed table: " + withBug);
+        assertEquals(null, walkerAcrossReclaim(NONE), "without the bug the free waits for the walker");
+    }
+
+    private static Throwable walkerAcrossReclaim(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(5);
+            vcpu.exitGuest();
+            final CountDownLatch inside = new CountDownLatch(1);
+            final CountDownLatch reclaimed = new CountDownLatch(1);
+            final TdpMmu mmu = vm.mmu();
+            final FutureTask<Throwable> walker = start("walker", () ->
+            {
+                final TdpIter iter = new TdpIter(vm.store());
+                mmu.rcu().readLock();
+                try
+                {
+                    for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, 0, 512); iter.valid(); iter.next())
+                    {
+                        if (iter.level() == Spte.PG_LEVEL_4K && inside.getCount() > 0)
+                        {
+                            inside.countDown();
+                            await(reclaimed);
+                        }
+                    }
+                    return null;
+                }
+                catch (final UseAfterFreeException ex)
+                {
+                    return ex;
+                }
+                finally
+                {
+                    mmu.rcu().readUnlock();
+                }
+            });
+            await(inside);
+            assertTrue(Probe.zapAtomic(vm, 5, Spte.PG_LEVEL_1G));
+            mmu.rcu().tryReclaim();
+            reclaimed.countDown();
+            return join(walker);
+        }
+    }
+
+    /** A vCPU keeps a TLB entry across a VM exit while the host migrates the page behind it. */
+    @Test
+    void noFlushAfterZap() throws Exception
+    {
+        final Throwable withBug = writeAfterMigration(EnumSet.of(SeededBug.NO_FLUSH_AFTER_ZAP));
+        assertTrue(withBug instanceof StaleTranslationException, "with the bug the TLB entry survives: " + withBug);
+        assertEquals(null, writeAfterMigration(NONE), "without the bug the flush drops the TLB entry");
+    }
+
+    private static Throwable writeAfterMigration(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            final CountDownLatch filled = new CountDownLatch(1);
+            final CountDownLatch migrated = new CountDownLatch(1);
+            final FutureTask<Throwable> guest = start("vcpu", () ->
+            {
+                try
+                {
+                    vcpu.write(7, 1);
+                    // The TLB entry outlives the exit (VPID); a flush requested meanwhile is taken at entry.
+                    vcpu.exitGuest();
+                    filled.countDown();
+                    await(migrated);
+                    vcpu.write(7, 2);
+                    assertEquals(2, Probe.content(vm, slot, 7));
+                    return null;
+                }
+                catch (final StaleTranslationException ex)
+                {
+                    return ex;
+                }
+                finally
+                {
+                    vcpu.exitGuest();
+                }
+            });
+            await(filled);
+            vm.migrate(slot, 7, 1);
+            migrated.countDown();
+            return join(guest);
+        }
+    }
+
+    /**
+     * Two faults link a table into the same empty entry; both pass the compare before either
+     * stores. The seeded read-compare-store has no pause point between its read and its store, so
+     * the two threads are released from a spin rendezvous at the set point together, round after
+     * round (bounded), until both stores land; with cmpxchg no round may leak.
+     */
+    @Test
+    void plainStoreInsteadOfCmpxchg() throws Exception
+    {
+        assertTrue(racingLinksLeak(EnumSet.of(SeededBug.PLAIN_STORE_INSTEAD_OF_CMPXCHG), 500, 700_000_000L),
+            "with the bug both links are stored and one table is orphaned");
+        assertFalse(racingLinksLeak(NONE, 30, 200_000_000L), "without the bug one cmpxchg fails and its table is freed");
+    }
+
+    private static boolean racingLinksLeak(final Set<SeededBug> bugs, final int maxRounds, final long maxNanos)
+        throws Exception
+    {
+        final long deadline = System.nanoTime() + maxNanos;
+        for (int round = 0; round < maxRounds && System.nanoTime() < deadline; round++)
+        {
+            try (Vm vm = new Vm(StressVm.config(bugs)))
+            {
+                vm.addMemslot(0, 1024, Backing.PAGE_4K);
+                final SpinMeet meet = new SpinMeet(TestHook.Point.BEFORE_SET_SPTE);
+                vm.mmu().setTestHook(meet);
+                final FutureTask<Integer> a = start("link-a", () -> vm.mmu().pageFault(new TdpIter(vm.store()), 7, true));
+                final FutureTask<Integer> b = start("link-b", () -> vm.mmu().pageFault(new TdpIter(vm.store()), 7, false));
+                join(a);
+                join(b);
+                if (Probe.leakedAfterDestroy(vm) != 0)
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** An atomic zap froze a level-3 entry and waits to finish; a fault meets the frozen entry. */
+    @Test
+    void noFrozenCheckBeforeInstall() throws Exception
+    {
+        assertTrue(faultOverFrozenEntryLeaks(EnumSet.of(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL)),
+            "with the bug the fault links a table over the frozen entry and the zap orphans it");
+        assertFalse(faultOverFrozenEntryLeaks(NONE), "without the bug the fault retries");
+    }
+
+    private static boolean faultOverFrozenEntryLeaks(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(512 + 5);
+            vcpu.exitGuest();
+            final Pause pause = new Pause(TestHook.Point.ZAP_AFTER_FREEZE, "zap");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Boolean> zap = start("zap", () -> Probe.zapAtomic(vm, 7, Spte.PG_LEVEL_1G));
+            pause.awaitReached();
+            final int result = vm.mmu().pageFault(new TdpIter(vm.store()), 7, true);
+            pause.release();
+            assertTrue(join(zap));
+            final boolean leaked = Probe.leakedAfterDestroy(vm) != 0;
+            assertEquals(leaked ? TdpMmu.RET_PF_FIXED : TdpMmu.RET_PF_RETRY, result);
+            return leaked;
+        }
+    }
+
+    /** Hardware set D on a clean writable leaf (D-bit logging), then an atomic zap removes its table. */
+    @Test
+    void noDirtyCarryOnZap() throws Exception
+    {
+        assertTrue(dirtyLostWithRemovedTable(EnumSet.of(SeededBug.NO_DIRTY_CARRY_ON_ZAP)),
+            "with the bug the D bit is dropped with the table");
+        assertFalse(dirtyLostWithRemovedTable(NONE), "without the bug the removal carries D into the bitmap");
+    }
+
+    private static boolean dirtyLostWithRemovedTable(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_DBIT, false);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(7);
+            vcpu.exitGuest();
+            final AtomicBoolean removalReachedLeaf = new AtomicBoolean();
+            vm.mmu().setTestHook((point, gfn) ->
+            {
+                if (point == TestHook.Point.REMOVED_PT_BEFORE_ENTRY && gfn == 7)
+                {
+                    removalReachedLeaf.set(true);
+                }
+            });
+            final FutureTask<Void> guest = start("vcpu", () ->
+            {
+                try
+                {
+                    vcpu.write(7, 5);
+                }
+                finally
+                {
+                    vcpu.exitGuest();
+                }
+                return null;
+            });
+            join(guest);
+            assertTrue(Spte.isDirty(Probe.entryFor(vm, 7)), "the walk set D on the leaf");
+            assertTrue(Probe.zapAtomic(vm, 7, Spte.PG_LEVEL_2M));
+            assertTrue(removalReachedLeaf.get(), "handle_removed_pt reached the dirty leaf");
+            return !Probe.dirty(log.getDirtyLog(slot, false), 7);
+        }
+    }
+
+    /**
+     * Get-dirty-log took the bitmap word (the page's bit with it) and stops before re-protecting;
+     * the vCPU writes the page meanwhile (allowed: it is being harvested), then again after the
+     * harvest returned. That last write must reach the next harvest.
+     */
+    @Test
+    void noReprotectBeforeHarvest() throws Exception
+    {
+        assertTrue(writeAfterHarvestLost(EnumSet.of(SeededBug.NO_REPROTECT_BEFORE_HARVEST)),
+            "with the bug the page stays writable and the later write is never logged");
+        assertFalse(writeAfterHarvestLost(NONE), "without the bug the later write faults and is logged");
+    }
+
+    private static boolean writeAfterHarvestLost(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(7, 1);
+            vcpu.exitGuest();
+            final Pause pause = new Pause(TestHook.Point.HARVEST_AFTER_XCHG, "harvest");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<long[]> harvest = start("harvest", () -> log.getDirtyLog(slot, false));
+            pause.awaitReached();
+            vcpu.write(7, 2);
+            vcpu.exitGuest();
+            pause.release();
+            assertTrue(Probe.dirty(join(harvest), 7), "the harvest reports the first write");
+            vcpu.write(7, 3);
+            vcpu.exitGuest();
+            return !Probe.dirty(log.getDirtyLog(slot, false), 7);
+        }
+    }
+
+    /** Promotion runs while an invalidation of one page of its 2 MiB region is in progress. */
+    @Test
+    void promoteDuringInvalidation() throws Exception
+    {
+        assertTrue(promotionMapsPageUnderInvalidation(EnumSet.of(SeededBug.PROMOTE_DURING_INVALIDATION)),
+            "with the bug the huge leaf maps the page under invalidation");
+        assertFalse(promotionMapsPageUnderInvalidation(NONE), "without the bug promotion skips the region");
+    }
+
+    private static boolean promotionMapsPageUnderInvalidation(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.addMemslot(0, 512, Backing.PAGE_2M);
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(0, 1);
+            vcpu.write(8, 8);
+            vcpu.exitGuest();
+            log.disable(slot, Probe.NO_RECOVERY);
+            final AtomicInteger sets = new AtomicInteger();
+            vm.mmu().setTestHook((point, gfn) ->
+            {
+                if (point == TestHook.Point.PROMOTE_BEFORE_SET)
+                {
+                    sets.incrementAndGet();
+                }
+            });
+            vm.mmu().invalidateRangeStart(8, 9);
+            try
+            {
+                final FutureTask<Void> promote = start("promote", () ->
+                {
+                    RecoveryStrategy.PROMOTE_IN_PLACE.recovery().recover(vm.mmu(), slot);
+                    return null;
+                });
+                join(promote);
+                final boolean mapped = Probe.mapped(vm, 8);
+                assertEquals(mapped ? 1 : 0, sets.get());
+                return mapped;
+            }
+            finally
+            {
+                vm.mmu().invalidateRangeEnd(8, 9);
+            }
+        }
+    }
+
+    /** A fault stops before linking a last-level table; another fault links one there first. */
+    @Test
+    void leakLoserTable() throws Exception
+    {
+        assertTrue(losingLinkLeaks(EnumSet.of(SeededBug.LEAK_LOSER_TABLE)), "with the bug the loser's table leaks");
+        assertFalse(losingLinkLeaks(NONE), "without the bug the loser frees its table");
+    }
+
+    private static boolean losingLinkLeaks(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(5);
+            vcpu.exitGuest();
+            final Pause pause = new Pause(TestHook.Point.BEFORE_SET_SPTE, "loser");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Integer> loser = start("loser", () -> vm.mmu().pageFault(new TdpIter(vm.store()), 512, true));
+            pause.awaitReached();
+            assertEquals(TdpMmu.RET_PF_FIXED, vm.mmu().pageFault(new TdpIter(vm.store()), 513, true));
+            pause.release();
+            assertEquals(TdpMmu.RET_PF_RETRY, join(loser));
+            return Probe.leakedAfterDestroy(vm) != 0;
+        }
+    }
+
+    static String methodName(final SeededBug bug)
+    {
+        final StringBuilder sb = new StringBuilder();
+        for (final String word : bug.name().toLowerCase(Locale.ROOT).split("_"))
+        {
+            sb.append(sb.length() == 0 ? word : Character.toUpperCase(word.charAt(0)) + word.substring(1));
+        }
+        return sb.toString();
+    }
+
+    /** Stops the thread named {@code thread} the first time it reaches {@code point}. */
+    private static final class Pause implements TestHook
+    {
+        private final Point point;
+        private final String thread;
+        private final AtomicBoolean armed = new AtomicBoolean(true);
+        private final CountDownLatch reached = new CountDownLatch(1);
+        private final CountDownLatch released = new CountDownLatch(1);
+
+        Pause(final Point point, final String thread)
+        {
+            this.point = point;
+            this.thread = thread;
+        }
+
+        @Override
+        public void at(final Point p, final long gfn)
+        {
+            if (p == point && Thread.currentThread().getName().equals(thread) && armed.compareAndSet(true, false))
+            {
+                reached.countDown();
+                await(released);
+            }
+        }
+
+        void awaitReached()
+        {
+            await(reached);
+        }
+
+        void release()
+        {
+            released.countDown();
+        }
+    }
+
+    /**
+     * Holds the first two threads that reach {@code point} until both are there, spinning (a
+     * parked thread would wake microseconds after the other), so they leave it within nanoseconds.
+     */
+    private static final class SpinMeet implements TestHook
+    {
+        private final Point point;
+        private final AtomicInteger arrived = new AtomicInteger();
+
+        SpinMeet(final Point point)
+        {
+            this.point = point;
+        }
+
+        @Override
+        public void at(final Point p, final long gfn)
+        {
+            if (p != point || arrived.get() >= 2 || arrived.incrementAndGet() > 2)
+            {
+                return;
+            }
+            final long deadline = System.nanoTime() + SECONDS.toNanos(WAIT_SECONDS);
+            while (arrived.get() < 2)
+            {
+                if (System.nanoTime() > deadline)
+                {
+                    fail("the other thread never reached " + point);
+                }
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    private static <T> FutureTask<T> start(final String name, final Callable<T> body)
+    {
+        final FutureTask<T> task = new FutureTask<>(body);
+        final Thread t = new Thread(task, name);
+        t.setDaemon(true);
+        t.start();
+        return task;
+    }
+
+    private static <T> T join(final FutureTask<T> task) throws Exception
+    {
+        try
+        {
+            return task.get(WAIT_SECONDS, SECONDS);
+        }
+        catch (final TimeoutException ex)
+        {
+            task.cancel(true);
+            return fail("a forced interleaving did not finish within " + WAIT_SECONDS + " s");
+        }
+        catch (final ExecutionException ex)
+        {
+            if (ex.getCause() instanceof Exception)
+            {
+                throw (Exception)ex.getCause();
+            }
+            throw new AssertionError(ex.getCause());
+        }
+    }
+
+    private static void await(final CountDownLatch latch)
+    {
+        try
+        {
+            if (!latch.await(WAIT_SECONDS, SECONDS))
+            {
+                fail("a forced interleaving did not reach its latch within " + WAIT_SECONDS + " s");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            fail("interrupted while forcing an interleaving");
+        }
+    }
+}
