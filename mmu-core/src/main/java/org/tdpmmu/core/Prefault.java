@@ -143,6 +143,7 @@ public final class Prefault
     private long mapBlock(final MmuMemoryCache cache, final Memslot slot, final long gfn, final int level,
         final long[] perLevel, final long[] outcome)
     {
+        boolean split = false;
         for (int attempt = 0; attempt < MAX_RETRIES_PER_BLOCK; attempt++)
         {
             final long mmuSeq = mmu.invalidation().sample();
@@ -153,6 +154,13 @@ public final class Prefault
                 if (mmu.invalidation().retry(mmuSeq, gfn))
                 {
                     continue;
+                }
+                if (slot.maxMappingLevel(gfn) < level)
+                {
+                    // Dirty logging went on since the plan: the level is decided under the lock,
+                    // as a fault does, so map the block as the next smaller blocks instead.
+                    split = true;
+                    break;
                 }
                 if (mapLocked(cache, slot, gfn, pfn, level, perLevel, outcome) != RETRY)
                 {
@@ -165,8 +173,20 @@ public final class Prefault
                 mmu.lock().readUnlock();
             }
         }
-        throw new IllegalStateException("pre-fault of gfn 0x" + Long.toHexString(gfn) + " kept losing races (" +
-            MAX_RETRIES_PER_BLOCK + " tries)");
+        if (!split)
+        {
+            throw new IllegalStateException("pre-fault of gfn 0x" + Long.toHexString(gfn) + " kept losing races (" +
+                MAX_RETRIES_PER_BLOCK + " tries)");
+        }
+        long retries = 0;
+        final long pages = Spte.pagesPerLevel(level - 1);
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            // Smaller blocks may need a table the plan did not reserve: top up outside the lock.
+            cache.topup(mmu.rootLevel());
+            retries += mapBlock(cache, slot, gfn + i * pages, level - 1, perLevel, outcome);
+        }
+        return retries;
     }
 
     /** One walk for one block, under the read lock (kernel: kvm_tdp_mmu_map with a fixed goal level). */
