@@ -226,8 +226,8 @@ public final class TdpMmu implements MmuNotifier
                     // The dirty bit must be set only after W is back: a harvest that cleared it
                     // in between re-protects this SPTE after reading the bitmap word.
                     markPageDirty(slot, gfn);
+                    // Counted apart from fault.installed: the outcomes fault.* add up to the exits.
                     counters.faultFast.increment();
-                    counters.faultInstalled.increment();
                     return RET_PF_FIXED;
                 }
                 counters.cmpxchgFailures.increment();

@@ -187,7 +187,7 @@ class ConcurrentFaultTest
             final MmuCounters c = vm.counters();
             assertTrue(c.faultInstalled.sum() > 0);
             assertEquals(sum(vcpus), c.vmExits.sum(), "every EPT violation counted once");
-            assertEquals(c.vmExits.sum(), c.faultInstalled.sum() + c.faultSpurious.sum() + c.faultRetry.sum(),
+            assertEquals(c.vmExits.sum(), c.faultInstalled.sum() + c.faultFast.sum() + c.faultSpurious.sum() + c.faultRetry.sum(),
                 "every fault ends installed, spurious or retried");
             assertTrue(c.faultRetryInvalidation.sum() <= c.faultRetry.sum());
             assertTrue(zaps.get() >= 10 && migrations.get() >= 10);
