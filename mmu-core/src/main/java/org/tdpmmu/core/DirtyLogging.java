@@ -305,35 +305,17 @@ public final class DirtyLogging
      */
     void syncDbits(final Memslot slot)
     {
-        final TdpIter iter = new TdpIter(mmu.store());
-        mmu.lock().readLock();
-        mmu.rcu().readLock();
-        try
+        mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_4K, iter ->
         {
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
-                iter.valid(); iter.next())
+            final long spte = iter.oldSpte();
+            if (iter.level() == Spte.PG_LEVEL_4K && Spte.isPresentLeaf(spte, iter.level()) && Spte.isDirty(spte) &&
+                (mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
             {
-                if (mmu.condResched(iter, false, true))
-                {
-                    continue;
-                }
-                final long spte = iter.oldSpte();
-                if (iter.level() != Spte.PG_LEVEL_4K || !Spte.isPresentLeaf(spte, iter.level()) || !Spte.isDirty(spte))
-                {
-                    continue;
-                }
-                if ((mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
-                {
-                    counters.dbitCleared.increment();
-                    mmu.markPageDirty(slot, iter.gfn());
-                }
+                counters.dbitCleared.increment();
+                mmu.markPageDirty(slot, iter.gfn());
             }
-        }
-        finally
-        {
-            mmu.rcu().readUnlock();
-            mmu.lock().readUnlock();
-        }
+            return false;
+        });
     }
 
     /**
@@ -344,73 +326,26 @@ public final class DirtyLogging
      */
     boolean wrprotSlot(final Memslot slot, final int minLevel)
     {
-        final TdpIter iter = new TdpIter(mmu.store());
-        boolean flush = false;
-        mmu.lock().readLock();
-        mmu.rcu().readLock();
-        try
+        return mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_4K, iter ->
+            iter.level() >= minLevel && clearLeafBit(iter, Spte.WRITABLE, counters.wrprot));
+    }
+
+    /** Atomically clears {@code bit} of a present leaf; true (a flush is due) if it was set. */
+    private boolean clearLeafBit(final TdpIter iter, final long bit, final java.util.concurrent.atomic.LongAdder counter)
+    {
+        if (!Spte.isPresentLeaf(iter.oldSpte(), iter.level()) || (mmu.clearSpteBits(iter, bit) & bit) == 0)
         {
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
-                iter.valid(); iter.next())
-            {
-                if (mmu.condResched(iter, flush, true))
-                {
-                    flush = false;
-                    continue;
-                }
-                if (iter.level() < minLevel || !Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
-                {
-                    continue;
-                }
-                if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
-                {
-                    counters.wrprot.increment();
-                    flush = true;
-                }
-            }
+            return false;
         }
-        finally
-        {
-            mmu.rcu().readUnlock();
-            mmu.lock().readUnlock();
-        }
-        return flush;
+        counter.increment();
+        return true;
     }
 
     /** kernel: kvm_tdp_mmu_clear_dirty_slot. Clears D on every 4 KiB leaf. */
     boolean clearDirtySlot(final Memslot slot)
     {
-        final TdpIter iter = new TdpIter(mmu.store());
-        boolean flush = false;
-        mmu.lock().readLock();
-        mmu.rcu().readLock();
-        try
-        {
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
-                iter.valid(); iter.next())
-            {
-                if (mmu.condResched(iter, flush, true))
-                {
-                    flush = false;
-                    continue;
-                }
-                if (iter.level() != Spte.PG_LEVEL_4K || !Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
-                {
-                    continue;
-                }
-                if ((mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
-                {
-                    counters.dbitCleared.increment();
-                    flush = true;
-                }
-            }
-        }
-        finally
-        {
-            mmu.rcu().readUnlock();
-            mmu.lock().readUnlock();
-        }
-        return flush;
+        return mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_4K, iter ->
+            iter.level() == Spte.PG_LEVEL_4K && clearLeafBit(iter, Spte.DIRTY, counters.dbitCleared));
     }
 
     /**

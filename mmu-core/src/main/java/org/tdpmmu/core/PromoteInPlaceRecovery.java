@@ -35,59 +35,13 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         }
         final MmuCounters counters = mmu.counters();
         final boolean bugDuringInvalidation = mmu.seededBug(SeededBug.PROMOTE_DURING_INVALIDATION);
-        final TdpIter iter = new TdpIter(mmu.store());
-        boolean flush = false;
-        mmu.lock().readLock();
+        // The flush comes before the RCU section ends, as in the kernel, so no walker can still be
+        // inside a removed table when the vCPUs drop their translations through it.
         mmu.rcu().readLock();
         try
         {
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, slot.baseGfn(), slot.endGfn());
-                iter.valid(); iter.next())
-            {
-                if (mmu.condResched(iter, flush, true))
-                {
-                    flush = false;
-                    continue;
-                }
-                while (iter.level() <= Spte.PG_LEVEL_1G && Spte.isPresentTable(iter.oldSpte(), iter.level()))
-                {
-                    final int level = iter.level();
-                    final long gfn = iter.gfn();
-                    if (slot.maxMappingLevel(gfn) < level)
-                    {
-                        if (level == Spte.PG_LEVEL_2M)
-                        {
-                            counters.promoteSkipBacking.increment();
-                        }
-                        break;
-                    }
-                    if (!bugDuringInvalidation && mmu.invalidation().inProgress() > 0 &&
-                        overlaps(mmu, gfn, gfn + Spte.pagesPerLevel(level)))
-                    {
-                        counters.promoteSkipInvalidation.increment();
-                        break;
-                    }
-                    final long huge = makeHugeSpte(mmu, slot, Spte.pfn(iter.oldSpte()), level, gfn);
-                    if (huge == NO_LEAF)
-                    {
-                        break;
-                    }
-                    if (huge == DISAGREE)
-                    {
-                        counters.promoteSkipMismatch.increment();
-                        break;
-                    }
-                    mmu.hook(TestHook.Point.PROMOTE_BEFORE_SET, gfn);
-                    if (mmu.setSpteAtomic(iter, huge))
-                    {
-                        counters.promotions.increment();
-                        flush = true;
-                        break;
-                    }
-                    counters.promoteSkipRace.increment();
-                }
-            }
-            if (flush)
+            if (mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_2M,
+                iter -> promoteAt(mmu, slot, iter, counters, bugDuringInvalidation)))
             {
                 // kernel: kvm_flush_remote_tlbs_memslot, once for the whole slot.
                 mmu.flushRemoteTlbs();
@@ -96,8 +50,50 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         finally
         {
             mmu.rcu().readUnlock();
-            mmu.lock().readUnlock();
         }
+    }
+
+    /** Tries to replace the table at the iterator with a huge leaf; true if it did (flush due). */
+    private static boolean promoteAt(final TdpMmu mmu, final Memslot slot, final TdpIter iter,
+        final MmuCounters counters, final boolean bugDuringInvalidation)
+    {
+        while (iter.level() <= Spte.PG_LEVEL_1G && Spte.isPresentTable(iter.oldSpte(), iter.level()))
+        {
+            final int level = iter.level();
+            final long gfn = iter.gfn();
+            if (slot.maxMappingLevel(gfn) < level)
+            {
+                if (level == Spte.PG_LEVEL_2M)
+                {
+                    counters.promoteSkipBacking.increment();
+                }
+                return false;
+            }
+            if (!bugDuringInvalidation && mmu.invalidation().inProgress() > 0 &&
+                overlaps(mmu, gfn, gfn + Spte.pagesPerLevel(level)))
+            {
+                counters.promoteSkipInvalidation.increment();
+                return false;
+            }
+            final long huge = makeHugeSpte(mmu, slot, Spte.pfn(iter.oldSpte()), level, gfn);
+            if (huge == NO_LEAF)
+            {
+                return false;
+            }
+            if (huge == DISAGREE)
+            {
+                counters.promoteSkipMismatch.increment();
+                return false;
+            }
+            mmu.hook(TestHook.Point.PROMOTE_BEFORE_SET, gfn);
+            if (mmu.setSpteAtomic(iter, huge))
+            {
+                counters.promotions.increment();
+                return true;
+            }
+            counters.promoteSkipRace.increment();
+        }
+        return false;
     }
 
     private static boolean overlaps(final TdpMmu mmu, final long start, final long end)

@@ -680,6 +680,52 @@ public final class TdpMmu implements MmuNotifier
         return true;
     }
 
+    /** One step of a {@link #walkShared} sweep. */
+    @FunctionalInterface
+    public interface SpteVisitor
+    {
+        /**
+         * Looks at (and may change, atomically) the iterator's entry.
+         *
+         * @return true if the change leaves a TLB flush pending.
+         */
+        boolean visit(TdpIter iter);
+    }
+
+    /**
+     * Walks [start, end) down to {@code minLevel} with the MMU lock held for read and inside one
+     * RCU read-side section, yielding when the lock is contended (flushing first if a flush is
+     * pending, as tdp_mmu_iter_cond_resched does): the loop every slot-wide sweep of the kernel's
+     * tdp_mmu.c shares (wrprot, clear-dirty, zap-collapsible, recover-huge-pages).
+     *
+     * @return true if a flush is still pending at the end; the caller flushes.
+     */
+    public boolean walkShared(final long start, final long end, final int minLevel, final SpteVisitor visitor)
+    {
+        final TdpIter iter = new TdpIter(store);
+        boolean flush = false;
+        lock.readLock();
+        rcu.readLock();
+        try
+        {
+            for (iter.start(rootPfn, rootLevel, minLevel, start, end); iter.valid(); iter.next())
+            {
+                if (condResched(iter, flush, true))
+                {
+                    flush = false;
+                    continue;
+                }
+                flush |= visitor.visit(iter);
+            }
+        }
+        finally
+        {
+            rcu.readUnlock();
+            lock.readUnlock();
+        }
+        return flush;
+    }
+
     /** kernel: kvm_flush_remote_tlbs. Every vCPU drops its TLB before this returns. */
     public void flushRemoteTlbs()
     {

@@ -16,32 +16,14 @@ final class ZapHugeRecovery implements HugePageRecovery
     @Override
     public void recover(final TdpMmu mmu, final Memslot slot)
     {
-        final TdpIter iter = new TdpIter(mmu.store());
-        mmu.lock().readLock();
-        mmu.rcu().readLock();
-        try
+        mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_2M, iter ->
         {
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, slot.baseGfn(), slot.endGfn());
-                iter.valid(); iter.next())
+            while (iter.level() <= Spte.PG_LEVEL_1G && Spte.isPresentTable(iter.oldSpte(), iter.level()) &&
+                slot.maxMappingLevel(iter.gfn()) == iter.level() && !mmu.zapSpteAtomic(iter))
             {
-                if (mmu.condResched(iter, false, true))
-                {
-                    continue;
-                }
-                while (iter.level() <= Spte.PG_LEVEL_1G && Spte.isPresentTable(iter.oldSpte(), iter.level()) &&
-                    slot.maxMappingLevel(iter.gfn()) == iter.level())
-                {
-                    if (mmu.zapSpteAtomic(iter))
-                    {
-                        break;
-                    }
-                }
+                Thread.onSpinWait();
             }
-        }
-        finally
-        {
-            mmu.rcu().readUnlock();
-            mmu.lock().readUnlock();
-        }
+            return false;
+        });
     }
 }

@@ -16,33 +16,15 @@ final class ZapLeafsRecovery implements HugePageRecovery
     @Override
     public void recover(final TdpMmu mmu, final Memslot slot)
     {
-        final TdpIter iter = new TdpIter(mmu.store());
-        mmu.lock().readLock();
-        mmu.rcu().readLock();
-        try
+        mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_4K, iter ->
         {
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, slot.baseGfn(), slot.endGfn());
-                iter.valid(); iter.next())
+            // A lost race leaves the new value in the iterator: look again. Each zap flushes.
+            while (iter.level() == Spte.PG_LEVEL_4K && Spte.isPresentLeaf(iter.oldSpte(), iter.level()) &&
+                slot.maxMappingLevel(iter.gfn()) > Spte.PG_LEVEL_4K && !mmu.zapSpteAtomic(iter))
             {
-                if (mmu.condResched(iter, false, true))
-                {
-                    continue;
-                }
-                while (iter.level() == Spte.PG_LEVEL_4K && Spte.isPresentLeaf(iter.oldSpte(), iter.level()) &&
-                    slot.maxMappingLevel(iter.gfn()) > Spte.PG_LEVEL_4K)
-                {
-                    if (mmu.zapSpteAtomic(iter))
-                    {
-                        break;
-                    }
-                    // Lost a race: the iterator holds the new value; look again.
-                }
+                Thread.onSpinWait();
             }
-        }
-        finally
-        {
-            mmu.rcu().readUnlock();
-            mmu.lock().readUnlock();
-        }
+            return false;
+        });
     }
 }
