@@ -8,6 +8,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
@@ -48,6 +49,8 @@ import org.tdpmmu.scenarios.model.StepKind;
 final class ScenarioRun implements AutoCloseable
 {
     private static final int PROGRESS_CHUNK = 4096;
+    /** Accesses a vCPU runs on a simulated pCPU before it gives the pCPU up (its time slice). */
+    private static final int SLICE = 256;
 
     private final Scenario scenario;
     private final ProgressListener progress;
@@ -64,6 +67,14 @@ final class ScenarioRun implements AutoCloseable
     private final byte[] lastPass;
     private final AtomicLongArray writtenSinceHarvest;
     private final ConcurrentLinkedQueue<Violation> violations = new ConcurrentLinkedQueue<>();
+    /**
+     * Simulated physical CPUs, one per core. A vCPU is in guest mode only while it holds one: a
+     * descheduled vCPU is outside guest mode, as KVM's kvm_sched_out makes it, so a remote flush
+     * waits only for the vCPUs actually running and never for a thread the OS preempted among
+     * dozens. Without this, a flush with wait under -e costs a full scheduling round of every vCPU
+     * thread.
+     */
+    private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
 
     private volatile Step current;
@@ -358,6 +369,7 @@ final class ScenarioRun implements AutoCloseable
             }
             final Step step = current;
             final long t0 = System.nanoTime();
+            pcpus.acquireUninterruptibly();
             try
             {
                 vcpuWork(id, vcpu, step);
@@ -369,6 +381,7 @@ final class ScenarioRun implements AutoCloseable
             finally
             {
                 vcpu.exitGuest();
+                pcpus.release();
             }
             vcpuNanos[id] = System.nanoTime() - t0;
             try
@@ -479,6 +492,13 @@ final class ScenarioRun implements AutoCloseable
             else
             {
                 vcpu.read(gfn);
+            }
+            if ((i & (SLICE - 1)) == SLICE - 1 && pcpus.hasQueuedThreads())
+            {
+                // End of the time slice: leave guest mode and the pCPU to a waiting vCPU.
+                vcpu.exitGuest();
+                pcpus.release();
+                pcpus.acquireUninterruptibly();
             }
             if ((i & (PROGRESS_CHUNK - 1)) == PROGRESS_CHUNK - 1)
             {
