@@ -85,12 +85,14 @@ public class AccessBench
                 vcpu.translate(base + i, false);
             }
         }
+        vcpu.exitGuest(); // publishes the vCPU's per-access counts
         Fixtures.check(vm.counters().tlbMisses.sum() - misses0 == 2L * (missMask + 1), "every miss-cycle access misses");
         final long hits0 = vm.counters().tlbHits.sum();
         for (int i = 0; i < 2 * HIT_GFNS; i++)
         {
             vcpu.translate(base + (i & (HIT_GFNS - 1)), false);
         }
+        vcpu.exitGuest();
         Fixtures.check(vm.counters().tlbHits.sum() - hits0 >= HIT_GFNS, "the hit cycle hits");
     }
 

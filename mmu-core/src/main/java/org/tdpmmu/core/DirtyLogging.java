@@ -356,10 +356,12 @@ public final class DirtyLogging
     void splitHugePages(final Memslot slot)
     {
         final TdpIter iter = new TdpIter(mmu.store());
-        final MmuMemoryCache cache = new MmuMemoryCache(mmu.store(), SPLIT_CACHE_TABLES, counters);
+        // No more tables than the slot could ever split into (a small slot on a small store).
+        final int fill = (int)Math.min(SPLIT_CACHE_TABLES, slot.npages() / Spte.ENTRIES_PER_TABLE + 1);
+        final MmuMemoryCache cache = new MmuMemoryCache(mmu.store(), fill, counters);
         // A child whose split lost a race is refilled on the retry, as the kernel reuses its sp.
         long child = -1;
-        cache.topup(SPLIT_CACHE_TABLES);
+        cache.topup(fill);
         mmu.lock().readLock();
         mmu.rcu().readLock();
         try
@@ -381,7 +383,7 @@ public final class DirtyLogging
                         mmu.lock().readUnlock();
                         try
                         {
-                            cache.topup(SPLIT_CACHE_TABLES);
+                            cache.topup(fill);
                         }
                         finally
                         {

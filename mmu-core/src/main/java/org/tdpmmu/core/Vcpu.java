@@ -49,6 +49,15 @@ public final class Vcpu
     private FaultObserver observer;
     private boolean inGuest;
 
+    /**
+     * Per-access events, counted in plain fields of the owning thread and added to the VM's
+     * {@link MmuCounters} at each exit from guest mode: a striped adder bumped on every access cost
+     * more than the TLB hit it counted (BENCHMARKS.md).
+     */
+    private long pendingHits;
+    private long pendingMisses;
+    private long pendingWalkLevels;
+    private long pendingAdSet;
     private long faults;
     private long accesses;
     private long tlbFlushes;
@@ -97,6 +106,31 @@ public final class Vcpu
         }
     }
 
+    /** Adds the per-access counts gathered since the last exit to the VM's counters. */
+    private void publishCounters()
+    {
+        if (pendingHits != 0)
+        {
+            counters.tlbHits.add(pendingHits);
+            pendingHits = 0;
+        }
+        if (pendingMisses != 0)
+        {
+            counters.tlbMisses.add(pendingMisses);
+            pendingMisses = 0;
+        }
+        if (pendingWalkLevels != 0)
+        {
+            counters.walkLevels.add(pendingWalkLevels);
+            pendingWalkLevels = 0;
+        }
+        if (pendingAdSet != 0)
+        {
+            counters.adBitsSet.add(pendingAdSet);
+            pendingAdSet = 0;
+        }
+    }
+
     /** Leave guest mode (the vCPU thread stops running the guest; it never holds up a flush then). */
     public void exitGuest()
     {
@@ -104,6 +138,7 @@ public final class Vcpu
         {
             requests.exitGuest(id);
             inGuest = false;
+            publishCounters();
         }
     }
 
@@ -138,10 +173,10 @@ public final class Vcpu
             long pfn = tlbLookup(gfn, write);
             if (pfn >= 0)
             {
-                counters.tlbHits.increment();
+                pendingHits++;
                 return pfn;
             }
-            counters.tlbMisses.increment();
+            pendingMisses++;
             pfn = walk(gfn, write);
             if (pfn >= 0)
             {
@@ -232,7 +267,7 @@ public final class Vcpu
                 {
                     final int index = Spte.index(gfn, level);
                     final long spte = store.lvSpte(table, generation, index);
-                    counters.walkLevels.increment();
+                    pendingWalkLevels++;
                     if (!Spte.isPresent(spte))
                     {
                         return -1;
@@ -257,7 +292,7 @@ public final class Vcpu
                         {
                             continue restart;
                         }
-                        counters.adBitsSet.increment();
+                        pendingAdSet++;
                     }
                     if (level <= Spte.PG_LEVEL_1G)
                     {
