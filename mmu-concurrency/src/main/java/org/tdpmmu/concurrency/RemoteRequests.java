@@ -80,7 +80,7 @@ public final class RemoteRequests
         vcpus = new VcpuState[maxVcpus];
         for (int i = 0; i < maxVcpus; i++)
         {
-            vcpus[i] = new VcpuState();
+            vcpus[i] = new VcpuState(this);
         }
     }
 
@@ -169,19 +169,19 @@ public final class RemoteRequests
         {
             throw new IllegalArgumentException("vcpu id out of range 0.." + (vcpus.length - 1) + ", vcpu=" + vcpu);
         }
-        final VcpuState state = vcpus[vcpu];
         assert vcpu < registered.get() : "checkRequests on unregistered vcpu " + vcpu;
-        final int deferred = state.deferred;
-        if ((state.lvRequests() & VcpuState.BITS_MASK) == 0)
-        {
-            if (deferred != 0)
-            {
-                state.deferred = 0;
-            }
-            return deferred;
-        }
-        state.deferred = 0;
-        return deferred | take(state);
+        return vcpus[vcpu].checkRequests();
+    }
+
+    /**
+     * The record of a registered vCPU, for its own thread to call {@link VcpuState#checkRequests()}
+     * on before each access without looking the id up each time.
+     *
+     * @throws IllegalArgumentException if {@code vcpu} is not registered.
+     */
+    public VcpuState vcpuState(final int vcpu)
+    {
+        return registeredVcpu(vcpu);
     }
 
     /**
@@ -285,7 +285,7 @@ public final class RemoteRequests
     }
 
     /** Takes all pending bits and counts the take; the count moving is the acknowledgement. */
-    private int take(final VcpuState state)
+    int take(final VcpuState state)
     {
         long word = state.lvRequests();
         while ((word & VcpuState.BITS_MASK) != 0)

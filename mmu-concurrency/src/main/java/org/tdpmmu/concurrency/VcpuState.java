@@ -34,8 +34,11 @@ abstract class VcpuStateFields extends VcpuStateLhsPad
 /**
  * One vCPU's request word and mode (kernel: the requests and mode fields of struct kvm_vcpu). Padded:
  * each vCPU thread writes its own record at every entry and check, requesters read all of them.
+ *
+ * <p>Public only so that a vCPU can hold its own record ({@link RemoteRequests#vcpuState(int)}) and
+ * check its requests before each access without the id lookup: that check is on the TLB-hit path.
  */
-final class VcpuState extends VcpuStateFields
+public final class VcpuState extends VcpuStateFields
 {
     static final long BITS_MASK = 0xFFFF_FFFFL;
     static final long TAKE_ONE = 1L << 32;
@@ -59,6 +62,35 @@ final class VcpuState extends VcpuStateFields
 
     long q00, q01, q02, q03, q04, q05, q06, q07;
     long q10, q11, q12, q13, q14, q15, q16, q17;
+
+    private final RemoteRequests owner;
+
+    VcpuState(final RemoteRequests owner)
+    {
+        this.owner = owner;
+    }
+
+    /**
+     * {@link RemoteRequests#checkRequests(int)} for this vCPU: call it only from the vCPU's own
+     * thread. One volatile read (acquire: the requester's writes before its atomic OR are visible
+     * once the bits are seen) and no allocation when nothing is pending.
+     *
+     * @return the bits taken, 0 if none.
+     */
+    public int checkRequests()
+    {
+        final int held = deferred;
+        if ((lvRequests() & BITS_MASK) == 0)
+        {
+            if (held != 0)
+            {
+                deferred = 0;
+            }
+            return held;
+        }
+        deferred = 0;
+        return held | owner.take(this);
+    }
 
     long lvRequests()
     {

@@ -78,6 +78,26 @@ class RemoteRequestsTest
     }
 
     @Test
+    void vcpuStateHandleTakesTheSameBitsAsTheIdLookup()
+    {
+        final RemoteRequests requests = new RemoteRequests(2);
+        final int vcpu = requests.register();
+        assertThrows(IllegalArgumentException.class, () -> requests.vcpuState(vcpu + 1), "not registered");
+        final VcpuState state = requests.vcpuState(vcpu);
+        requests.enterGuest(vcpu);
+        requests.makeRequest(vcpu, REQ_OTHER, false);
+        assertEquals(REQ_OTHER, state.checkRequests());
+        assertEquals(0, requests.checkRequests(vcpu), "taken once, through either door");
+        assertEquals(1, requests.acks());
+        requests.exitGuest(vcpu);
+        requests.makeRequest(vcpu, REQ_TLB_FLUSH, false);
+        requests.enterGuest(vcpu);
+        assertEquals(REQ_TLB_FLUSH, state.checkRequests(), "bits taken at entry are handed over by the handle too");
+        assertEquals(0, state.checkRequests());
+        requests.exitGuest(vcpu);
+    }
+
+    @Test
     void vcpuLeavingGuestModeReleasesTheWaiter() throws Exception
     {
         final RemoteRequests requests = new RemoteRequests(1);

@@ -1,8 +1,7 @@
 package org.tdpmmu.core;
 
-import java.util.Arrays;
-
 import org.tdpmmu.concurrency.RemoteRequests;
+import org.tdpmmu.concurrency.VcpuState;
 
 /**
  * One virtual CPU as hardware sees memory: a TLB, then a page walk of the SPTEs that sets the
@@ -16,7 +15,10 @@ import org.tdpmmu.concurrency.RemoteRequests;
  *
  * <p>The TLB caches final translations only, per page size, direct-mapped and tagged by the
  * page-size-aligned gfn; an entry remembers whether W and D were set so a write through an entry
- * without D re-walks to set it, as hardware does.
+ * without D re-walks to set it, as hardware does. Each page size is one interleaved long array,
+ * tag then {@code pfn << 2 | W | D}, so a hit touches one cache line; 4 KiB is probed first because
+ * after a split (dirty logging) nearly every translation is 4 KiB. Which size answers first does not
+ * matter for correctness: a translation that may no longer be used is flushed from every size.
  */
 public final class Vcpu
 {
@@ -27,8 +29,14 @@ public final class Vcpu
     }
 
     private static final long TAG_EMPTY = -1L;
-    private static final byte TLB_W = 1;
-    private static final byte TLB_D = 2;
+    private static final long TLB_W = 1;
+    private static final long TLB_D = 2;
+    private static final long TLB_WD = TLB_W | TLB_D;
+    private static final int TLB_FLAG_BITS = 2;
+    /** Returned by a probe whose size holds no entry for the gfn (any pfn is >= 0). */
+    private static final long TLB_NO_ENTRY = -2;
+    /** Returned by a probe that found the gfn but must walk to set D (write through a clean entry). */
+    private static final long TLB_NEEDS_WALK = -1;
 
     private final Vm vm;
     private final TdpMmu mmu;
@@ -36,16 +44,17 @@ public final class Vcpu
     private final HostMemory host;
     private final Memslots slots;
     private final RemoteRequests requests;
+    private final VcpuState requestState;
     private final MmuCounters counters;
     private final org.tdpmmu.concurrency.Rcu rcu;
     private final int id;
     private final TdpIter iter;
     private final MmuMemoryCache cache;
     private final int tlbMask;
-    /** Per level 1..3: tag = gfn >> shift(level), pfn of the page's first frame, W/D flags. */
-    private final long[][] tlbTag = new long[Spte.PG_LEVEL_1G + 1][];
-    private final long[][] tlbPfn = new long[Spte.PG_LEVEL_1G + 1][];
-    private final byte[][] tlbFlags = new byte[Spte.PG_LEVEL_1G + 1][];
+    /** Per page size, slot i at [2i, 2i+1]: tag = gfn >> shift(level), pfn of the first frame << 2 | W | D. */
+    private final long[] tlb4k;
+    private final long[] tlb2m;
+    private final long[] tlb1g;
     private FaultObserver observer;
     private boolean inGuest;
 
@@ -54,7 +63,10 @@ public final class Vcpu
      * {@link MmuCounters} at each exit from guest mode: a striped adder bumped on every access cost
      * more than the TLB hit it counted (BENCHMARKS.md).
      */
-    private long pendingHits;
+    /** {@link #accesses} when the counts were last published; the hits are derived from it. */
+    private long accessesPublished;
+    /** Accesses since the last publication that the walk, not the TLB, resolved. */
+    private long pendingWalkResolved;
     private long pendingMisses;
     private long pendingWalkLevels;
     private long pendingAdSet;
@@ -73,16 +85,14 @@ public final class Vcpu
         this.counters = mmu.counters();
         this.rcu = mmu.rcu();
         this.id = id;
+        this.requestState = requests.vcpuState(id);
         this.iter = new TdpIter(store);
         this.cache = new MmuMemoryCache(store, vm.config().rootLevel() + 1, counters);
         this.tlbMask = tlbEntries - 1;
-        for (int level = 1; level <= Spte.PG_LEVEL_1G; level++)
-        {
-            tlbTag[level] = new long[tlbEntries];
-            tlbPfn[level] = new long[tlbEntries];
-            tlbFlags[level] = new byte[tlbEntries];
-            Arrays.fill(tlbTag[level], TAG_EMPTY);
-        }
+        this.tlb4k = new long[2 * tlbEntries];
+        this.tlb2m = new long[2 * tlbEntries];
+        this.tlb1g = new long[2 * tlbEntries];
+        flushTlbArrays();
     }
 
     public int id()
@@ -109,10 +119,13 @@ public final class Vcpu
     /** Adds the per-access counts gathered since the last exit to the VM's counters. */
     private void publishCounters()
     {
-        if (pendingHits != 0)
+        // An access ends in a TLB hit or in a walk that resolved it: a hit counts nothing of its own.
+        final long hits = accesses - accessesPublished - pendingWalkResolved;
+        accessesPublished = accesses;
+        pendingWalkResolved = 0;
+        if (hits != 0)
         {
-            counters.tlbHits.add(pendingHits);
-            pendingHits = 0;
+            counters.tlbHits.add(hits);
         }
         if (pendingMisses != 0)
         {
@@ -165,7 +178,10 @@ public final class Vcpu
      */
     public long translate(final long gfn, final boolean write)
     {
-        enterGuest();
+        if (!inGuest)
+        {
+            enterGuest();
+        }
         checkRequests();
         accesses++;
         while (true)
@@ -173,13 +189,13 @@ public final class Vcpu
             long pfn = tlbLookup(gfn, write);
             if (pfn >= 0)
             {
-                pendingHits++;
                 return pfn;
             }
             pendingMisses++;
             pfn = walk(gfn, write);
             if (pfn >= 0)
             {
+                pendingWalkResolved++;
                 return pfn;
             }
             eptViolation(gfn, write);
@@ -207,7 +223,7 @@ public final class Vcpu
 
     private void checkRequests()
     {
-        if ((requests.checkRequests(id) & RemoteRequests.REQ_TLB_FLUSH) != 0)
+        if ((requestState.checkRequests() & RemoteRequests.REQ_TLB_FLUSH) != 0)
         {
             flushTlb();
         }
@@ -216,30 +232,53 @@ public final class Vcpu
     /** Drops every cached translation (kernel: kvm_vcpu_flush_tlb_all → INVEPT). */
     public void flushTlb()
     {
-        for (int level = 1; level <= Spte.PG_LEVEL_1G; level++)
-        {
-            Arrays.fill(tlbTag[level], TAG_EMPTY);
-        }
+        flushTlbArrays();
         tlbFlushes++;
     }
 
+    private void flushTlbArrays()
+    {
+        // Only the tags: a slot whose tag is empty is never read further.
+        for (int i = 0; i < tlb4k.length; i += 2)
+        {
+            tlb4k[i] = TAG_EMPTY;
+            tlb2m[i] = TAG_EMPTY;
+            tlb1g[i] = TAG_EMPTY;
+        }
+    }
+
+    /** @return the host pfn, or a negative value: the access walks. */
     private long tlbLookup(final long gfn, final boolean write)
     {
-        for (int level = Spte.PG_LEVEL_1G; level >= Spte.PG_LEVEL_4K; level--)
+        long pfn = tlbProbe(tlb4k, gfn, 0, write);
+        if (pfn == TLB_NO_ENTRY)
         {
-            final long tag = gfn >>> Spte.gfnShift(level);
-            final int slot = (int)tag & tlbMask;
-            if (tlbTag[level][slot] == tag)
+            pfn = tlbProbe(tlb2m, gfn >>> Spte.gfnShift(Spte.PG_LEVEL_2M), gfn & (Spte.pagesPerLevel(Spte.PG_LEVEL_2M) - 1), write);
+            if (pfn == TLB_NO_ENTRY)
             {
-                final byte flags = tlbFlags[level][slot];
-                if (write && (flags & (TLB_W | TLB_D)) != (TLB_W | TLB_D))
-                {
-                    return -1;
-                }
-                return tlbPfn[level][slot] + (gfn & (Spte.pagesPerLevel(level) - 1));
+                pfn = tlbProbe(tlb1g, gfn >>> Spte.gfnShift(Spte.PG_LEVEL_1G), gfn & (Spte.pagesPerLevel(Spte.PG_LEVEL_1G) - 1), write);
             }
         }
-        return -1;
+        return pfn;
+    }
+
+    /**
+     * One page size's slot for {@code tag}. A write through an entry cached without W and D walks
+     * (to set D, or to fault), like hardware, even if another size also holds the gfn.
+     */
+    private long tlbProbe(final long[] tlb, final long tag, final long offset, final boolean write)
+    {
+        final int i = ((int)tag & tlbMask) << 1;
+        if (tlb[i] != tag)
+        {
+            return TLB_NO_ENTRY;
+        }
+        final long entry = tlb[i + 1];
+        if (write && (entry & TLB_WD) != TLB_WD)
+        {
+            return TLB_NEEDS_WALK;
+        }
+        return (entry >>> TLB_FLAG_BITS) + offset;
     }
 
     /**
@@ -311,11 +350,11 @@ public final class Vcpu
 
     private void fillTlb(final long gfn, final int level, final long leaf)
     {
+        final long[] tlb = level == Spte.PG_LEVEL_4K ? tlb4k : level == Spte.PG_LEVEL_2M ? tlb2m : tlb1g;
         final long tag = gfn >>> Spte.gfnShift(level);
-        final int slot = (int)tag & tlbMask;
-        tlbTag[level][slot] = tag;
-        tlbPfn[level][slot] = Spte.pfn(leaf);
-        tlbFlags[level][slot] = (byte)((Spte.isWritable(leaf) ? TLB_W : 0) | (Spte.isDirty(leaf) ? TLB_D : 0));
+        final int i = ((int)tag & tlbMask) << 1;
+        tlb[i] = tag;
+        tlb[i + 1] = Spte.pfn(leaf) << TLB_FLAG_BITS | (Spte.isWritable(leaf) ? TLB_W : 0) | (Spte.isDirty(leaf) ? TLB_D : 0);
     }
 
     /** This vCPU's page-table memory cache (kernel: vcpu->arch.mmu_page_header_cache). */
