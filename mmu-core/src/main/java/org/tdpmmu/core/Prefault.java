@@ -148,6 +148,7 @@ public final class Prefault
         {
             final long mmuSeq = mmu.invalidation().sample();
             final long pfn = mmu.host().resolvePfn(slot, gfn);
+            mmu.hook(TestHook.Point.FAULT_AFTER_PFN_RESOLVED, gfn);
             mmu.lock().readLock();
             try
             {

@@ -11,7 +11,7 @@ public interface TestHook
     /** Named places where a test may stop a thread. */
     enum Point
     {
-        /** pageFault: the pfn was resolved, the MMU lock not yet taken. */
+        /** pageFault, or a pre-fault block: the pfn was resolved, the MMU lock not yet taken. */
         FAULT_AFTER_PFN_RESOLVED,
         /** set_spte_atomic: about to cmpxchg (or, with the seeded bug, to store). */
         BEFORE_SET_SPTE,

@@ -66,6 +66,35 @@ class PrefaultTest
     }
 
     @Test
+    void dirtyLoggingEnabledAfterThePlanMapsTheBlockAs4KiB()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(0, 2 * M2, Backing.PAGE_2M);
+            final DirtyLogging log = new DirtyLogging(vm);
+            final boolean[] enabled = new boolean[1];
+            // The plan (outside the lock) chose two 2 MiB blocks; dirty logging goes on before the
+            // first block takes the lock, so the level must be decided again under it.
+            vm.mmu().setTestHook((point, gfn) -> {
+                if (point == TestHook.Point.FAULT_AFTER_PFN_RESOLVED && !enabled[0])
+                {
+                    enabled[0] = true;
+                    log.enable(slot, Memslot.LOG_WRPROT, false);
+                }
+            });
+            final Prefault.Result r = new Prefault(vm).prefault(0, 2 * M2 << 12);
+            vm.mmu().setTestHook(TestHook.NONE);
+            assertTrue(enabled[0]);
+            assertEquals(0, r.blocks(2), "no 2 MiB leaf under dirty logging");
+            assertEquals(2 * M2, r.blocks(1));
+            final long[] leaves = leavesByLevel(vm, slot);
+            assertEquals(0, leaves[2]);
+            assertEquals(2 * M2, leaves[1]);
+            assertEquals(java.util.List.of(), SafetyChecks.noOversizedMapping(vm));
+        }
+    }
+
+    @Test
     void secondPrefaultMapsNothingTwiceAndReportsAlreadyMapped()
     {
         try (Vm vm = new Vm(VmConfig.small()))
