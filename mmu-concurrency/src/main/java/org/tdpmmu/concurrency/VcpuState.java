@@ -71,6 +71,16 @@ public final class VcpuState extends VcpuStateFields
     }
 
     /**
+     * True if {@link #checkRequests()} would return 0 now: nothing pending, nothing held from the
+     * entry. Takes nothing. Small enough for the JIT to inline into a TLB hit, which then calls
+     * {@link #checkRequests()} only when this is false; the volatile read orders as there.
+     */
+    public boolean nothingPending()
+    {
+        return deferred == 0 && (lvRequests() & BITS_MASK) == 0;
+    }
+
+    /**
      * {@link RemoteRequests#checkRequests(int)} for this vCPU: call it only from the vCPU's own
      * thread. One volatile read (acquire: the requester's writes before its atomic OR are visible
      * once the bits are seen) and no allocation when nothing is pending.

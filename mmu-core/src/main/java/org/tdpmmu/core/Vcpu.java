@@ -178,12 +178,28 @@ public final class Vcpu
      */
     public long translate(final long gfn, final boolean write)
     {
+        // The common case, kept small enough for the JIT to inline at the caller: in guest mode,
+        // no request pending, a 4 KiB entry that allows the access. Everything else goes slow.
+        accesses++;
+        if (inGuest && requestState.nothingPending())
+        {
+            final long pfn = tlbProbe(tlb4k, gfn, 0, write);
+            if (pfn >= 0)
+            {
+                return pfn;
+            }
+        }
+        return translateSlow(gfn, write);
+    }
+
+    /** {@link #translate} past the 4 KiB TLB: entry, requests, the other page sizes, walk, fault. */
+    private long translateSlow(final long gfn, final boolean write)
+    {
         if (!inGuest)
         {
             enterGuest();
         }
         checkRequests();
-        accesses++;
         while (true)
         {
             long pfn = tlbLookup(gfn, write);
