@@ -60,18 +60,7 @@ public class DbitVsHarvest
     public void write()
     {
         rendezvous.meet(0);
-        try
-        {
-            vcpu.write(GFN, 2);
-        }
-        catch (final Throwable t)
-        {
-            vcpuFailure = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu.exitGuest();
-        }
+        vcpuFailure = Probe.guestWrite(vcpu, GFN, 2);
     }
 
     @Actor

@@ -61,18 +61,7 @@ public class DbitVsRemovedPt
     public void write()
     {
         rendezvous.meet(0);
-        try
-        {
-            vcpu.write(GFN, VALUE);
-        }
-        catch (final Throwable t)
-        {
-            vcpuFailure = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu.exitGuest();
-        }
+        vcpuFailure = Probe.guestWrite(vcpu, GFN, VALUE);
     }
 
     @Actor

@@ -78,18 +78,7 @@ public class EagerSplitVsWrite
     public void write()
     {
         rendezvous.meet(1);
-        try
-        {
-            vcpu.write(GFN, 0x55);
-        }
-        catch (final Throwable t)
-        {
-            vcpuFailure = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu.exitGuest();
-        }
+        vcpuFailure = Probe.guestWrite(vcpu, GFN, 0x55);
     }
 
     @Arbiter

@@ -66,18 +66,7 @@ public class EnableLoggingVsFault
     public void write()
     {
         rendezvous.meet(1);
-        try
-        {
-            vcpu.write(GFN, 1);
-        }
-        catch (final Throwable t)
-        {
-            vcpuFailure = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu.exitGuest();
-        }
+        vcpuFailure = Probe.guestWrite(vcpu, GFN, 1);
     }
 
     @Arbiter

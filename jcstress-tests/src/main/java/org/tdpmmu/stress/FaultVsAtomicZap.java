@@ -67,18 +67,7 @@ public class FaultVsAtomicZap
     public void fault()
     {
         rendezvous.meet(0);
-        try
-        {
-            vcpu.write(GFN, VALUE);
-        }
-        catch (final Throwable t)
-        {
-            faultFailure = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu.exitGuest();
-        }
+        faultFailure = Probe.guestWrite(vcpu, GFN, VALUE);
     }
 
     @Actor

@@ -56,18 +56,7 @@ public class NestedInvalidationVsSample
     public void fault()
     {
         rendezvous.meet(0);
-        try
-        {
-            vcpu.write(GFN, VALUE);
-        }
-        catch (final Throwable t)
-        {
-            faultFailure = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu.exitGuest();
-        }
+        faultFailure = Probe.guestWrite(vcpu, GFN, VALUE);
     }
 
     @Actor

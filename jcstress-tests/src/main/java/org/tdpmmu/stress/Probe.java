@@ -11,6 +11,7 @@ import org.tdpmmu.core.StaleTranslationException;
 import org.tdpmmu.core.TdpIter;
 import org.tdpmmu.core.TdpMmu;
 import org.tdpmmu.core.UseAfterFreeException;
+import org.tdpmmu.core.Vcpu;
 import org.tdpmmu.core.Vm;
 
 /**
@@ -60,6 +61,29 @@ public final class Probe
 
     private Probe()
     {
+    }
+
+    /**
+     * One guest write by an actor's vCPU, which then leaves guest mode (so a flush never waits on
+     * an actor that has finished).
+     *
+     * @return null if the write completed, else the outcome word of what it threw ({@link #classify}).
+     */
+    public static String guestWrite(final Vcpu vcpu, final long gfn, final long value)
+    {
+        try
+        {
+            vcpu.write(gfn, value);
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+        finally
+        {
+            vcpu.exitGuest();
+        }
     }
 
     /**

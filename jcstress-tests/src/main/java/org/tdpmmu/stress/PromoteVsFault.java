@@ -79,18 +79,7 @@ public class PromoteVsFault
     public void fault()
     {
         rendezvous.meet(1);
-        try
-        {
-            vcpu.write(GFN, VALUE);
-        }
-        catch (final Throwable t)
-        {
-            faultFailure = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu.exitGuest();
-        }
+        faultFailure = Probe.guestWrite(vcpu, GFN, VALUE);
     }
 
     @Arbiter

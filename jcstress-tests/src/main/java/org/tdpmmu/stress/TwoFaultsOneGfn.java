@@ -52,18 +52,7 @@ public class TwoFaultsOneGfn
     public void writer()
     {
         rendezvous.meet(0);
-        try
-        {
-            writer.write(GFN, VALUE);
-        }
-        catch (final Throwable t)
-        {
-            writerFailure = Probe.classify(t);
-        }
-        finally
-        {
-            writer.exitGuest();
-        }
+        writerFailure = Probe.guestWrite(writer, GFN, VALUE);
     }
 
     @Actor

@@ -55,36 +55,14 @@ public class TwoVcpusLinkSameTable
     public void first()
     {
         rendezvous.meet(0);
-        try
-        {
-            vcpu0.write(FIRST, 1);
-        }
-        catch (final Throwable t)
-        {
-            failure0 = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu0.exitGuest();
-        }
+        failure0 = Probe.guestWrite(vcpu0, FIRST, 1);
     }
 
     @Actor
     public void second()
     {
         rendezvous.meet(1);
-        try
-        {
-            vcpu1.write(SECOND, 2);
-        }
-        catch (final Throwable t)
-        {
-            failure1 = Probe.classify(t);
-        }
-        finally
-        {
-            vcpu1.exitGuest();
-        }
+        failure1 = Probe.guestWrite(vcpu1, SECOND, 2);
     }
 
     @Arbiter
