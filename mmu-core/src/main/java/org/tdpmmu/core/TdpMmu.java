@@ -559,16 +559,13 @@ public final class TdpMmu implements MmuNotifier
     /**
      * Replaces the huge leaf at the iterator with a table of 512 smaller leaves mapping the same
      * memory (kernel: tdp_mmu_split_huge_page). No flush: every translation stays the same.
+     * {@code child} is a table nobody else can reach; a lost link race leaves it filled and unlinked,
+     * and the caller may fill it again or free it.
      */
     public boolean splitHugePage(final TdpIter iter, final long child)
     {
-        final long huge = iter.oldSpte();
-        final int level = iter.level();
-        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
-        {
-            // The child is private until linked: the release stores are published by the cmpxchg.
-            store.soSpte(child, i, Spte.makeSplitChild(huge, level, i));
-        }
+        // The child is private until linked: plain stores, published by the link's cmpxchg.
+        store.fillSplitChildren(child, iter.oldSpte(), iter.level());
         if (!linkTable(iter, child))
         {
             return false;
