@@ -26,6 +26,8 @@ public final class DirtyLogging
     private final TdpMmu mmu;
     private final MmuCounters counters;
     private final boolean bugNoReprotect;
+    /** The walk of {@link #clearDirtyPtMasked}, reused: slot operations hold this object's monitor. */
+    private final TdpIter harvestIter;
     /** Wall nanoseconds per slot operation (fields, not a map lookup, on the harvest path). */
     private final LongAdder enableNanos = new LongAdder();
     private final LongAdder splitNanos = new LongAdder();
@@ -38,6 +40,7 @@ public final class DirtyLogging
         this.mmu = vm.mmu();
         this.counters = vm.counters();
         this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
+        this.harvestIter = new TdpIter(vm.store());
     }
 
     /**
@@ -279,15 +282,20 @@ public final class DirtyLogging
 
     /**
      * Clears W (or D) of the 4 KiB leaves whose bit is in {@code mask}, pages gfnBase.. (kernel:
-     * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held; atomic bit clears all the same.
+     * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held; atomic bit clears all the same, because
+     * hardware sets A/D and the fast path sets W without the lock. Walks with this object's one
+     * iterator (slot operations are serialised) and adds to the counters once per call, not per page.
      */
     void clearDirtyPtMasked(final Memslot slot, final long gfnBase, final long mask)
     {
         assert mmu.lock().heldForWrite() : "clear_dirty_pt_masked needs mmu_lock held for write";
-        final boolean wrprot = slot.logMode() == Memslot.LOG_WRPROT;
-        final TdpIter iter = new TdpIter(mmu.store());
+        assert Thread.holdsLock(this) : "the harvest iterator belongs to the slot operation holding this object";
+        final long bit = slot.logMode() == Memslot.LOG_WRPROT ? Spte.WRITABLE : Spte.DIRTY;
+        final TdpIter iter = harvestIter;
         final long start = gfnBase + Long.numberOfTrailingZeros(mask);
         final long end = Math.min(gfnBase + 64, slot.endGfn());
+        long clearedLeaves = 0;
+        long protectedHuge = 0;
         mmu.rcu().readLock();
         try
         {
@@ -303,30 +311,28 @@ public final class DirtyLogging
                     // A huge leaf left by lazy splitting: write-protect it so a write splits it.
                     if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
                     {
-                        counters.wrprot.increment();
+                        protectedHuge++;
                     }
                     continue;
                 }
-                if ((mask & (1L << (iter.gfn() - gfnBase))) == 0)
+                if ((mask & (1L << (iter.gfn() - gfnBase))) != 0 && (mmu.clearSpteBits(iter, bit) & bit) != 0)
                 {
-                    continue;
-                }
-                if (wrprot)
-                {
-                    if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
-                    {
-                        counters.wrprot.increment();
-                    }
-                }
-                else if ((mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
-                {
-                    counters.dbitCleared.increment();
+                    clearedLeaves++;
                 }
             }
         }
         finally
         {
             mmu.rcu().readUnlock();
+        }
+        final long wrprot = protectedHuge + (bit == Spte.WRITABLE ? clearedLeaves : 0);
+        if (wrprot != 0)
+        {
+            counters.wrprot.add(wrprot);
+        }
+        if (bit == Spte.DIRTY && clearedLeaves != 0)
+        {
+            counters.dbitCleared.add(clearedLeaves);
         }
     }
 
