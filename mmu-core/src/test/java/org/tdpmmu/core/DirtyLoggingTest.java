@@ -108,6 +108,83 @@ class DirtyLoggingTest
         }
     }
 
+    /**
+     * KVM_CLEAR_DIRTY_LOG after KVM_DIRTY_LOG_INITIALLY_SET: nothing was protected at enable, so the
+     * clear write-protects each huge leaf under the cleared pages once (counted once, not per word)
+     * and clears every bit it was given.
+     */
+    @Test
+    void clearAfterInitiallySetWriteProtectsEachHugeLeafOnce()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, 1024, Backing.PAGE_2M);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(BASE, 1);
+            vcpu.write(BASE + 512, 2);
+            vcpu.exitGuest();
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false, true);
+            assertTrue(Spte.isWritable(SafetyChecks.lookup(vm, BASE).spte()), "nothing protected at enable");
+            final long wrprotBefore = vm.counters().wrprot.sum();
+            final long[] all = new long[16];
+            Arrays.fill(all, -1L);
+            assertEquals(1024, log.clearDirtyLog(slot, 0, all));
+            assertEquals(2, vm.counters().wrprot.sum() - wrprotBefore, "two huge leaves, each protected once");
+            for (final long g : new long[] {BASE, BASE + 511, BASE + 512, BASE + 1023})
+            {
+                final SafetyChecks.Mapping m = SafetyChecks.lookup(vm, g);
+                assertEquals(Spte.PG_LEVEL_2M, m.level());
+                assertFalse(Spte.isWritable(m.spte()), "gfn 0x" + Long.toHexString(g));
+            }
+            assertEquals(0, slot.dirtyBitmap().cardinality());
+        }
+    }
+
+    /**
+     * D-bit logging: KVM_CLEAR_DIRTY_LOG clears D on the pages written since the last get (their
+     * bits still set under manual protect) and counts one D cleared per page.
+     */
+    @Test
+    void clearInDbitModeClearsAndCountsEachDirtyLeaf()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, PAGES, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            for (long g = BASE; g < BASE + PAGES; g++)
+            {
+                vcpu.write(g, g);
+            }
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_DBIT, false);
+            for (long g = BASE; g < BASE + PAGES; g += 3)
+            {
+                vcpu.write(g, g + 1);
+            }
+            vcpu.exitGuest();
+            final long[] got = log.getDirtyLog(slot, true, new long[16]);
+            assertArrayEquals(everyThirdPage(), got, "the D bits moved into the bitmap");
+            // written again after the get: D set again on 0, 3, ..., 63 (22 pages)
+            for (long g = BASE; g < BASE + 64; g += 3)
+            {
+                vcpu.write(g, g + 2);
+            }
+            vcpu.exitGuest();
+            final long dbitBefore = vm.counters().dbitCleared.sum();
+            final long wrprotBefore = vm.counters().wrprot.sum();
+            assertEquals(334, log.clearDirtyLog(slot, 0, got));
+            assertEquals(22, vm.counters().dbitCleared.sum() - dbitBefore, "one D cleared per page written again");
+            assertEquals(0, vm.counters().wrprot.sum() - wrprotBefore, "D-bit logging takes no W");
+            for (long g = BASE; g < BASE + PAGES; g++)
+            {
+                final long spte = SafetyChecks.lookup(vm, g).spte();
+                assertFalse(Spte.isDirty(spte), "gfn 0x" + Long.toHexString(g));
+                assertTrue(Spte.isWritable(spte));
+            }
+        }
+    }
+
     @ParameterizedTest(name = "manualProtect={0}")
     @ValueSource(booleans = {true, false})
     void aShortBufferIsRefusedNamingBothSizesBeforeAnythingChanges(final boolean manualProtect)
