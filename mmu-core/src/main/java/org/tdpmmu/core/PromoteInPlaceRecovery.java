@@ -35,13 +35,15 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         }
         final MmuCounters counters = mmu.counters();
         final boolean bugDuringInvalidation = mmu.seededBug(SeededBug.PROMOTE_DURING_INVALIDATION);
+        // One accumulator for the whole pass (the strategy object is shared by every VM and thread).
+        final LeafSummary leaves = new LeafSummary();
         // The flush comes before the RCU section ends, as in the kernel, so no walker can still be
         // inside a removed table when the vCPUs drop their translations through it.
         mmu.rcu().readLock();
         try
         {
             if (mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_2M,
-                iter -> promoteAt(mmu, slot, iter, counters, bugDuringInvalidation)))
+                iter -> promoteAt(mmu, slot, iter, counters, bugDuringInvalidation, leaves)))
             {
                 // kernel: kvm_flush_remote_tlbs_memslot, once for the whole slot.
                 mmu.flushRemoteTlbs();
@@ -55,7 +57,7 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
 
     /** Tries to replace the table at the iterator with a huge leaf; true if it did (flush due). */
     private static boolean promoteAt(final TdpMmu mmu, final Memslot slot, final TdpIter iter,
-        final MmuCounters counters, final boolean bugDuringInvalidation)
+        final MmuCounters counters, final boolean bugDuringInvalidation, final LeafSummary leaves)
     {
         while (iter.level() <= Spte.PG_LEVEL_1G && Spte.isPresentTable(iter.oldSpte(), iter.level()))
         {
@@ -75,7 +77,7 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
                 counters.promoteSkipInvalidation.increment();
                 return false;
             }
-            final long huge = makeHugeSpte(mmu, slot, Spte.pfn(iter.oldSpte()), level, gfn);
+            final long huge = makeHugeSpte(mmu, slot, Spte.pfn(iter.oldSpte()), level, gfn, leaves);
             if (huge == NO_LEAF)
             {
                 return false;
@@ -110,34 +112,48 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
      * @return the huge SPTE, {@link #NO_LEAF} if nothing is mapped below, {@link #DISAGREE}.
      */
     private static long makeHugeSpte(final TdpMmu mmu, final Memslot slot, final long table, final int level,
-        final long gfn)
+        final long gfn, final LeafSummary leaves)
     {
         final long hugePfn = mmu.host().resolvePfn(slot, gfn);
         if ((hugePfn & (Spte.pagesPerLevel(level) - 1)) != 0)
         {
             return DISAGREE;
         }
-        final long[] acc = {NO_LEAF, Spte.WRITABLE, 0};
-        if (!collect(mmu.store(), table, level - 1, hugePfn, acc))
+        leaves.reset();
+        if (!collect(mmu.store(), table, level - 1, hugePfn, leaves))
         {
             return DISAGREE;
         }
-        if (acc[0] == NO_LEAF)
+        if (leaves.first == NO_LEAF)
         {
             return NO_LEAF;
         }
-        final long first = acc[0];
-        final long bits = (first & ~(Spte.WRITABLE | Spte.ACCESSED | Spte.DIRTY | Spte.LARGE | Spte.PFN_MASK)) |
-            acc[1] | acc[2];
+        final long bits = (leaves.first & ~(Spte.WRITABLE | Spte.ACCESSED | Spte.DIRTY | Spte.LARGE | Spte.PFN_MASK)) |
+            leaves.writable | leaves.accessedDirty;
         return Spte.makeHuge(bits | (hugePfn << Spte.PFN_SHIFT), level);
     }
 
-    /**
-     * Checks every present leaf under {@code table} maps {@code firstPfn} plus its offset.
-     * acc: [0] first leaf seen, [1] AND of W, [2] OR of A|D.
-     */
+    /** What {@link #collect} found under one table: reset per region, reused across the pass. */
+    private static final class LeafSummary
+    {
+        /** The first present leaf seen, or {@link #NO_LEAF}. */
+        long first;
+        /** AND of the leaves' W bits. */
+        long writable;
+        /** OR of the leaves' A and D bits. */
+        long accessedDirty;
+
+        void reset()
+        {
+            first = NO_LEAF;
+            writable = Spte.WRITABLE;
+            accessedDirty = 0;
+        }
+    }
+
+    /** Checks every present leaf under {@code table} maps {@code firstPfn} plus its offset, summing into {@code acc}. */
     private static boolean collect(final PageTableStore store, final long table, final int level,
-        final long firstPfn, final long[] acc)
+        final long firstPfn, final LeafSummary acc)
     {
         final long pages = Spte.pagesPerLevel(level);
         for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
@@ -159,16 +175,16 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
             {
                 return false;
             }
-            if (acc[0] == NO_LEAF)
+            if (acc.first == NO_LEAF)
             {
-                acc[0] = spte;
+                acc.first = spte;
             }
-            else if (((spte ^ acc[0]) & MUST_AGREE) != 0)
+            else if (((spte ^ acc.first) & MUST_AGREE) != 0)
             {
                 return false;
             }
-            acc[1] &= spte;
-            acc[2] |= spte & (Spte.ACCESSED | Spte.DIRTY);
+            acc.writable &= spte;
+            acc.accessedDirty |= spte & (Spte.ACCESSED | Spte.DIRTY);
         }
         return true;
     }

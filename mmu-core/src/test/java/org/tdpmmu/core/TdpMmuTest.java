@@ -453,7 +453,8 @@ class TdpMmuTest
             assertEquals(3, reachable, "root, L3, L2; the four L1 tables are unlinked");
             assertEquals(reachable + 4 + vcpu.memoryCache().size(), vm.store().liveCount(),
                 "four tables in flight, the rest linked or in the vCPU's cache");
-            assertTrue(vm.rcu().pendingCallbacks() >= 4);
+            // The zap_huge sweep queued its four tables with one callback (DeferredTableFrees).
+            assertTrue(vm.rcu().pendingCallbacks() >= 1);
 
             final CountDownLatch inside = new CountDownLatch(1);
             final CountDownLatch leave = new CountDownLatch(1);
