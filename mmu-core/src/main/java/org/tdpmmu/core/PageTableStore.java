@@ -27,8 +27,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * as a {@link UseAfterFreeException} naming the pfn. The generation-checked read lets a walker
  * that remembered a table's generation also catch a page freed and reused under it.
  *
- * <p>One bulk accessor, {@link #fillSplitChildren}, writes a whole table that no other thread can
- * reach yet: it checks the pfn, the arguments and the page's liveness once, not per entry.
+ * <p>Two bulk accessors check the pfn, the arguments and the page's liveness once, not per entry:
+ * {@link #fillSplitChildren} writes a whole table that no other thread can reach yet, and
+ * {@link #copyTable} reads a snapshot of one.
  *
  * <p>Freeing poisons every entry with release stores after the page was marked free with a
  * volatile CAS, so a reader whose volatile read returns poison always sees the page as freed.
@@ -45,6 +46,7 @@ public final class PageTableStore
     public static final int MAX_CHUNK_SHIFT = 13;
 
     private static final VarHandle META = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final long LONG_ARRAY_BASE = UnsafeApi.arrayBaseOffset(long[].class);
     private static final long LIVE = 1L;
 
     private final int capacity;
@@ -228,6 +230,45 @@ public final class PageTableStore
             child += stride;
         }
         checkLive(page, tablePfn, Spte.ENTRIES_PER_TABLE - 1, first + (Spte.ENTRIES_PER_TABLE - 1) * stride);
+    }
+
+    /**
+     * Copies all 512 entries of {@code tablePfn} into {@code dst[0..512)}: a snapshot for a sweep
+     * that reads a whole table (kernel: the READ_ONCE of each child SPTE by a tdp_iter walk over
+     * the table, as tdp_mmu_make_huge_spte does before an in-place promotion).
+     *
+     * <p>Ordering: each entry is read once and whole (an 8-byte-aligned copy moves {@code long}
+     * units, as {@code Unsafe.copyMemory} specifies), with no order among entries: the same as 512
+     * separate READ_ONCEs that other threads' atomic updates may interleave with. Then an acquire
+     * fence, so a table the caller enters through a pfn found in the copy is seen initialised (it
+     * pairs with the cmpxchg that linked that table). Checks: the pfn and the array once; the page
+     * live before the copy and at the same generation after it (a free, or a free and reuse,
+     * overlapping the copy is a use after free).
+     *
+     * @throws IllegalArgumentException for a pfn outside the store or an array shorter than 512.
+     */
+    public void copyTable(final long tablePfn, final long[] dst)
+    {
+        final int page = checkPfn(tablePfn);
+        if (dst.length < Spte.ENTRIES_PER_TABLE)
+        {
+            throw new IllegalArgumentException("copy of table pfn 0x" + Long.toHexString(tablePfn) + " into " +
+                dst.length + " longs: a table has " + Spte.ENTRIES_PER_TABLE);
+        }
+        final long before = (long)META.getVolatile(meta, page);
+        if ((before & LIVE) == 0)
+        {
+            throw useAfterFree(tablePfn, 0, before, 0L, "a live page");
+        }
+        final UnsafeBuffer buffer = buffer(page);
+        UnsafeApi.copyMemory(buffer.byteArray(), buffer.addressOffset() + pageOffset(page), dst, LONG_ARRAY_BASE,
+            PAGE_SIZE);
+        VarHandle.acquireFence();
+        final long after = (long)META.getVolatile(meta, page);
+        if (after != before)
+        {
+            throw useAfterFree(tablePfn, 0, after, dst[0], "generation " + (before >>> 1) + " throughout the copy");
+        }
     }
 
     /**

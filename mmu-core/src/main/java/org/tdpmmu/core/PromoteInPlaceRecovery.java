@@ -19,6 +19,7 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         Spte.MMU_WRITABLE | Spte.HOST_WRITABLE;
     private static final long NO_LEAF = -1L;
     private static final long DISAGREE = -2L;
+    private static final ThreadLocal<LeafSummary> SUMMARY = ThreadLocal.withInitial(LeafSummary::new);
 
     @Override
     public String name()
@@ -35,8 +36,9 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         }
         final MmuCounters counters = mmu.counters();
         final boolean bugDuringInvalidation = mmu.seededBug(SeededBug.PROMOTE_DURING_INVALIDATION);
-        // One accumulator for the whole pass (the strategy object is shared by every VM and thread).
-        final LeafSummary leaves = new LeafSummary();
+        // The strategy object is shared by every VM and thread: the accumulator and its table
+        // snapshots belong to the calling thread, reused by every region and every pass.
+        final LeafSummary leaves = SUMMARY.get();
         // The flush comes before the RCU section ends, as in the kernel, so no walker can still be
         // inside a removed table when the vCPUs drop their translations through it.
         mmu.rcu().readLock();
@@ -133,9 +135,11 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         return Spte.makeHuge(bits | (hugePfn << Spte.PFN_SHIFT), level);
     }
 
-    /** What {@link #collect} found under one table: reset per region, reused across the pass. */
+    /** What {@link #collect} found under one table: reset per region, reused by one thread's passes. */
     private static final class LeafSummary
     {
+        /** Snapshot of the table being checked, one per level below a 1 GiB page (index level - 1). */
+        final long[][] tables = new long[Spte.PG_LEVEL_1G - 1][Spte.ENTRIES_PER_TABLE];
         /** The first present leaf seen, or {@link #NO_LEAF}. */
         long first;
         /** AND of the leaves' W bits. */
@@ -156,9 +160,14 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         final long firstPfn, final LeafSummary acc)
     {
         final long pages = Spte.pagesPerLevel(level);
+        // One checked copy of the table, not 512 checked reads. Entries may change after the copy
+        // (A/D set by walks, W by the fast path): the cmpxchg on the parent entry decides, and
+        // handle_removed_pt then freezes the entries and passes on their final values.
+        final long[] entries = acc.tables[level - 1];
+        store.copyTable(table, entries);
         for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
         {
-            final long spte = store.lvSpte(table, i);
+            final long spte = entries[i];
             if (!Spte.isPresent(spte))
             {
                 continue;

@@ -385,6 +385,43 @@ class PageTableStoreTest
     }
 
     @Test
+    void copyTableCopiesWhatThePerEntryReadsSee()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            store.soSpte(pfn, i, i % 5 == 0 ? Spte.NONPRESENT : 0x8000_0000_0000_0000L | ((long)i << 12) | i);
+        }
+        final long[] dst = new long[Spte.ENTRIES_PER_TABLE + 2];
+        dst[512] = 7;
+        dst[513] = 9;
+        store.copyTable(pfn, dst);
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            assertEquals(store.lvSpte(pfn, i), dst[i], "entry " + i);
+        }
+        assertEquals(7, dst[512], "past the table: untouched");
+        assertEquals(9, dst[513]);
+    }
+
+    @Test
+    void copyTableRejectsABadPfnAShortArrayAndAFreedTable()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        final long freed = store.allocate();
+        for (final long bad : new long[] {BASE - 1, 0x1234L, BASE + 2, -1L})
+        {
+            assertBadArgument("0x" + Long.toHexString(bad), () -> store.copyTable(bad, new long[512]));
+        }
+        final long[] shortArray = new long[511];
+        assertBadArgument("511 longs", () -> store.copyTable(pfn, shortArray));
+        store.free(freed);
+        assertUseAfterFree(freed, () -> store.copyTable(freed, new long[512]));
+    }
+
+    @Test
     void capacityOutOfRangeIsRejected()
     {
         assertBadArgument("0", () -> new PageTableStore(0));
