@@ -40,13 +40,16 @@ final class DeferredTableFrees
         this.counters = counters;
     }
 
-    /** Opens (or nests into) the calling thread's batch scope. */
+    /** Opens (or nests into) the calling thread's batch scope. Thread-confined state, plain accesses. */
     void begin()
     {
         scopes.get().depth++;
     }
 
-    /** Closes one level of the scope; the outermost queues the batch. */
+    /**
+     * Closes one level of the scope; the outermost queues the batch with {@link Rcu#callRcu} (kernel:
+     * call_rcu), whose epoch increment is ordered after every unlink the scope made.
+     */
     void end()
     {
         final Scope scope = scopes.get();
@@ -61,7 +64,10 @@ final class DeferredTableFrees
         }
     }
 
-    /** Queues what the open scope collected so far (before the caller leaves its RCU section). */
+    /**
+     * Queues what the open scope collected so far with one call_rcu, before the caller leaves its
+     * RCU read-side section at a yield (kernel: the frees tdp_mmu_iter_cond_resched lets proceed).
+     */
     void submitPending()
     {
         final Scope scope = scopes.get();
@@ -71,7 +77,13 @@ final class DeferredTableFrees
         }
     }
 
-    /** Frees {@code table} after a grace period: in the open scope's batch, or with its own callback. */
+    /**
+     * Frees {@code table}, which the caller has just unlinked, after a grace period (kernel:
+     * handle_removed_pt's call_rcu of tdp_mmu_free_sp_rcu_callback): into the open scope's batch
+     * (plain stores, thread-confined until the batch is queued), or with a callback of its own. A
+     * reused batch comes from {@link #spare} by an atomic exchange, which orders its emptying
+     * (done by the reclaiming thread) before its reuse here.
+     */
     void free(final long table)
     {
         final Scope scope = scopes.get();
@@ -133,7 +145,11 @@ final class DeferredTableFrees
             tables[count++] = table;
         }
 
-        /** Runs after the grace period, on whichever thread reclaims. */
+        /**
+         * Runs after the grace period, on whichever thread reclaims (kernel: one
+         * tdp_mmu_free_sp_rcu_callback per table). The callback queue hands the batch over with
+         * the ordering of its own offer and poll, so the table pfns are seen as added.
+         */
         @Override
         public void run()
         {
