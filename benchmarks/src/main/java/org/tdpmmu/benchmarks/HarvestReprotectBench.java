@@ -24,7 +24,8 @@ import org.tdpmmu.core.VmConfig;
  * Harvesting the dirty log of a 1 GiB memslot with KVM_GET_DIRTY_LOG without manual protect
  * (kernel: kvm_get_dirty_log_protect): under the MMU write lock each 64-page bitmap word is
  * exchanged with 0 and its pages write-protected again (kvm_tdp_mmu_clear_dirty_pt_masked, one
- * atomic bit clear per SPTE), then one TLB flush. Every page is dirty: the untimed per-invocation
+ * atomic bit clear per SPTE), then one TLB flush; the result goes into the caller's array, reused by
+ * every harvest. Every page is dirty: the untimed per-invocation
  * set-up writes all 262144 pages through a vCPU (each write takes the lockless fast fault that
  * restores W and sets the bit), which takes far longer than the harvest. One invocation is one
  * harvest of several milliseconds. Limit: a sequential read of the bytes it must touch, the 2 MiB
@@ -66,6 +67,7 @@ public class HarvestReprotectBench
     private Memslot slot;
     private DirtyLogging log;
     private Vcpu vcpu;
+    private long[] out;
 
     @Setup(Level.Trial)
     public void setUp()
@@ -73,6 +75,7 @@ public class HarvestReprotectBench
         vm = new Vm(VmConfig.small());
         slot = vm.addMemslot(Fixtures.BASE_GFN, PAGES, Backing.PAGE_4K);
         log = new DirtyLogging(vm);
+        out = new long[slot.dirtyBitmap().words()];
         vcpu = vm.createVcpu();
         for (long g = slot.baseGfn(); g < slot.endGfn(); g++)
         {
@@ -111,6 +114,6 @@ public class HarvestReprotectBench
     @Benchmark
     public void harvest1GiBReprotect(final Blackhole bh)
     {
-        bh.consume(log.getDirtyLog(slot, false));
+        bh.consume(log.getDirtyLog(slot, false, out));
     }
 }

@@ -33,9 +33,10 @@ import org.tdpmmu.core.VmConfig;
  * dirty logging with eager split, which turns every 2 MiB leaf into a table of 512 4 KiB leaves.
  * <ul>
  *   <li>{@code promote2MiB}: the 2024 in-place recovery (kernel 6.13+: kvm_tdp_mmu_recover_huge_pages):
- *       read the 512 leaves of each table and check they agree, install the huge SPTE with a
- *       cmpxchg over the non-leaf entry, then handle_removed_pt freezes the 512 old entries with
- *       atomic exchanges and queues the table for call_rcu. Limit: a sequential read of 4 KiB.</li>
+ *       read the 512 leaves of each table (one checked copy of the table) and check they agree,
+ *       install the huge SPTE with a cmpxchg over the non-leaf entry, then handle_removed_pt
+ *       freezes the 512 old entries with atomic exchanges and adds the table to the sweep's one
+ *       batched call_rcu. Limit: a sequential read of 4 KiB.</li>
  *   <li>{@code zapHuge2MiB}: the 2022 recovery (kvm_tdp_mmu_zap_collapsible_sptes): zap the
  *       non-leaf entry, the same handle_removed_pt; the next access faults the 2 MiB page back in
  *       (not timed here). Limit: a sequential read of 4 KiB.</li>

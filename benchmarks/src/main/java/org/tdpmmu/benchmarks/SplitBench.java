@@ -27,8 +27,9 @@ import org.tdpmmu.core.VmConfig;
  * Eager split of a 2 MiB page (kernel: the loop of tdp_mmu_split_huge_pages_root around
  * tdp_mmu_split_huge_page), over a 1 GiB memslot of 2 MiB host pages: under the MMU read lock and
  * one RCU section, a pre-order walk at the 2 MiB level and, for each 2 MiB leaf,
- * {@code TdpMmu.splitHugePage} with a zeroed table from a cache: 512 child SPTEs written with
- * release stores, then the link cmpxchg (no flush: translations do not change).
+ * {@code TdpMmu.splitHugePage} with a zeroed table from a cache: the 512 child SPTEs written by
+ * {@code PageTableStore.fillSplitChildren} (one check, plain stores into the still private
+ * table), then the link cmpxchg that publishes them (no flush: translations do not change).
  *
  * <p>An invocation splits the 512 regions ({@code @OperationsPerInvocation(512)}: the figure is per
  * 2 MiB page). The untimed per-invocation set-up unlinks the previous invocation's tables (atomic

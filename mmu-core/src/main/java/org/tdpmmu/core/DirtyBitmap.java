@@ -1,6 +1,7 @@
 package org.tdpmmu.core;
 
 import org.agrona.BufferUtil;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -11,6 +12,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 public final class DirtyBitmap
 {
+    private static final long LONG_ARRAY_BASE = UnsafeApi.arrayBaseOffset(long[].class);
+    /** Bytes one {@link #copyTo} step copies, so a very large bitmap does not hold off a safepoint for long. */
+    private static final long COPY_CHUNK_BYTES = 1L << 20;
+
     private final long pages;
     private final int words;
     private final UnsafeBuffer buffer;
@@ -68,6 +73,41 @@ public final class DirtyBitmap
     {
         checkWord(word);
         return buffer.getLongVolatile(word << 3);
+    }
+
+    /**
+     * Copies the whole bitmap into {@code dst[0 .. words())}; entries past that are left as they are
+     * (kernel: the copy_to_user of memslot->dirty_bitmap that kvm_get_dirty_log_protect does with
+     * manual protect, or kvm_get_dirty_log).
+     *
+     * <p>Ordering: each word is read once and whole (an 8-byte-aligned copy moves {@code long}
+     * units, as {@code Unsafe.copyMemory} specifies), in no particular order between words, with no
+     * fence: READ_ONCE of each word, as the kernel's copy of the live bitmap is. That is enough
+     * because bits are only cleared by atomic read-modify-writes ({@link #xchgWord},
+     * {@link #fetchAndClear}) that the caller serialises with this copy: a bit a vCPU sets after its
+     * word was read stays set for the next harvest, and a bit set by a write that happened before
+     * the call is in the word read (coherence).
+     *
+     * @return {@link #words()}, the number of words written.
+     * @throws IllegalArgumentException if {@code dst} holds fewer than {@link #words()} words.
+     */
+    public int copyTo(final long[] dst)
+    {
+        if (dst.length < words)
+        {
+            throw new IllegalArgumentException("dirty bitmap copy: destination has " + dst.length +
+                " words, the bitmap of " + pages + " pages has " + words);
+        }
+        final UnsafeBuffer b = buffer;
+        final Object srcBase = b.byteArray();
+        final long src = b.addressOffset();
+        final long bytes = (long)words << 3;
+        for (long done = 0; done < bytes; done += COPY_CHUNK_BYTES)
+        {
+            final long n = Math.min(COPY_CHUNK_BYTES, bytes - done);
+            UnsafeApi.copyMemory(srcBase, src + done, dst, LONG_ARRAY_BASE + done, n);
+        }
+        return words;
     }
 
     /** Atomic exchange of word {@code word} (kernel: xchg in kvm_get_dirty_log_protect). */

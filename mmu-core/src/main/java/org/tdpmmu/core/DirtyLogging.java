@@ -26,17 +26,21 @@ public final class DirtyLogging
     private final TdpMmu mmu;
     private final MmuCounters counters;
     private final boolean bugNoReprotect;
-    private final Map<String, LongAdder> opNanos = new LinkedHashMap<>();
+    /** The walk of {@link #clearDirtyPtMasked}, reused: slot operations hold this object's monitor. */
+    private final TdpIter harvestIter;
+    /** Wall nanoseconds per slot operation (fields, not a map lookup, on the harvest path). */
+    private final LongAdder enableNanos = new LongAdder();
+    private final LongAdder splitNanos = new LongAdder();
+    private final LongAdder getNanos = new LongAdder();
+    private final LongAdder clearNanos = new LongAdder();
+    private final LongAdder disableNanos = new LongAdder();
 
     public DirtyLogging(final Vm vm)
     {
         this.mmu = vm.mmu();
         this.counters = vm.counters();
         this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
-        for (final String op : new String[] {"enable", "split", "get", "clear", "disable"})
-        {
-            opNanos.put(op, new LongAdder());
-        }
+        this.harvestIter = new TdpIter(vm.store());
     }
 
     /**
@@ -79,14 +83,14 @@ public final class DirtyLogging
             {
                 slot.dirtyBitmap().setBit(page);
             }
-            opNanos.get("enable").add(System.nanoTime() - t0);
+            enableNanos.add(System.nanoTime() - t0);
             return;
         }
         if (eagerSplit)
         {
             final long s0 = System.nanoTime();
             splitHugePages(slot);
-            opNanos.get("split").add(System.nanoTime() - s0);
+            splitNanos.add(System.nanoTime() - s0);
         }
         final boolean flush = mode == Memslot.LOG_WRPROT ? wrprotSlot(slot, Spte.PG_LEVEL_4K) :
             clearDirtySlot(slot) | wrprotSlot(slot, Spte.PG_LEVEL_2M);
@@ -94,65 +98,92 @@ public final class DirtyLogging
         {
             mmu.flushRemoteTlbs();
         }
-        opNanos.get("enable").add(System.nanoTime() - t0);
+        enableNanos.add(System.nanoTime() - t0);
     }
 
     /**
-     * KVM_GET_DIRTY_LOG. Without manual protect: take each bitmap word and re-protect its pages
-     * before returning (kernel: kvm_get_dirty_log_protect). With manual protect the bitmap is only
-     * copied; the caller re-protects with {@link #clearDirtyLog}.
+     * KVM_GET_DIRTY_LOG into a new array: {@link #getDirtyLog(Memslot, boolean, long[])} with an
+     * array of the bitmap's size.
      *
      * @return the dirty bitmap, bit i = page baseGfn + i.
      */
-    public synchronized long[] getDirtyLog(final Memslot slot, final boolean manualProtect)
+    public long[] getDirtyLog(final Memslot slot, final boolean manualProtect)
+    {
+        return getDirtyLog(slot, manualProtect, new long[slot.dirtyBitmap().words()]);
+    }
+
+    /**
+     * KVM_GET_DIRTY_LOG into the caller's buffer, as the ioctl fills the user's bitmap. Without
+     * manual protect: take each bitmap word with an atomic exchange and re-protect its pages before
+     * returning (kernel: kvm_get_dirty_log_protect). With manual protect the bitmap is only copied
+     * ({@link DirtyBitmap#copyTo}, nothing changes); the caller re-protects with
+     * {@link #clearDirtyLog}.
+     *
+     * @param out receives bit i = page baseGfn + i in {@code out[0 .. words)}, every one of those
+     *            words written (zero where nothing was dirty); words past the bitmap's are untouched.
+     * @return {@code out}.
+     * @throws IllegalArgumentException if {@code out} is shorter than the slot's bitmap, naming both sizes.
+     */
+    public synchronized long[] getDirtyLog(final Memslot slot, final boolean manualProtect, final long[] out)
     {
         checkLogging(slot);
-        final long t0 = System.nanoTime();
         final DirtyBitmap bitmap = slot.dirtyBitmap();
+        if (out.length < bitmap.words())
+        {
+            throw new IllegalArgumentException("get dirty log: the buffer has " + out.length + " words, the bitmap of " +
+                slot + " has " + bitmap.words());
+        }
+        final long t0 = System.nanoTime();
         if (slot.logMode() == Memslot.LOG_DBIT)
         {
             syncDbits(slot);
         }
-        final long[] out = new long[bitmap.words()];
-        boolean flush = false;
         if (manualProtect)
         {
-            for (int w = 0; w < out.length; w++)
-            {
-                out[w] = bitmap.lvWord(w);
-            }
+            bitmap.copyTo(out);
         }
         else
         {
-            mmu.lock().writeLock();
-            try
+            harvestAndReprotect(slot, bitmap, out);
+        }
+        getNanos.add(System.nanoTime() - t0);
+        return out;
+    }
+
+    /** The exchange-and-re-protect loop of kvm_get_dirty_log_protect, under the MMU write lock. */
+    private void harvestAndReprotect(final Memslot slot, final DirtyBitmap bitmap, final long[] out)
+    {
+        final int words = bitmap.words();
+        boolean flush = false;
+        mmu.lock().writeLock();
+        try
+        {
+            for (int w = 0; w < words; w++)
             {
-                for (int w = 0; w < out.length; w++)
+                // A clean word needs no exchange: bits are only set concurrently, never cleared.
+                if (bitmap.lvWord(w) == 0)
                 {
-                    if (bitmap.lvWord(w) == 0)
-                    {
-                        continue;
-                    }
-                    out[w] = bitmap.xchgWord(w, 0);
-                    mmu.hook(TestHook.Point.HARVEST_AFTER_XCHG, slot.baseGfn() + ((long)w << 6));
-                    if (out[w] != 0 && !bugNoReprotect)
-                    {
-                        clearDirtyPtMasked(slot, slot.baseGfn() + ((long)w << 6), out[w]);
-                        flush = true;
-                    }
+                    out[w] = 0;
+                    continue;
                 }
-                if (flush)
+                final long mask = bitmap.xchgWord(w, 0);
+                out[w] = mask;
+                mmu.hook(TestHook.Point.HARVEST_AFTER_XCHG, slot.baseGfn() + ((long)w << 6));
+                if (mask != 0 && !bugNoReprotect)
                 {
-                    mmu.flushRemoteTlbs();
+                    clearDirtyPtMasked(slot, slot.baseGfn() + ((long)w << 6), mask);
+                    flush = true;
                 }
             }
-            finally
+            if (flush)
             {
-                mmu.lock().writeUnlock();
+                mmu.flushRemoteTlbs();
             }
         }
-        opNanos.get("get").add(System.nanoTime() - t0);
-        return out;
+        finally
+        {
+            mmu.lock().writeUnlock();
+        }
     }
 
     /**
@@ -203,7 +234,7 @@ public final class DirtyLogging
         {
             mmu.lock().writeUnlock();
         }
-        opNanos.get("clear").add(System.nanoTime() - t0);
+        clearNanos.add(System.nanoTime() - t0);
         return cleared;
     }
 
@@ -218,7 +249,7 @@ public final class DirtyLogging
         slot.setLogMode(Memslot.LOG_OFF);
         waitForFaultsThatSawTheOldMode();
         recovery.recover(mmu, slot);
-        opNanos.get("disable").add(System.nanoTime() - t0);
+        disableNanos.add(System.nanoTime() - t0);
     }
 
     /**
@@ -241,21 +272,30 @@ public final class DirtyLogging
     public Map<String, Long> opNanos()
     {
         final Map<String, Long> m = new LinkedHashMap<>();
-        opNanos.forEach((k, v) -> m.put(k, v.sum()));
+        m.put("enable", enableNanos.sum());
+        m.put("split", splitNanos.sum());
+        m.put("get", getNanos.sum());
+        m.put("clear", clearNanos.sum());
+        m.put("disable", disableNanos.sum());
         return m;
     }
 
     /**
      * Clears W (or D) of the 4 KiB leaves whose bit is in {@code mask}, pages gfnBase.. (kernel:
-     * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held; atomic bit clears all the same.
+     * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held; atomic bit clears all the same, because
+     * hardware sets A/D and the fast path sets W without the lock. Walks with this object's one
+     * iterator (slot operations are serialised) and adds to the counters once per call, not per page.
      */
     void clearDirtyPtMasked(final Memslot slot, final long gfnBase, final long mask)
     {
         assert mmu.lock().heldForWrite() : "clear_dirty_pt_masked needs mmu_lock held for write";
-        final boolean wrprot = slot.logMode() == Memslot.LOG_WRPROT;
-        final TdpIter iter = new TdpIter(mmu.store());
+        assert Thread.holdsLock(this) : "the harvest iterator belongs to the slot operation holding this object";
+        final long bit = slot.logMode() == Memslot.LOG_WRPROT ? Spte.WRITABLE : Spte.DIRTY;
+        final TdpIter iter = harvestIter;
         final long start = gfnBase + Long.numberOfTrailingZeros(mask);
         final long end = Math.min(gfnBase + 64, slot.endGfn());
+        long clearedLeaves = 0;
+        long protectedHuge = 0;
         mmu.rcu().readLock();
         try
         {
@@ -271,30 +311,28 @@ public final class DirtyLogging
                     // A huge leaf left by lazy splitting: write-protect it so a write splits it.
                     if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
                     {
-                        counters.wrprot.increment();
+                        protectedHuge++;
                     }
                     continue;
                 }
-                if ((mask & (1L << (iter.gfn() - gfnBase))) == 0)
+                if ((mask & (1L << (iter.gfn() - gfnBase))) != 0 && (mmu.clearSpteBits(iter, bit) & bit) != 0)
                 {
-                    continue;
-                }
-                if (wrprot)
-                {
-                    if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
-                    {
-                        counters.wrprot.increment();
-                    }
-                }
-                else if ((mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
-                {
-                    counters.dbitCleared.increment();
+                    clearedLeaves++;
                 }
             }
         }
         finally
         {
             mmu.rcu().readUnlock();
+        }
+        final long wrprot = protectedHuge + (bit == Spte.WRITABLE ? clearedLeaves : 0);
+        if (wrprot != 0)
+        {
+            counters.wrprot.add(wrprot);
+        }
+        if (bit == Spte.DIRTY && clearedLeaves != 0)
+        {
+            counters.dbitCleared.add(clearedLeaves);
         }
     }
 

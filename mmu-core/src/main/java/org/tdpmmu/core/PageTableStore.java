@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.agrona.BufferUtil;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -26,6 +27,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * as a {@link UseAfterFreeException} naming the pfn. The generation-checked read lets a walker
  * that remembered a table's generation also catch a page freed and reused under it.
  *
+ * <p>Two bulk accessors check the pfn, the arguments and the page's liveness once, not per entry:
+ * {@link #fillSplitChildren} writes a whole table that no other thread can reach yet, and
+ * {@link #copyTable} reads a snapshot of one.
+ *
  * <p>Freeing poisons every entry with release stores after the page was marked free with a
  * volatile CAS, so a reader whose volatile read returns poison always sees the page as freed.
  */
@@ -41,6 +46,7 @@ public final class PageTableStore
     public static final int MAX_CHUNK_SHIFT = 13;
 
     private static final VarHandle META = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final long LONG_ARRAY_BASE = UnsafeApi.arrayBaseOffset(long[].class);
     private static final long LIVE = 1L;
 
     private final int capacity;
@@ -175,6 +181,94 @@ public final class PageTableStore
         checkLive(page, tablePfn, index, value);
         buffer(page).putLongRelease(pageOffset(page) + (index << 3), value);
         checkLive(page, tablePfn, index, value);
+    }
+
+    /**
+     * Writes all 512 entries of {@code tablePfn} with the children of the huge leaf {@code hugeSpte}
+     * at {@code hugeLevel}: entry i is {@link Spte#makeSplitChild}{@code (hugeSpte, hugeLevel, i)}
+     * (kernel: the loop of tdp_mmu_split_huge_page over make_huge_page_split_spte, filling the sp
+     * that tdp_mmu_alloc_sp_for_split / tdp_mmu_init_child_sp prepared).
+     *
+     * <p>Ordering: plain stores, no fence. The table must be private to the caller: allocated and not
+     * yet linked, so no other thread holds its pfn. It becomes reachable only through the cmpxchg of
+     * its parent entry (kernel: tdp_mmu_link_sp, tdp_mmu_set_spte_atomic), whose volatile semantics
+     * order these stores before the link; every walker reads the parent entry with a volatile load
+     * before it enters the table, so it sees the children. Checks: the pfn and the arguments once,
+     * the page's liveness before and after the stores (a free racing with the fill is a use after
+     * free).
+     *
+     * @throws IllegalArgumentException for a pfn outside the store, a level other than 2 or 3, or a
+     *         {@code hugeSpte} that is not a present huge leaf with a pfn aligned to its page size.
+     */
+    public void fillSplitChildren(final long tablePfn, final long hugeSpte, final int hugeLevel)
+    {
+        final int page = checkPfn(tablePfn);
+        if (hugeLevel != Spte.PG_LEVEL_2M && hugeLevel != Spte.PG_LEVEL_1G)
+        {
+            throw new IllegalArgumentException("split of a level-" + hugeLevel + " leaf into table pfn 0x" +
+                Long.toHexString(tablePfn) + ": only levels 2 (2 MiB) and 3 (1 GiB) are huge pages");
+        }
+        if (!Spte.isPresent(hugeSpte) || !Spte.isLarge(hugeSpte) ||
+            (Spte.pfn(hugeSpte) & (Spte.pagesPerLevel(hugeLevel) - 1)) != 0)
+        {
+            throw new IllegalArgumentException("split into table pfn 0x" + Long.toHexString(tablePfn) +
+                ": not a present huge leaf with an aligned pfn: " + Spte.describe(hugeSpte, hugeLevel));
+        }
+        checkLive(page, tablePfn, 0, hugeSpte);
+        // The huge pfn is aligned, so adding the child stride never carries out of the pfn field:
+        // entry i = entry 0 + i * stride is exactly makeSplitChild(hugeSpte, hugeLevel, i).
+        final long first = Spte.makeSplitChild(hugeSpte, hugeLevel, 0);
+        final long stride = Spte.pagesPerLevel(hugeLevel - 1) << Spte.PFN_SHIFT;
+        final UnsafeBuffer buffer = buffer(page);
+        final Object base = buffer.byteArray();
+        final long address = buffer.addressOffset() + pageOffset(page);
+        long child = first;
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            // Plain store: the table is not yet published (see above); the link's cmpxchg is the release.
+            UnsafeApi.putLong(base, address + ((long)i << 3), child);
+            child += stride;
+        }
+        checkLive(page, tablePfn, Spte.ENTRIES_PER_TABLE - 1, first + (Spte.ENTRIES_PER_TABLE - 1) * stride);
+    }
+
+    /**
+     * Copies all 512 entries of {@code tablePfn} into {@code dst[0..512)}: a snapshot for a sweep
+     * that reads a whole table (kernel: the READ_ONCE of each child SPTE by a tdp_iter walk over
+     * the table, as tdp_mmu_make_huge_spte does before an in-place promotion).
+     *
+     * <p>Ordering: each entry is read once and whole (an 8-byte-aligned copy moves {@code long}
+     * units, as {@code Unsafe.copyMemory} specifies), with no order among entries: the same as 512
+     * separate READ_ONCEs that other threads' atomic updates may interleave with. Then an acquire
+     * fence, so a table the caller enters through a pfn found in the copy is seen initialised (it
+     * pairs with the cmpxchg that linked that table). Checks: the pfn and the array once; the page
+     * live before the copy and at the same generation after it (a free, or a free and reuse,
+     * overlapping the copy is a use after free).
+     *
+     * @throws IllegalArgumentException for a pfn outside the store or an array shorter than 512.
+     */
+    public void copyTable(final long tablePfn, final long[] dst)
+    {
+        final int page = checkPfn(tablePfn);
+        if (dst.length < Spte.ENTRIES_PER_TABLE)
+        {
+            throw new IllegalArgumentException("copy of table pfn 0x" + Long.toHexString(tablePfn) + " into " +
+                dst.length + " longs: a table has " + Spte.ENTRIES_PER_TABLE);
+        }
+        final long before = (long)META.getVolatile(meta, page);
+        if ((before & LIVE) == 0)
+        {
+            throw useAfterFree(tablePfn, 0, before, 0L, "a live page");
+        }
+        final UnsafeBuffer buffer = buffer(page);
+        UnsafeApi.copyMemory(buffer.byteArray(), buffer.addressOffset() + pageOffset(page), dst, LONG_ARRAY_BASE,
+            PAGE_SIZE);
+        VarHandle.acquireFence();
+        final long after = (long)META.getVolatile(meta, page);
+        if (after != before)
+        {
+            throw useAfterFree(tablePfn, 0, after, dst[0], "generation " + (before >>> 1) + " throughout the copy");
+        }
     }
 
     /**

@@ -19,6 +19,7 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         Spte.MMU_WRITABLE | Spte.HOST_WRITABLE;
     private static final long NO_LEAF = -1L;
     private static final long DISAGREE = -2L;
+    private static final ThreadLocal<LeafSummary> SUMMARY = ThreadLocal.withInitial(LeafSummary::new);
 
     @Override
     public String name()
@@ -35,13 +36,16 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
         }
         final MmuCounters counters = mmu.counters();
         final boolean bugDuringInvalidation = mmu.seededBug(SeededBug.PROMOTE_DURING_INVALIDATION);
+        // The strategy object is shared by every VM and thread: the accumulator and its table
+        // snapshots belong to the calling thread, reused by every region and every pass.
+        final LeafSummary leaves = SUMMARY.get();
         // The flush comes before the RCU section ends, as in the kernel, so no walker can still be
         // inside a removed table when the vCPUs drop their translations through it.
         mmu.rcu().readLock();
         try
         {
             if (mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_2M,
-                iter -> promoteAt(mmu, slot, iter, counters, bugDuringInvalidation)))
+                iter -> promoteAt(mmu, slot, iter, counters, bugDuringInvalidation, leaves)))
             {
                 // kernel: kvm_flush_remote_tlbs_memslot, once for the whole slot.
                 mmu.flushRemoteTlbs();
@@ -55,7 +59,7 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
 
     /** Tries to replace the table at the iterator with a huge leaf; true if it did (flush due). */
     private static boolean promoteAt(final TdpMmu mmu, final Memslot slot, final TdpIter iter,
-        final MmuCounters counters, final boolean bugDuringInvalidation)
+        final MmuCounters counters, final boolean bugDuringInvalidation, final LeafSummary leaves)
     {
         while (iter.level() <= Spte.PG_LEVEL_1G && Spte.isPresentTable(iter.oldSpte(), iter.level()))
         {
@@ -75,7 +79,7 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
                 counters.promoteSkipInvalidation.increment();
                 return false;
             }
-            final long huge = makeHugeSpte(mmu, slot, Spte.pfn(iter.oldSpte()), level, gfn);
+            final long huge = makeHugeSpte(mmu, slot, Spte.pfn(iter.oldSpte()), level, gfn, leaves);
             if (huge == NO_LEAF)
             {
                 return false;
@@ -110,39 +114,60 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
      * @return the huge SPTE, {@link #NO_LEAF} if nothing is mapped below, {@link #DISAGREE}.
      */
     private static long makeHugeSpte(final TdpMmu mmu, final Memslot slot, final long table, final int level,
-        final long gfn)
+        final long gfn, final LeafSummary leaves)
     {
         final long hugePfn = mmu.host().resolvePfn(slot, gfn);
         if ((hugePfn & (Spte.pagesPerLevel(level) - 1)) != 0)
         {
             return DISAGREE;
         }
-        final long[] acc = {NO_LEAF, Spte.WRITABLE, 0};
-        if (!collect(mmu.store(), table, level - 1, hugePfn, acc))
+        leaves.reset();
+        if (!collect(mmu.store(), table, level - 1, hugePfn, leaves))
         {
             return DISAGREE;
         }
-        if (acc[0] == NO_LEAF)
+        if (leaves.first == NO_LEAF)
         {
             return NO_LEAF;
         }
-        final long first = acc[0];
-        final long bits = (first & ~(Spte.WRITABLE | Spte.ACCESSED | Spte.DIRTY | Spte.LARGE | Spte.PFN_MASK)) |
-            acc[1] | acc[2];
+        final long bits = (leaves.first & ~(Spte.WRITABLE | Spte.ACCESSED | Spte.DIRTY | Spte.LARGE | Spte.PFN_MASK)) |
+            leaves.writable | leaves.accessedDirty;
         return Spte.makeHuge(bits | (hugePfn << Spte.PFN_SHIFT), level);
     }
 
-    /**
-     * Checks every present leaf under {@code table} maps {@code firstPfn} plus its offset.
-     * acc: [0] first leaf seen, [1] AND of W, [2] OR of A|D.
-     */
+    /** What {@link #collect} found under one table: reset per region, reused by one thread's passes. */
+    private static final class LeafSummary
+    {
+        /** Snapshot of the table being checked, one per level below a 1 GiB page (index level - 1). */
+        final long[][] tables = new long[Spte.PG_LEVEL_1G - 1][Spte.ENTRIES_PER_TABLE];
+        /** The first present leaf seen, or {@link #NO_LEAF}. */
+        long first;
+        /** AND of the leaves' W bits. */
+        long writable;
+        /** OR of the leaves' A and D bits. */
+        long accessedDirty;
+
+        void reset()
+        {
+            first = NO_LEAF;
+            writable = Spte.WRITABLE;
+            accessedDirty = 0;
+        }
+    }
+
+    /** Checks every present leaf under {@code table} maps {@code firstPfn} plus its offset, summing into {@code acc}. */
     private static boolean collect(final PageTableStore store, final long table, final int level,
-        final long firstPfn, final long[] acc)
+        final long firstPfn, final LeafSummary acc)
     {
         final long pages = Spte.pagesPerLevel(level);
+        // One checked copy of the table, not 512 checked reads. Entries may change after the copy
+        // (A/D set by walks, W by the fast path): the cmpxchg on the parent entry decides, and
+        // handle_removed_pt then freezes the entries and passes on their final values.
+        final long[] entries = acc.tables[level - 1];
+        store.copyTable(table, entries);
         for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
         {
-            final long spte = store.lvSpte(table, i);
+            final long spte = entries[i];
             if (!Spte.isPresent(spte))
             {
                 continue;
@@ -159,16 +184,16 @@ final class PromoteInPlaceRecovery implements HugePageRecovery
             {
                 return false;
             }
-            if (acc[0] == NO_LEAF)
+            if (acc.first == NO_LEAF)
             {
-                acc[0] = spte;
+                acc.first = spte;
             }
-            else if (((spte ^ acc[0]) & MUST_AGREE) != 0)
+            else if (((spte ^ acc.first) & MUST_AGREE) != 0)
             {
                 return false;
             }
-            acc[1] &= spte;
-            acc[2] |= spte & (Spte.ACCESSED | Spte.DIRTY);
+            acc.writable &= spte;
+            acc.accessedDirty |= spte & (Spte.ACCESSED | Spte.DIRTY);
         }
         return true;
     }

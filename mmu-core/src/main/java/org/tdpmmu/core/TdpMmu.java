@@ -39,6 +39,7 @@ public final class TdpMmu implements MmuNotifier
     private final VmConfig config;
     private final int rootLevel;
     private final long rootPfn;
+    private final DeferredTableFrees deferredFrees;
     private volatile boolean rootValid = true;
     /** Set before any vCPU runs (tests only); read plain on every hook point. */
     private TestHook hook = TestHook.NONE;
@@ -74,6 +75,7 @@ public final class TdpMmu implements MmuNotifier
         this.bugNoFrozenCheck = config.has(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL);
         this.bugNoDirtyCarry = config.has(SeededBug.NO_DIRTY_CARRY_ON_ZAP);
         this.bugLeakLoser = config.has(SeededBug.LEAK_LOSER_TABLE);
+        this.deferredFrees = new DeferredTableFrees(rcu, store, counters);
         // kernel: kvm_tdp_mmu_alloc_root, one shared root for every vCPU (no SMM, one address space).
         this.rootPfn = store.allocate();
         counters.tableAllocs.increment();
@@ -538,11 +540,7 @@ public final class TdpMmu implements MmuNotifier
             counters.tablesFreed.increment();
             return;
         }
-        rcu.callRcu(() ->
-        {
-            store.free(table);
-            counters.tablesFreed.increment();
-        });
+        deferredFrees.free(table);
     }
 
     /** kernel: tdp_mmu_link_sp. Installs a non-leaf entry pointing at {@code child}. */
@@ -559,16 +557,13 @@ public final class TdpMmu implements MmuNotifier
     /**
      * Replaces the huge leaf at the iterator with a table of 512 smaller leaves mapping the same
      * memory (kernel: tdp_mmu_split_huge_page). No flush: every translation stays the same.
+     * {@code child} is a table nobody else can reach; a lost link race leaves it filled and unlinked,
+     * and the caller may fill it again or free it.
      */
     public boolean splitHugePage(final TdpIter iter, final long child)
     {
-        final long huge = iter.oldSpte();
-        final int level = iter.level();
-        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
-        {
-            // The child is private until linked: the release stores are published by the cmpxchg.
-            store.soSpte(child, i, Spte.makeSplitChild(huge, level, i));
-        }
+        // The child is private until linked: plain stores, published by the link's cmpxchg.
+        store.fillSplitChildren(child, iter.oldSpte(), iter.level());
         if (!linkTable(iter, child))
         {
             return false;
@@ -659,6 +654,8 @@ public final class TdpMmu implements MmuNotifier
         {
             flushRemoteTlbs();
         }
+        // Tables unlinked so far may be freed once this walker (a reader itself) has let go.
+        deferredFrees.submitPending();
         rcu.readUnlock();
         try
         {
@@ -696,7 +693,9 @@ public final class TdpMmu implements MmuNotifier
      * Walks [start, end) down to {@code minLevel} with the MMU lock held for read and inside one
      * RCU read-side section, yielding when the lock is contended (flushing first if a flush is
      * pending, as tdp_mmu_iter_cond_resched does): the loop every slot-wide sweep of the kernel's
-     * tdp_mmu.c shares (wrprot, clear-dirty, zap-collapsible, recover-huge-pages).
+     * tdp_mmu.c shares (wrprot, clear-dirty, zap-collapsible, recover-huge-pages). The tables the
+     * sweep unlinks are freed by one RCU callback queued at its end or at a yield
+     * ({@link DeferredTableFrees}), not one each.
      *
      * @return true if a flush is still pending at the end; the caller flushes.
      */
@@ -704,6 +703,7 @@ public final class TdpMmu implements MmuNotifier
     {
         final TdpIter iter = new TdpIter(store);
         boolean flush = false;
+        deferredFrees.begin();
         lock.readLock();
         rcu.readLock();
         try
@@ -722,6 +722,7 @@ public final class TdpMmu implements MmuNotifier
         {
             rcu.readUnlock();
             lock.readUnlock();
+            deferredFrees.end();
         }
         return flush;
     }
@@ -815,6 +816,8 @@ public final class TdpMmu implements MmuNotifier
                 return;
             }
             rootValid = false;
+            // Every table of the structure goes to one RCU callback, not one each.
+            deferredFrees.begin();
             rcu.readLock();
             try
             {
@@ -828,6 +831,7 @@ public final class TdpMmu implements MmuNotifier
             finally
             {
                 rcu.readUnlock();
+                deferredFrees.end();
             }
             flushRemoteTlbs();
             freeTableDeferred(rootPfn);

@@ -7,6 +7,8 @@ import java.lang.management.ManagementFactory;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The SPTE accessors and the walk are the hot path of every fault and every zap: once warm they
@@ -97,6 +99,60 @@ class HotPathAllocationTest
         // each walk: 4 tables of 512 entries, plus the restart after the yield at gfn 300 re-visits
         // the root, L3 and L2 entries on the way down and the L1 entry at 300 itself
         assertEquals(WALKS * (4L * 512 + 4), visits);
+    }
+
+    /**
+     * A recovery pass that removes a table per 2 MiB page allocates per pass, not per page: the
+     * tables go to RCU in one batch (no queue node and lambda each), and promotion's leaf summary is
+     * one object per pass. The same holds for the re-protecting harvest: no iterator per bitmap word.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RecoveryStrategy.class, names = {"ZAP_HUGE", "PROMOTE_IN_PLACE"})
+    void recoveryAllocatesPerPassNotPerHugePage(final RecoveryStrategy strategy)
+    {
+        final int regions = 256;
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final long base = 1L << 20;
+            final Memslot slot = vm.addMemslot(base, regions * 512L, Backing.PAGE_2M);
+            final DirtyLogging log = new DirtyLogging(vm);
+            final Vcpu vcpu = vm.createVcpu();
+            final long[] out = new long[slot.dirtyBitmap().words()];
+            long worstPass = 0;
+            long worstHarvest = 0;
+            for (int round = 0; round < 6; round++)
+            {
+                vm.rcu().barrier();
+                for (long g = base; g < slot.endGfn(); g += 512)
+                {
+                    vcpu.write(g, round);
+                }
+                vcpu.exitGuest();
+                log.enable(slot, Memslot.LOG_WRPROT, true);
+                for (long g = base; g < slot.endGfn(); g += 97)
+                {
+                    vcpu.write(g, round);
+                }
+                vcpu.exitGuest();
+                final long h0 = allocatedBytes();
+                log.getDirtyLog(slot, false, out);
+                final long h1 = allocatedBytes();
+                log.disable(slot, strategy.recovery());
+                final long d1 = allocatedBytes();
+                assertEquals(regions, DirtyLogConcurrencyTest.countHugeLeaves(vm, slot) +
+                    (strategy == RecoveryStrategy.ZAP_HUGE ? regions : 0), "every region recovered");
+                if (round >= 3)
+                {
+                    worstHarvest = Math.max(worstHarvest, h1 - h0);
+                    worstPass = Math.max(worstPass, d1 - h1);
+                }
+            }
+            // was ~70 (zap) and ~110 (promote) bytes per region, and an iterator per harvested word
+            assertTrue(worstPass < regions * 4L, strategy + " pass allocated " + worstPass + " bytes for " + regions +
+                " regions");
+            assertTrue(worstHarvest < SLACK_BYTES, "harvest of " + slot.dirtyBitmap().words() + " words allocated " +
+                worstHarvest + " bytes");
+        }
     }
 
     private static long allocatedBytes()

@@ -281,6 +281,146 @@ class PageTableStoreTest
         assertCounters(store, 2, 0, 2, 2);
     }
 
+    /** Huge leaves with every combination of the bits a split copies, at both huge levels. */
+    private static List<long[]> hugeLeaves()
+    {
+        final List<long[]> leaves = new ArrayList<>();
+        final long[] bitSets = {
+            0L,
+            Spte.WRITABLE,
+            Spte.WRITABLE | Spte.DIRTY,
+            Spte.ACCESSED,
+            Spte.ACCESSED | Spte.DIRTY | Spte.WRITABLE,
+            Spte.MMU_WRITABLE | Spte.HOST_WRITABLE,
+            Spte.MMU_WRITABLE | Spte.HOST_WRITABLE | Spte.WRITABLE | Spte.ACCESSED | Spte.DIRTY,
+            Spte.EXECUTABLE | Spte.IGNORE_PAT,
+            Spte.HOST_WRITABLE | Spte.EXECUTABLE | Spte.ACCESSED,
+        };
+        for (final int level : new int[] {Spte.PG_LEVEL_2M, Spte.PG_LEVEL_1G})
+        {
+            final long pages = Spte.pagesPerLevel(level);
+            // the lowest pfn, one in the middle, and the last huge page below MAX_PFN
+            for (final long pfn : new long[] {0L, 0x12345L * pages, (Spte.MAX_PFN + 1) - pages})
+            {
+                for (final long bits : bitSets)
+                {
+                    final long huge = Spte.READABLE | Spte.MEMTYPE_WB | Spte.MMU_PRESENT | Spte.LARGE | bits |
+                        (pfn << Spte.PFN_SHIFT);
+                    leaves.add(new long[] {huge, level});
+                }
+            }
+        }
+        return leaves;
+    }
+
+    @Test
+    void fillSplitChildrenWritesWhatThePerEntryPathWrites()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long bulk = store.allocate();
+        final long perEntry = store.allocate();
+        for (final long[] leaf : hugeLeaves())
+        {
+            final long huge = leaf[0];
+            final int level = (int)leaf[1];
+            // stale content from an earlier fill (a split that lost its link race) is overwritten
+            store.soSpte(bulk, 7, Spte.FROZEN);
+            store.fillSplitChildren(bulk, huge, level);
+            for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+            {
+                store.soSpte(perEntry, i, Spte.makeSplitChild(huge, level, i));
+            }
+            for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+            {
+                final long got = store.lvSpte(bulk, i);
+                assertEquals(store.lvSpte(perEntry, i), got, "entry " + i + " of the split of " +
+                    Spte.describe(huge, level) + ": " + Spte.describe(got, level - 1));
+                assertEquals(level - 1 > Spte.PG_LEVEL_4K, Spte.isLarge(got), "large bit of a level-" + (level - 1) +
+                    " child");
+                assertEquals(Spte.pfn(huge) + i * Spte.pagesPerLevel(level - 1), Spte.pfn(got), "pfn of child " + i);
+            }
+        }
+        assertTrue(store.isLive(bulk));
+        assertEquals(0L, store.generation(bulk));
+    }
+
+    @Test
+    void fillSplitChildrenRejectsBadArgumentsAndWritesNothing()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        final long huge2m = Spte.makeLeaf(0x200, Spte.PG_LEVEL_2M, Spte.LEAF_WRITABLE);
+        for (final long bad : new long[] {BASE - 1, 0x1234L, BASE + 1, BASE + 4, -1L})
+        {
+            assertBadArgument("0x" + Long.toHexString(bad), () -> store.fillSplitChildren(bad, huge2m, 2));
+        }
+        for (final int level : new int[] {0, 1, 4, 5})
+        {
+            assertBadArgument("level-" + level, () -> store.fillSplitChildren(pfn, huge2m, level));
+        }
+        final long notPresent = huge2m & ~Spte.MMU_PRESENT;
+        final long notLarge = huge2m & ~Spte.LARGE;
+        final long misaligned = Spte.makeLeaf(0x201, Spte.PG_LEVEL_4K, Spte.LEAF_WRITABLE) | Spte.LARGE;
+        final long misaligned1g = Spte.makeLeaf(0x200, Spte.PG_LEVEL_2M, Spte.LEAF_WRITABLE);
+        assertBadArgument("not a present huge leaf", () -> store.fillSplitChildren(pfn, notPresent, 2));
+        assertBadArgument("not a present huge leaf", () -> store.fillSplitChildren(pfn, notLarge, 2));
+        assertBadArgument("not a present huge leaf", () -> store.fillSplitChildren(pfn, Spte.FROZEN, 2));
+        assertBadArgument("0x" + Long.toHexString(misaligned), () -> store.fillSplitChildren(pfn, misaligned, 2));
+        assertBadArgument("aligned", () -> store.fillSplitChildren(pfn, misaligned1g, 3));
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            assertEquals(Spte.NONPRESENT, store.lvSpte(pfn, i), "entry " + i + " written by a rejected fill");
+        }
+    }
+
+    @Test
+    void fillSplitChildrenOfAFreedTableIsAUseAfterFree()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        store.allocate();
+        store.free(pfn);
+        assertUseAfterFree(pfn, () -> store.fillSplitChildren(pfn,
+            Spte.makeLeaf(0x200, Spte.PG_LEVEL_2M, Spte.LEAF_WRITABLE), Spte.PG_LEVEL_2M));
+    }
+
+    @Test
+    void copyTableCopiesWhatThePerEntryReadsSee()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            store.soSpte(pfn, i, i % 5 == 0 ? Spte.NONPRESENT : 0x8000_0000_0000_0000L | ((long)i << 12) | i);
+        }
+        final long[] dst = new long[Spte.ENTRIES_PER_TABLE + 2];
+        dst[512] = 7;
+        dst[513] = 9;
+        store.copyTable(pfn, dst);
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            assertEquals(store.lvSpte(pfn, i), dst[i], "entry " + i);
+        }
+        assertEquals(7, dst[512], "past the table: untouched");
+        assertEquals(9, dst[513]);
+    }
+
+    @Test
+    void copyTableRejectsABadPfnAShortArrayAndAFreedTable()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        final long freed = store.allocate();
+        for (final long bad : new long[] {BASE - 1, 0x1234L, BASE + 2, -1L})
+        {
+            assertBadArgument("0x" + Long.toHexString(bad), () -> store.copyTable(bad, new long[512]));
+        }
+        final long[] shortArray = new long[511];
+        assertBadArgument("511 longs", () -> store.copyTable(pfn, shortArray));
+        store.free(freed);
+        assertUseAfterFree(freed, () -> store.copyTable(freed, new long[512]));
+    }
+
     @Test
     void capacityOutOfRangeIsRejected()
     {

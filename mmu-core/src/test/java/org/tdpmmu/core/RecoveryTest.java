@@ -250,6 +250,45 @@ class RecoveryTest
         vm.close();
     }
 
+    /**
+     * Each promoted huge leaf carries its own region's bits: W the AND of its leaves' (cleared by
+     * the write-protection), A and D the OR; D only where a page of that region was written, so the
+     * accumulator one pass reuses across regions starts afresh for each.
+     */
+    @Test
+    void promotedLeavesCarryTheirOwnRegionsBits()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, 3 * 512, Backing.PAGE_2M);
+            final Vcpu vcpu = vm.createVcpu();
+            final long[] huge = new long[3];
+            for (int r = 0; r < 3; r++)
+            {
+                vcpu.read(BASE + r * 512L);
+                huge[r] = SafetyChecks.lookup(vm, BASE + r * 512L).spte();
+                assertTrue(Spte.isLarge(huge[r]) && !Spte.isDirty(huge[r]), Spte.describe(huge[r], 2));
+            }
+            vcpu.exitGuest();
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, true);
+            vcpu.write(BASE + 512 + 5, 1); // region 1 only: W back on one leaf, D set on it
+            vcpu.exitGuest();
+            log.disable(slot, RecoveryStrategy.PROMOTE_IN_PLACE.recovery());
+            assertEquals(3, vm.counters().promotions.sum());
+            for (int r = 0; r < 3; r++)
+            {
+                final SafetyChecks.Mapping m = SafetyChecks.lookup(vm, BASE + r * 512L + 100);
+                assertEquals(Spte.PG_LEVEL_2M, m.level());
+                final long expected = (huge[r] & ~Spte.WRITABLE) | (r == 1 ? Spte.DIRTY : 0);
+                assertEquals(expected, m.spte(), "region " + r + ": " + Spte.describe(m.spte(), 2));
+            }
+            SafetyChecksTest.assertClean(SafetyChecks.structure(vm));
+            vm.destroy();
+            SafetyChecksTest.assertClean(SafetyChecks.noLeak(vm));
+        }
+    }
+
     @Test
     void promotionRefusesWhileLoggingIsOn()
     {

@@ -1,0 +1,204 @@
+package org.tdpmmu.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * KVM_GET_DIRTY_LOG into the caller's buffer ({@link DirtyLogging#getDirtyLog(Memslot, boolean, long[])}):
+ * the same bits and the same re-protection as the allocating form, every bitmap word written
+ * whatever the buffer held, and a short buffer refused before anything changes.
+ */
+class DirtyLoggingTest
+{
+    private static final long BASE = 0x100000;
+    /** 1000 pages: 16 bitmap words, the last one partly used. */
+    private static final long PAGES = 1000;
+    private static final long STALE = 0x5a5a5a5a5a5a5a5aL;
+
+    private record Logged(Vm vm, Memslot slot, Vcpu vcpu, DirtyLogging log)
+    {
+    }
+
+    /** Every page mapped, logging by write protection on, pages {@code 3k} written (dirty) since. */
+    private static Logged everyThirdPageDirty()
+    {
+        final Vm vm = new Vm(VmConfig.small());
+        final Memslot slot = vm.addMemslot(BASE, PAGES, Backing.PAGE_4K);
+        final Vcpu vcpu = vm.createVcpu();
+        for (long g = BASE; g < BASE + PAGES; g++)
+        {
+            vcpu.write(g, g);
+        }
+        final DirtyLogging log = new DirtyLogging(vm);
+        log.enable(slot, Memslot.LOG_WRPROT, false);
+        for (long g = BASE; g < BASE + PAGES; g += 3)
+        {
+            vcpu.write(g, g + 1);
+        }
+        vcpu.exitGuest();
+        return new Logged(vm, slot, vcpu, log);
+    }
+
+    private static long[] everyThirdPage()
+    {
+        final long[] bits = new long[16];
+        for (long p = 0; p < PAGES; p += 3)
+        {
+            bits[(int)(p >>> 6)] |= 1L << (p & 63);
+        }
+        return bits;
+    }
+
+    @Test
+    void manualProtectCopiesTheBitmapIntoTheBufferAndChangesNothing()
+    {
+        final Logged l = everyThirdPageDirty();
+        try (Vm vm = l.vm())
+        {
+            final long[] out = new long[18];
+            Arrays.fill(out, STALE);
+            assertSame(out, l.log().getDirtyLog(l.slot(), true, out));
+            assertArrayEquals(everyThirdPage(), Arrays.copyOf(out, 16));
+            assertEquals(STALE, out[16], "words past the bitmap are untouched");
+            assertEquals(STALE, out[17]);
+            assertArrayEquals(everyThirdPage(), l.log().getDirtyLog(l.slot(), true), "the allocating form agrees");
+            assertEquals(334, l.slot().dirtyBitmap().cardinality(), "manual protect clears nothing");
+            assertFalse(Spte.isWritable(SafetyChecks.lookup(vm, BASE + 1).spte()));
+            assertTrue(Spte.isWritable(SafetyChecks.lookup(vm, BASE + 3).spte()), "and re-protects nothing");
+        }
+    }
+
+    @Test
+    void harvestIntoTheBufferReprotectsAndZeroesTheCleanWords()
+    {
+        final Logged l = everyThirdPageDirty();
+        try (Vm vm = l.vm())
+        {
+            final long[] out = new long[16];
+            Arrays.fill(out, STALE);
+            final long wrprotBefore = vm.counters().wrprot.sum();
+            l.log().getDirtyLog(l.slot(), false, out);
+            assertArrayEquals(everyThirdPage(), out);
+            assertEquals(334, vm.counters().wrprot.sum() - wrprotBefore, "one W cleared per dirty page");
+            assertEquals(0, l.slot().dirtyBitmap().cardinality(), "the harvest took every bit");
+            for (long g = BASE; g < BASE + PAGES; g++)
+            {
+                assertFalse(Spte.isWritable(SafetyChecks.lookup(vm, g).spte()), "gfn 0x" + Long.toHexString(g));
+            }
+            // Nothing written since: a second harvest into the same (now stale) buffer is all zero.
+            l.log().getDirtyLog(l.slot(), false, out);
+            assertArrayEquals(new long[16], out);
+            // One page written again: only its word has a bit.
+            l.vcpu().write(BASE + 700, 1);
+            l.vcpu().exitGuest();
+            l.log().getDirtyLog(l.slot(), false, out);
+            final long[] expected = new long[16];
+            expected[700 >>> 6] = 1L << (700 & 63);
+            assertArrayEquals(expected, out);
+        }
+    }
+
+    /**
+     * KVM_CLEAR_DIRTY_LOG after KVM_DIRTY_LOG_INITIALLY_SET: nothing was protected at enable, so the
+     * clear write-protects each huge leaf under the cleared pages once (counted once, not per word)
+     * and clears every bit it was given.
+     */
+    @Test
+    void clearAfterInitiallySetWriteProtectsEachHugeLeafOnce()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, 1024, Backing.PAGE_2M);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(BASE, 1);
+            vcpu.write(BASE + 512, 2);
+            vcpu.exitGuest();
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false, true);
+            assertTrue(Spte.isWritable(SafetyChecks.lookup(vm, BASE).spte()), "nothing protected at enable");
+            final long wrprotBefore = vm.counters().wrprot.sum();
+            final long[] all = new long[16];
+            Arrays.fill(all, -1L);
+            assertEquals(1024, log.clearDirtyLog(slot, 0, all));
+            assertEquals(2, vm.counters().wrprot.sum() - wrprotBefore, "two huge leaves, each protected once");
+            for (final long g : new long[] {BASE, BASE + 511, BASE + 512, BASE + 1023})
+            {
+                final SafetyChecks.Mapping m = SafetyChecks.lookup(vm, g);
+                assertEquals(Spte.PG_LEVEL_2M, m.level());
+                assertFalse(Spte.isWritable(m.spte()), "gfn 0x" + Long.toHexString(g));
+            }
+            assertEquals(0, slot.dirtyBitmap().cardinality());
+        }
+    }
+
+    /**
+     * D-bit logging: KVM_CLEAR_DIRTY_LOG clears D on the pages written since the last get (their
+     * bits still set under manual protect) and counts one D cleared per page.
+     */
+    @Test
+    void clearInDbitModeClearsAndCountsEachDirtyLeaf()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, PAGES, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            for (long g = BASE; g < BASE + PAGES; g++)
+            {
+                vcpu.write(g, g);
+            }
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_DBIT, false);
+            for (long g = BASE; g < BASE + PAGES; g += 3)
+            {
+                vcpu.write(g, g + 1);
+            }
+            vcpu.exitGuest();
+            final long[] got = log.getDirtyLog(slot, true, new long[16]);
+            assertArrayEquals(everyThirdPage(), got, "the D bits moved into the bitmap");
+            // written again after the get: D set again on 0, 3, ..., 63 (22 pages)
+            for (long g = BASE; g < BASE + 64; g += 3)
+            {
+                vcpu.write(g, g + 2);
+            }
+            vcpu.exitGuest();
+            final long dbitBefore = vm.counters().dbitCleared.sum();
+            final long wrprotBefore = vm.counters().wrprot.sum();
+            assertEquals(334, log.clearDirtyLog(slot, 0, got));
+            assertEquals(22, vm.counters().dbitCleared.sum() - dbitBefore, "one D cleared per page written again");
+            assertEquals(0, vm.counters().wrprot.sum() - wrprotBefore, "D-bit logging takes no W");
+            for (long g = BASE; g < BASE + PAGES; g++)
+            {
+                final long spte = SafetyChecks.lookup(vm, g).spte();
+                assertFalse(Spte.isDirty(spte), "gfn 0x" + Long.toHexString(g));
+                assertTrue(Spte.isWritable(spte));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "manualProtect={0}")
+    @ValueSource(booleans = {true, false})
+    void aShortBufferIsRefusedNamingBothSizesBeforeAnythingChanges(final boolean manualProtect)
+    {
+        final Logged l = everyThirdPageDirty();
+        try (Vm vm = l.vm())
+        {
+            final long[] out = new long[15];
+            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> l.log().getDirtyLog(l.slot(), manualProtect, out));
+            assertTrue(e.getMessage().contains("15 words") && e.getMessage().contains("has 16"), e.getMessage());
+            assertEquals(334, l.slot().dirtyBitmap().cardinality(), "no bit taken");
+            assertTrue(Spte.isWritable(SafetyChecks.lookup(vm, BASE).spte()), "no page re-protected");
+            assertArrayEquals(new long[15], out);
+        }
+    }
+}
