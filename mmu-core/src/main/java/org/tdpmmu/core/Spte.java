@@ -156,6 +156,32 @@ public final class Spte
         return (spte & DIRTY) != 0;
     }
 
+    /**
+     * True if a present leaf may still change without the MMU lock (kernel: spte_has_volatile_bits):
+     * the fast path may set W on an MMU-writable leaf that lacks it, and hardware sets A on any
+     * access and D on a write through W, each with a cmpxchg. A leaf with none of those left to
+     * change (A set; D set if W; not waiting for the fast path) can only be changed by the holder
+     * of the lock.
+     */
+    public static boolean hasVolatileBits(final long spte)
+    {
+        if (!isWritable(spte) && isMmuWritable(spte))
+        {
+            return true;
+        }
+        return !isAccessed(spte) || (isWritable(spte) && !isDirty(spte));
+    }
+
+    /**
+     * True if a writer holding the MMU lock for write must still replace {@code spte} atomically
+     * (kernel: kvm_tdp_mmu_spte_need_atomic_write): a present leaf with volatile bits. Anything
+     * else (a table entry, a non-present or frozen entry) changes only under the lock.
+     */
+    public static boolean needAtomicWrite(final long spte, final int level)
+    {
+        return isPresent(spte) && isLastAtLevel(spte, level) && hasVolatileBits(spte);
+    }
+
     /** kernel: spte_to_pfn. */
     public static long pfn(final long spte)
     {

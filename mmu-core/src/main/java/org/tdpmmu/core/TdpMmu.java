@@ -438,7 +438,7 @@ public final class TdpMmu implements MmuNotifier
     public void setSpte(final TdpIter iter, final long newSpte)
     {
         assert lock.heldForWrite() : "tdp_mmu_set_spte needs mmu_lock held for write";
-        final long old = store.xchgSpte(iter.sptepTable(), iter.sptepIndex(), newSpte);
+        final long old = writeSpteLocked(iter, newSpte);
         if (Spte.isFrozen(old))
         {
             throw new MmuBugException("frozen SPTE under the write lock at gfn 0x" + Long.toHexString(iter.gfn()));
@@ -607,9 +607,33 @@ public final class TdpMmu implements MmuNotifier
     }
 
     /**
-     * Atomically clears {@code bits} in the iterator's entry (kernel: tdp_mmu_clear_spte_bits, an
-     * atomic and-not because hardware and the fast path change other bits without the lock). No
-     * propagation: callers clear only W or D, which the dirty log accounts for itself.
+     * Replaces the iterator's entry with the MMU lock held for write (kernel: kvm_tdp_mmu_write_spte):
+     * an atomic exchange if the entry may change without the lock ({@link Spte#needAtomicWrite}),
+     * so a bit hardware or the fast path sets meanwhile is returned rather than lost; otherwise a
+     * release store, because nobody else can change the entry and the iterator's snapshot is exact.
+     * A non-present entry also goes through the exchange (the kernel stores it plainly): the frozen
+     * value is not present, and the exchange lets {@link #setSpte} see a frozen entry that a buggy
+     * shared-mode path left behind instead of trusting the snapshot.
+     *
+     * @return the value replaced.
+     */
+    private long writeSpteLocked(final TdpIter iter, final long newSpte)
+    {
+        final long old = iter.oldSpte();
+        if (Spte.needAtomicWrite(old, iter.level()) || !Spte.isPresent(old))
+        {
+            return store.xchgSpte(iter.sptepTable(), iter.sptepIndex(), newSpte);
+        }
+        store.soSpte(iter.sptepTable(), iter.sptepIndex(), newSpte);
+        return old;
+    }
+
+    /**
+     * Clears {@code bits} in the iterator's entry (kernel: tdp_mmu_clear_spte_bits). With the lock
+     * held for write and a leaf without volatile bits, one release store; otherwise an atomic
+     * and-not (a cmpxchg loop), because hardware and the fast path change other bits without the
+     * lock, and under the read lock so may other sweeps. No propagation: callers clear only W or D,
+     * which the dirty log accounts for itself.
      *
      * @return the value before.
      */
@@ -618,13 +642,18 @@ public final class TdpMmu implements MmuNotifier
         final long table = iter.sptepTable();
         final int index = iter.sptepIndex();
         long old = iter.oldSpte();
+        if (!Spte.isPresent(old) || (old & bits) == 0)
+        {
+            return old;
+        }
+        if (!Spte.needAtomicWrite(old, iter.level()) && lock.heldForWrite())
+        {
+            store.soSpte(table, index, old & ~bits);
+            iter.refreshOldSpte(old & ~bits);
+            return old;
+        }
         while (true)
         {
-            if (!Spte.isPresent(old) || (old & bits) == 0)
-            {
-                iter.refreshOldSpte(old);
-                return old;
-            }
             final long witness = store.cmpxchgSpte(table, index, old, old & ~bits);
             if (witness == old)
             {
@@ -633,6 +662,11 @@ public final class TdpMmu implements MmuNotifier
             }
             counters.cmpxchgFailures.increment();
             old = witness;
+            if (!Spte.isPresent(old) || (old & bits) == 0)
+            {
+                iter.refreshOldSpte(old);
+                return old;
+            }
         }
     }
 

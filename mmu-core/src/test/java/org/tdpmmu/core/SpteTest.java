@@ -353,4 +353,36 @@ class SpteTest
         assertTrue(table.contains("pfn=0x1000000005"), table);
         assertTrue(table.contains("level 4"), table);
     }
+
+    /** kernel: spte_has_volatile_bits, over every combination of the bits it looks at. */
+    @Test
+    void volatileBitsAreWhatTheLocklessWritersMayStillSet()
+    {
+        for (int w = 0; w < 2; w++)
+        {
+            for (int mmuW = 0; mmuW < 2; mmuW++)
+            {
+                for (int a = 0; a < 2; a++)
+                {
+                    for (int d = 0; d < 2; d++)
+                    {
+                        final long spte = Spte.makeLeaf(0x1234, Spte.PG_LEVEL_4K, 0) & ~(Spte.WRITABLE | Spte.MMU_WRITABLE |
+                            Spte.ACCESSED | Spte.DIRTY) | (w == 1 ? Spte.WRITABLE : 0) | (mmuW == 1 ? Spte.MMU_WRITABLE : 0) |
+                            (a == 1 ? Spte.ACCESSED : 0) | (d == 1 ? Spte.DIRTY : 0);
+                        final boolean fastPathMaySetW = w == 0 && mmuW == 1;
+                        final boolean hardwareMaySetA = a == 0;
+                        final boolean hardwareMaySetD = w == 1 && d == 0;
+                        final boolean expected = fastPathMaySetW || hardwareMaySetA || hardwareMaySetD;
+                        final String what = "W=" + w + " MMU-W=" + mmuW + " A=" + a + " D=" + d;
+                        assertEquals(expected, Spte.hasVolatileBits(spte), what);
+                        assertEquals(expected, Spte.needAtomicWrite(spte, Spte.PG_LEVEL_4K), what);
+                    }
+                }
+            }
+        }
+        assertFalse(Spte.needAtomicWrite(Spte.NONPRESENT, Spte.PG_LEVEL_4K));
+        assertFalse(Spte.needAtomicWrite(Spte.FROZEN, Spte.PG_LEVEL_4K));
+        assertFalse(Spte.needAtomicWrite(Spte.makeNonLeaf(0x99), Spte.PG_LEVEL_2M),
+            "a table entry changes only under the lock");
+    }
 }

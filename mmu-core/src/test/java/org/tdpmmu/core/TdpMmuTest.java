@@ -283,6 +283,59 @@ class TdpMmuTest
         }
     }
 
+    /**
+     * Under the write lock, clearing W of a writable clean leaf must stay atomic: hardware may set D
+     * between the iterator's read and the write (kernel: spte_has_volatile_bits). A leaf with W, A
+     * and D set has nothing volatile left, and the clear is a plain store of the snapshot.
+     */
+    @Test
+    void writeLockedClearKeepsADirtyBitHardwareSetAfterTheSnapshot()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            vm.addMemslot(BASE_4K, 16, Backing.PAGE_4K);
+            assertEquals(TdpMmu.RET_PF_FIXED, fault(vm, BASE_4K + 5, false));
+            final TdpMmu mmu = vm.mmu();
+            final TdpIter it = new TdpIter(vm.store());
+            vm.lock().writeLock();
+            vm.rcu().readLock();
+            try
+            {
+                it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, BASE_4K + 5, BASE_4K + 6);
+                while (it.level() > Spte.PG_LEVEL_4K)
+                {
+                    it.next();
+                }
+                // Make the leaf writable, accessed and clean: D is the bit hardware may still set.
+                final long clean = (it.oldSpte() | Spte.WRITABLE | Spte.MMU_WRITABLE | Spte.ACCESSED) & ~Spte.DIRTY;
+                vm.store().soSpte(it.sptepTable(), it.sptepIndex(), clean);
+                it.refreshOldSpte(clean);
+                assertTrue(Spte.hasVolatileBits(clean));
+                // The hardware walk of a write sets D after the sweep read the entry.
+                assertEquals(clean, vm.store().cmpxchgSpte(it.sptepTable(), it.sptepIndex(), clean, clean | Spte.DIRTY));
+
+                final long before = mmu.clearSpteBits(it, Spte.WRITABLE);
+                assertTrue(Spte.isDirty(before), "the value returned is the one replaced, D included");
+                final long now = vm.store().lvSpte(it.sptepTable(), it.sptepIndex());
+                assertTrue(Spte.isDirty(now) && !Spte.isWritable(now), "D kept, W cleared: " + Spte.describe(now, 1));
+
+                // W, A and D all set: nothing volatile, so a plain store of the snapshot is exact.
+                final long full = now | Spte.WRITABLE;
+                vm.store().soSpte(it.sptepTable(), it.sptepIndex(), full);
+                it.refreshOldSpte(full);
+                assertFalse(Spte.hasVolatileBits(full));
+                assertEquals(full, mmu.clearSpteBits(it, Spte.DIRTY));
+                assertEquals(full & ~Spte.DIRTY, vm.store().lvSpte(it.sptepTable(), it.sptepIndex()));
+                assertEquals(full & ~Spte.DIRTY, it.oldSpte());
+            }
+            finally
+            {
+                vm.rcu().readUnlock();
+                vm.lock().writeUnlock();
+            }
+        }
+    }
+
     /** A frozen entry anywhere on the fault's path: RETRY, no table allocated for nothing. */
     @Test
     void aFrozenEntryMakesTheFaultRetry()
