@@ -4,12 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.tdpmmu.concurrency.TestThreads.assertStillBlocked;
 import static org.tdpmmu.concurrency.TestThreads.await;
 import static org.tdpmmu.concurrency.TestThreads.awaitTrue;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
 class MmuLockTest
@@ -239,5 +243,194 @@ class MmuLockTest
         assertEquals(0, lock.yields());
         assertTrue(lock.writeHoldNanosMax() >= 200_000, "max=" + lock.writeHoldNanosMax());
         assertTrue(lock.writeHoldNanosTotal() >= lock.writeHoldNanosMax());
+    }
+
+    @Test
+    void aWaitingWriterStopsNewReaders() throws Exception
+    {
+        final MmuLock lock = new MmuLock();
+        final AtomicInteger order = new AtomicInteger();
+        final AtomicInteger writerAt = new AtomicInteger(-1);
+        final AtomicInteger lateReaderAt = new AtomicInteger(-1);
+        lock.readLock();
+        try (TestThreads threads = new TestThreads())
+        {
+            threads.start("writer", () ->
+            {
+                lock.writeLock();
+                writerAt.set(order.getAndIncrement());
+                lock.writeUnlock();
+            });
+            awaitTrue("writer waits with the writer-waiting bit set",
+                () -> (lock.lockWord() & QueuedRwLock.WAITING) != 0);
+            final Thread late = threads.start("late-reader", () ->
+            {
+                lock.readLock();
+                lateReaderAt.set(order.getAndIncrement());
+                lock.readUnlock();
+            });
+            // Either it got in (the bug) or it queued and parked behind the writer.
+            awaitTrue("late reader in or parked", () -> !late.isAlive() || LockSupport.getBlocker(late) != null);
+            assertStillBlocked(late);
+            assertEquals(-1, lateReaderAt.get(), "a reader got in past a waiting writer");
+            assertEquals(2, lock.contendedAcquisitions());
+            assertEquals(QueuedRwLock.READER_BIAS | QueuedRwLock.WAITING, lock.lockWord(),
+                "one reader (this thread) and the waiting bit; the late reader took its bias back");
+            lock.readUnlock();
+            threads.joinAll();
+        }
+        assertEquals(0, writerAt.get());
+        assertEquals(1, lateReaderAt.get());
+        assertEquals(0, lock.lockWord());
+        assertFalse(lock.isContended());
+    }
+
+    /** Repeated: a thread that barges back in rather than queueing wins some rounds, not all. */
+    @RepeatedTest(25)
+    void condReschedReadQueuesBehindEveryQueuedWriter() throws Exception
+    {
+        final MmuLock lock = new MmuLock();
+        final AtomicInteger order = new AtomicInteger();
+        final AtomicInteger firstAt = new AtomicInteger(-1);
+        final AtomicInteger secondAt = new AtomicInteger(-1);
+        lock.readLock();
+        try (TestThreads threads = new TestThreads())
+        {
+            threads.start("writer-1", () ->
+            {
+                lock.writeLock();
+                firstAt.set(order.getAndIncrement());
+                lock.writeUnlock();
+            });
+            awaitTrue("writer-1 heads the queue", () -> (lock.lockWord() & QueuedRwLock.WAITING) != 0);
+            final Thread second = threads.start("writer-2", () ->
+            {
+                lock.writeLock();
+                secondAt.set(order.getAndIncrement());
+                lock.writeUnlock();
+            });
+            awaitTrue("writer-2 parked behind writer-1", () -> LockSupport.getBlocker(second) != null);
+            assertTrue(lock.condReschedRead());
+            final int mine = order.getAndIncrement();
+            assertTrue(lock.heldForRead());
+            assertEquals(0, firstAt.get());
+            assertEquals(1, secondAt.get(), "the yielding reader re-took the lock ahead of the second queued writer");
+            assertEquals(2, mine);
+            threads.joinAll();
+        }
+        lock.readUnlock();
+        assertEquals(0, lock.lockWord());
+    }
+
+    /** Repeated: a thread that barges back in rather than queueing wins some rounds, not all. */
+    @RepeatedTest(25)
+    void condReschedWriteQueuesBehindEveryQueuedWaiter() throws Exception
+    {
+        final MmuLock lock = new MmuLock();
+        final AtomicInteger order = new AtomicInteger();
+        final AtomicInteger readerAt = new AtomicInteger(-1);
+        final AtomicInteger writerAt = new AtomicInteger(-1);
+        lock.writeLock();
+        try (TestThreads threads = new TestThreads())
+        {
+            final Thread reader = threads.start("reader", () ->
+            {
+                lock.readLock();
+                readerAt.set(order.getAndIncrement());
+                lock.readUnlock();
+            });
+            awaitTrue("reader parked at the head of the queue", () -> LockSupport.getBlocker(reader) != null);
+            final Thread writer = threads.start("writer", () ->
+            {
+                lock.writeLock();
+                writerAt.set(order.getAndIncrement());
+                lock.writeUnlock();
+            });
+            awaitTrue("writer parked behind the reader", () -> LockSupport.getBlocker(writer) != null);
+            assertTrue(lock.condReschedWrite());
+            final int mine = order.getAndIncrement();
+            assertTrue(lock.heldForWrite());
+            assertEquals(0, readerAt.get());
+            assertEquals(1, writerAt.get(), "the yielding writer re-took the lock ahead of the queued writer");
+            assertEquals(2, mine);
+            threads.joinAll();
+        }
+        lock.writeUnlock();
+        assertEquals(0, lock.lockWord());
+        assertEquals(3, lock.writeAcquisitions());
+    }
+
+    @Test
+    void refusedRecursionLeavesTheLockWordUntouched() throws Exception
+    {
+        final MmuLock lock = new MmuLock();
+        lock.readLock();
+        assertThrows(IllegalStateException.class, lock::readLock);
+        assertThrows(IllegalStateException.class, lock::writeLock);
+        assertEquals(QueuedRwLock.READER_BIAS, lock.lockWord(), "a refused attempt left a bias or a writer bit");
+        assertTrue(lock.heldForRead());
+        lock.readUnlock();
+        assertEquals(0, lock.lockWord());
+
+        lock.writeLock();
+        assertThrows(IllegalStateException.class, lock::readLock);
+        assertThrows(IllegalStateException.class, lock::writeLock);
+        assertEquals(QueuedRwLock.LOCKED, lock.lockWord());
+        assertTrue(lock.heldForWrite());
+        lock.writeUnlock();
+        assertEquals(0, lock.lockWord());
+
+        // and the lock still works for others: a writer on another thread gets in
+        try (TestThreads threads = new TestThreads())
+        {
+            threads.start("writer", () ->
+            {
+                lock.writeLock();
+                lock.writeUnlock();
+            });
+            threads.joinAll();
+        }
+        assertEquals(0, lock.contendedAcquisitions());
+    }
+
+    @Test
+    void holdsAreTrackedPerLock()
+    {
+        final MmuLock a = new MmuLock();
+        final MmuLock b = new MmuLock();
+        a.readLock();
+        assertFalse(b.held());
+        b.writeLock(); // not recursion: another lock
+        assertTrue(a.heldForRead());
+        assertTrue(b.heldForWrite());
+        assertThrows(IllegalStateException.class, b::readUnlock, "b is held for write, not read");
+        b.writeUnlock();
+        a.readUnlock();
+        assertFalse(a.held());
+        assertFalse(b.held());
+    }
+
+    @Test
+    void anInterruptedWaiterKeepsWaitingAndKeepsItsInterrupt() throws Exception
+    {
+        final MmuLock lock = new MmuLock();
+        final AtomicBoolean interruptedAfter = new AtomicBoolean();
+        lock.writeLock();
+        try (TestThreads threads = new TestThreads())
+        {
+            final Thread reader = threads.start("reader", () ->
+            {
+                lock.readLock();
+                interruptedAfter.set(Thread.interrupted());
+                lock.readUnlock();
+            });
+            awaitTrue("reader parked", () -> LockSupport.getBlocker(reader) != null);
+            reader.interrupt();
+            assertStillBlocked(reader);
+            lock.writeUnlock();
+            threads.joinAll();
+        }
+        assertTrue(interruptedAfter.get(), "the interrupt was lost");
+        assertEquals(0, lock.lockWord());
     }
 }
