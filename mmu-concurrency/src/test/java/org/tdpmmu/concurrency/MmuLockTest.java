@@ -245,42 +245,64 @@ class MmuLockTest
         assertTrue(lock.writeHoldNanosTotal() >= lock.writeHoldNanosMax());
     }
 
+    /** A thread that takes the lock once and notes its turn: the order in which the threads got in. */
+    private static final class Turn
+    {
+        final Thread thread;
+        final AtomicInteger at = new AtomicInteger(-1);
+
+        Turn(final TestThreads threads, final String name, final MmuLock lock, final boolean write,
+            final AtomicInteger turns)
+        {
+            thread = threads.start(name, () ->
+            {
+                if (write)
+                {
+                    lock.writeLock();
+                    at.set(turns.getAndIncrement());
+                    lock.writeUnlock();
+                }
+                else
+                {
+                    lock.readLock();
+                    at.set(turns.getAndIncrement());
+                    lock.readUnlock();
+                }
+            });
+        }
+
+        boolean parked()
+        {
+            return LockSupport.getBlocker(thread) != null;
+        }
+    }
+
     @Test
     void aWaitingWriterStopsNewReaders() throws Exception
     {
         final MmuLock lock = new MmuLock();
-        final AtomicInteger order = new AtomicInteger();
-        final AtomicInteger writerAt = new AtomicInteger(-1);
-        final AtomicInteger lateReaderAt = new AtomicInteger(-1);
+        final AtomicInteger turns = new AtomicInteger();
+        final Turn writer;
+        final Turn late;
         lock.readLock();
         try (TestThreads threads = new TestThreads())
         {
-            threads.start("writer", () ->
-            {
-                lock.writeLock();
-                writerAt.set(order.getAndIncrement());
-                lock.writeUnlock();
-            });
+            writer = new Turn(threads, "writer", lock, true, turns);
             awaitTrue("writer waits with the writer-waiting bit set",
                 () -> (lock.lockWord() & QueuedRwLock.WAITING) != 0);
-            final Thread late = threads.start("late-reader", () ->
-            {
-                lock.readLock();
-                lateReaderAt.set(order.getAndIncrement());
-                lock.readUnlock();
-            });
+            late = new Turn(threads, "late-reader", lock, false, turns);
             // Either it got in (the bug) or it queued and parked behind the writer.
-            awaitTrue("late reader in or parked", () -> !late.isAlive() || LockSupport.getBlocker(late) != null);
-            assertStillBlocked(late);
-            assertEquals(-1, lateReaderAt.get(), "a reader got in past a waiting writer");
+            awaitTrue("late reader in or parked", () -> !late.thread.isAlive() || late.parked());
+            assertStillBlocked(late.thread);
+            assertEquals(-1, late.at.get(), "a reader got in past a waiting writer");
             assertEquals(2, lock.contendedAcquisitions());
             assertEquals(QueuedRwLock.READER_BIAS | QueuedRwLock.WAITING, lock.lockWord(),
                 "one reader (this thread) and the waiting bit; the late reader took its bias back");
             lock.readUnlock();
             threads.joinAll();
         }
-        assertEquals(0, writerAt.get());
-        assertEquals(1, lateReaderAt.get());
+        assertEquals(0, writer.at.get());
+        assertEquals(1, late.at.get());
         assertEquals(0, lock.lockWord());
         assertFalse(lock.isContended());
     }
@@ -290,31 +312,19 @@ class MmuLockTest
     void condReschedReadQueuesBehindEveryQueuedWriter() throws Exception
     {
         final MmuLock lock = new MmuLock();
-        final AtomicInteger order = new AtomicInteger();
-        final AtomicInteger firstAt = new AtomicInteger(-1);
-        final AtomicInteger secondAt = new AtomicInteger(-1);
+        final AtomicInteger turns = new AtomicInteger();
         lock.readLock();
         try (TestThreads threads = new TestThreads())
         {
-            threads.start("writer-1", () ->
-            {
-                lock.writeLock();
-                firstAt.set(order.getAndIncrement());
-                lock.writeUnlock();
-            });
+            final Turn first = new Turn(threads, "writer-1", lock, true, turns);
             awaitTrue("writer-1 heads the queue", () -> (lock.lockWord() & QueuedRwLock.WAITING) != 0);
-            final Thread second = threads.start("writer-2", () ->
-            {
-                lock.writeLock();
-                secondAt.set(order.getAndIncrement());
-                lock.writeUnlock();
-            });
-            awaitTrue("writer-2 parked behind writer-1", () -> LockSupport.getBlocker(second) != null);
+            final Turn second = new Turn(threads, "writer-2", lock, true, turns);
+            awaitTrue("writer-2 parked behind writer-1", second::parked);
             assertTrue(lock.condReschedRead());
-            final int mine = order.getAndIncrement();
+            final int mine = turns.getAndIncrement();
             assertTrue(lock.heldForRead());
-            assertEquals(0, firstAt.get());
-            assertEquals(1, secondAt.get(), "the yielding reader re-took the lock ahead of the second queued writer");
+            assertEquals(0, first.at.get());
+            assertEquals(1, second.at.get(), "the yielding reader re-took the lock ahead of the second queued writer");
             assertEquals(2, mine);
             threads.joinAll();
         }
@@ -322,36 +332,24 @@ class MmuLockTest
         assertEquals(0, lock.lockWord());
     }
 
-    /** Repeated: a thread that barges back in rather than queueing wins some rounds, not all. */
+    /** Repeated, as above. */
     @RepeatedTest(25)
     void condReschedWriteQueuesBehindEveryQueuedWaiter() throws Exception
     {
         final MmuLock lock = new MmuLock();
-        final AtomicInteger order = new AtomicInteger();
-        final AtomicInteger readerAt = new AtomicInteger(-1);
-        final AtomicInteger writerAt = new AtomicInteger(-1);
+        final AtomicInteger turns = new AtomicInteger();
         lock.writeLock();
         try (TestThreads threads = new TestThreads())
         {
-            final Thread reader = threads.start("reader", () ->
-            {
-                lock.readLock();
-                readerAt.set(order.getAndIncrement());
-                lock.readUnlock();
-            });
-            awaitTrue("reader parked at the head of the queue", () -> LockSupport.getBlocker(reader) != null);
-            final Thread writer = threads.start("writer", () ->
-            {
-                lock.writeLock();
-                writerAt.set(order.getAndIncrement());
-                lock.writeUnlock();
-            });
-            awaitTrue("writer parked behind the reader", () -> LockSupport.getBlocker(writer) != null);
+            final Turn reader = new Turn(threads, "reader", lock, false, turns);
+            awaitTrue("reader parked at the head of the queue", reader::parked);
+            final Turn writer = new Turn(threads, "writer", lock, true, turns);
+            awaitTrue("writer parked behind the reader", writer::parked);
             assertTrue(lock.condReschedWrite());
-            final int mine = order.getAndIncrement();
+            final int mine = turns.getAndIncrement();
             assertTrue(lock.heldForWrite());
-            assertEquals(0, readerAt.get());
-            assertEquals(1, writerAt.get(), "the yielding writer re-took the lock ahead of the queued writer");
+            assertEquals(0, reader.at.get());
+            assertEquals(1, writer.at.get(), "the yielding writer re-took the lock ahead of the queued writer");
             assertEquals(2, mine);
             threads.joinAll();
         }
