@@ -18,8 +18,8 @@ import java.util.concurrent.atomic.LongAdder;
  * The check needs the caller's hold mode, which lives in the caller's {@link QueuedRwLockNode}: one
  * record per thread and lock, found through a {@link ThreadLocal}, made on the thread's first use and
  * reused after, and also the thread's node in the wait queue. So an acquisition allocates nothing and
- * writes no shared word besides the lock word; the counters are {@link LongAdder}s (striped, so two
- * readers do not fight over one cache line) or are written under the write lock.
+ * writes no shared word besides the lock word; the counters are {@link LongAdder}s (striped: two
+ * readers counting at once soon count in cells of their own) or are written under the write lock.
  *
  * <p>Memory ordering: every acquisition is an acquire of the lock word and every release a release
  * of it (see {@link QueuedRwLock}), so a critical section sees everything done in the critical
@@ -29,14 +29,9 @@ import java.util.concurrent.atomic.LongAdder;
 public final class MmuLock
 {
     private final QueuedRwLock lock = new QueuedRwLock();
-    private final ThreadLocal<QueuedRwLockNode> nodes = new ThreadLocal<>()
-    {
-        @Override
-        protected QueuedRwLockNode initialValue()
-        {
-            return new QueuedRwLockNode(Thread.currentThread());
-        }
-    };
+    /** A thread's node is made on its first use of this lock and reused for every acquisition after. */
+    private final ThreadLocal<QueuedRwLockNode> nodes =
+        ThreadLocal.withInitial(() -> new QueuedRwLockNode(Thread.currentThread()));
 
     private final LongAdder readAcquisitions = new LongAdder();
     private final LongAdder contendedAcquisitions = new LongAdder();
@@ -213,7 +208,7 @@ public final class MmuLock
     }
 
     /** The lock word (see {@link QueuedRwLock}), for tests that check a writer-waiting or reader count. */
-    int lockWord()
+    long lockWord()
     {
         return lock.cnts();
     }

@@ -6,6 +6,12 @@ import java.util.concurrent.locks.LockSupport;
 
 abstract class QueuedRwLockLhsPad
 {
+    /**
+     * Fills the 4-byte hole after a compressed object header. Left empty, the JVM (15 and later)
+     * puts a subclass's small field there, in front of the padding (the lock word, while it was an
+     * int, landed at offset 12, on a cache line with the object allocated before this one).
+     */
+    int headerGap;
     long p00, p01, p02, p03, p04, p05, p06, p07;
     long p10, p11, p12, p13, p14, p15, p16, p17;
 }
@@ -13,7 +19,7 @@ abstract class QueuedRwLockLhsPad
 abstract class QueuedRwLockCnts extends QueuedRwLockLhsPad
 {
     /** The lock word: reader count above {@link QueuedRwLock#READER_SHIFT}, writer-waiting bit, writer-locked byte. */
-    volatile int cnts;
+    volatile long cnts;
 }
 
 abstract class QueuedRwLockMidPad extends QueuedRwLockCnts
@@ -37,12 +43,15 @@ abstract class QueuedRwLockQueue extends QueuedRwLockMidPad
  * counters.
  *
  * <h2>The lock word</h2>
- * One int, alone on its cache lines: the low byte is {@link #LOCKED} while a writer holds the lock,
+ * One word, alone on its cache lines: the low byte is {@link #LOCKED} while a writer holds the lock,
  * bit 8 is {@link #WAITING} while the writer at the head of the queue waits for it, and the bits from
- * {@link #READER_SHIFT} up count readers (holders, plus readers about to back out). The uncontended
- * paths are one atomic each: a reader adds {@link #READER_BIAS} and keeps it if neither writer bit was
- * set; a writer swaps 0 for {@link #LOCKED}. Readers never write any other shared word, so readers of
- * disjoint ranges share nothing but this line.
+ * {@link #READER_SHIFT} up count readers (holders, plus readers about to back out). The kernel's word
+ * is 32 bits; this one is a long only because the JVM may lay a 4-byte field out beside another
+ * small one, and nothing may share this line. The uncontended paths are one atomic each: a reader
+ * adds {@link #READER_BIAS} and keeps it if neither writer bit was set; a writer swaps 0 for
+ * {@link #LOCKED}. Readers never write any other shared word, so readers of disjoint ranges share
+ * nothing but this line; it is still one line that every reader writes twice per section, which is
+ * what a reader pays on a second core (in the kernel too).
  *
  * <h2>The wait queue</h2>
  * Whoever fails the fast path queues (kernel: arch_spin_lock(&amp;lock->wait_lock), a qspinlock, which
@@ -79,15 +88,15 @@ abstract class QueuedRwLockQueue extends QueuedRwLockMidPad
 final class QueuedRwLock extends QueuedRwLockQueue
 {
     /** Writer-locked byte (kernel: _QW_LOCKED); a byte so that the kernel can release it with a byte store. */
-    static final int LOCKED = 0xff;
+    static final long LOCKED = 0xffL;
     /** A writer waits at the head of the queue (kernel: _QW_WAITING). */
-    static final int WAITING = 0x100;
+    static final long WAITING = 0x100L;
     /** Either writer state (kernel: _QW_WMASK). */
-    static final int WRITER_MASK = LOCKED | WAITING;
+    static final long WRITER_MASK = LOCKED | WAITING;
     /** Kernel: _QR_SHIFT. */
     static final int READER_SHIFT = 9;
     /** One reader (kernel: _QR_BIAS). */
-    static final int READER_BIAS = 1 << READER_SHIFT;
+    static final long READER_BIAS = 1L << READER_SHIFT;
 
     private static final VarHandle CNTS;
     private static final VarHandle TAIL;
@@ -98,7 +107,7 @@ final class QueuedRwLock extends QueuedRwLockQueue
         try
         {
             final MethodHandles.Lookup lookup = MethodHandles.lookup();
-            CNTS = lookup.findVarHandle(QueuedRwLockCnts.class, "cnts", int.class);
+            CNTS = lookup.findVarHandle(QueuedRwLockCnts.class, "cnts", long.class);
             TAIL = lookup.findVarHandle(QueuedRwLockQueue.class, "tail", QueuedRwLockNode.class);
             HEAD_WAITER = lookup.findVarHandle(QueuedRwLockQueue.class, "headWaiter", Thread.class);
         }
@@ -121,7 +130,7 @@ final class QueuedRwLock extends QueuedRwLockQueue
      */
     boolean tryReadLock()
     {
-        final int before = (int)CNTS.getAndAddAcquire(this, READER_BIAS);
+        final long before = (long)CNTS.getAndAddAcquire(this, READER_BIAS);
         if ((before & WRITER_MASK) == 0)
         {
             return true;
@@ -141,10 +150,10 @@ final class QueuedRwLock extends QueuedRwLockQueue
     {
         enqueue(self);
         HEAD_WAITER.setVolatile(this, self.owner);
-        final int before = (int)CNTS.getAndAdd(this, READER_BIAS);
+        final long before = (long)CNTS.getAndAdd(this, READER_BIAS);
         if ((before & LOCKED) != 0)
         {
-            awaitCnts(self, LOCKED, 0);
+            awaitCnts(self, LOCKED, 0L);
         }
         leaveQueue(self);
     }
@@ -166,7 +175,7 @@ final class QueuedRwLock extends QueuedRwLockQueue
      */
     boolean tryWriteLock()
     {
-        return (int)CNTS.compareAndExchangeAcquire(this, 0, LOCKED) == 0;
+        return (long)CNTS.compareAndExchangeAcquire(this, 0L, LOCKED) == 0L;
     }
 
     /**
@@ -179,13 +188,13 @@ final class QueuedRwLock extends QueuedRwLockQueue
     void writeLockSlow(final QueuedRwLockNode self)
     {
         enqueue(self);
-        if ((int)CNTS.getVolatile(this) != 0 || !CNTS.compareAndSet(this, 0, LOCKED))
+        if ((long)CNTS.getVolatile(this) != 0L || !CNTS.compareAndSet(this, 0L, LOCKED))
         {
             HEAD_WAITER.setVolatile(this, self.owner);
             CNTS.getAndBitwiseOr(this, WAITING);
             do
             {
-                awaitCnts(self, -1, WAITING);
+                awaitCnts(self, -1L, WAITING);
             }
             while (!CNTS.compareAndSet(this, WAITING, LOCKED));
         }
@@ -199,7 +208,7 @@ final class QueuedRwLock extends QueuedRwLockQueue
      */
     void writeUnlock()
     {
-        final int after = (int)CNTS.getAndAdd(this, -LOCKED) - LOCKED;
+        final long after = (long)CNTS.getAndAdd(this, -LOCKED) - LOCKED;
         if (after != 0)
         {
             wakeHead();
@@ -226,14 +235,14 @@ final class QueuedRwLock extends QueuedRwLockQueue
     }
 
     /** The lock word, for tests and assertions. */
-    int cnts()
+    long cnts()
     {
-        return (int)CNTS.getVolatile(this);
+        return (long)CNTS.getVolatile(this);
     }
 
     private void releaseReaderBias()
     {
-        final int after = (int)CNTS.getAndAdd(this, -READER_BIAS) - READER_BIAS;
+        final long after = (long)CNTS.getAndAdd(this, -READER_BIAS) - READER_BIAS;
         if (after == WAITING)
         {
             wakeHead();
@@ -254,9 +263,9 @@ final class QueuedRwLock extends QueuedRwLockQueue
      * head's half of the wake-up handshake, and the acquire that orders the critical section after
      * the releaser's accesses.
      */
-    private void awaitCnts(final QueuedRwLockNode self, final int mask, final int expected)
+    private void awaitCnts(final QueuedRwLockNode self, final long mask, final long expected)
     {
-        for (int round = 0; ((int)CNTS.getVolatile(this) & mask) != expected; round++)
+        for (int round = 0; ((long)CNTS.getVolatile(this) & mask) != expected; round++)
         {
             pause(self, round);
         }

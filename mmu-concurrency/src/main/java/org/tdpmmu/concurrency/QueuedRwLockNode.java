@@ -5,6 +5,8 @@ import java.lang.invoke.VarHandle;
 
 abstract class QueuedRwLockNodeLhsPad
 {
+    /** Fills the hole after the object header, for the reason given in QueuedRwLockLhsPad. */
+    int headerGap;
     long p00, p01, p02, p03, p04, p05, p06, p07;
     long p10, p11, p12, p13, p14, p15, p16, p17;
 }
