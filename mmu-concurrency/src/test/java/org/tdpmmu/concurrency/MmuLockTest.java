@@ -311,51 +311,57 @@ class MmuLockTest
     @RepeatedTest(25)
     void condReschedReadQueuesBehindEveryQueuedWriter() throws Exception
     {
-        final MmuLock lock = new MmuLock();
-        final AtomicInteger turns = new AtomicInteger();
-        lock.readLock();
-        try (TestThreads threads = new TestThreads())
-        {
-            final Turn first = new Turn(threads, "writer-1", lock, true, turns);
-            awaitTrue("writer-1 heads the queue", () -> (lock.lockWord() & QueuedRwLock.WAITING) != 0);
-            final Turn second = new Turn(threads, "writer-2", lock, true, turns);
-            awaitTrue("writer-2 parked behind writer-1", second::parked);
-            assertTrue(lock.condReschedRead());
-            final int mine = turns.getAndIncrement();
-            assertTrue(lock.heldForRead());
-            assertEquals(0, first.at.get());
-            assertEquals(1, second.at.get(), "the yielding reader re-took the lock ahead of the second queued writer");
-            assertEquals(2, mine);
-            threads.joinAll();
-        }
-        lock.readUnlock();
-        assertEquals(0, lock.lockWord());
+        assertYieldQueuesBehindBoth(false, true);
     }
 
     /** Repeated, as above. */
     @RepeatedTest(25)
     void condReschedWriteQueuesBehindEveryQueuedWaiter() throws Exception
     {
+        assertYieldQueuesBehindBoth(true, false);
+    }
+
+    /**
+     * This thread holds the lock; a first waiter parks at the head of the queue, a writer parks
+     * behind it; condResched must let both in before this thread gets the lock back.
+     */
+    private static void assertYieldQueuesBehindBoth(final boolean holdForWrite, final boolean firstWrites)
+        throws Exception
+    {
         final MmuLock lock = new MmuLock();
         final AtomicInteger turns = new AtomicInteger();
-        lock.writeLock();
+        if (holdForWrite)
+        {
+            lock.writeLock();
+        }
+        else
+        {
+            lock.readLock();
+        }
         try (TestThreads threads = new TestThreads())
         {
-            final Turn reader = new Turn(threads, "reader", lock, false, turns);
-            awaitTrue("reader parked at the head of the queue", reader::parked);
-            final Turn writer = new Turn(threads, "writer", lock, true, turns);
-            awaitTrue("writer parked behind the reader", writer::parked);
-            assertTrue(lock.condReschedWrite());
+            final Turn first = new Turn(threads, "first", lock, firstWrites, turns);
+            awaitTrue("first waiter parked at the head of the queue", first::parked);
+            final Turn second = new Turn(threads, "second-writer", lock, true, turns);
+            awaitTrue("second waiter parked behind the first", second::parked);
+            assertTrue(holdForWrite ? lock.condReschedWrite() : lock.condReschedRead());
             final int mine = turns.getAndIncrement();
-            assertTrue(lock.heldForWrite());
-            assertEquals(0, reader.at.get());
-            assertEquals(1, writer.at.get(), "the yielding writer re-took the lock ahead of the queued writer");
+            assertTrue(holdForWrite ? lock.heldForWrite() : lock.heldForRead());
+            assertEquals(0, first.at.get());
+            assertEquals(1, second.at.get(), "the yielding thread re-took the lock ahead of the queued writer");
             assertEquals(2, mine);
             threads.joinAll();
         }
-        lock.writeUnlock();
+        if (holdForWrite)
+        {
+            lock.writeUnlock();
+            assertEquals(3, lock.writeAcquisitions());
+        }
+        else
+        {
+            lock.readUnlock();
+        }
         assertEquals(0, lock.lockWord());
-        assertEquals(3, lock.writeAcquisitions());
     }
 
     @Test
