@@ -42,6 +42,13 @@ public final class MmuLock
     private volatile long writeHoldNanosTotal;
     private volatile long writeHoldNanosMax;
     /** Guarded by the write lock. */
+    /**
+     * The thread holding the lock for write, else null. Written plain by that thread only, right
+     * after it acquires and right before it releases, so the owner reads its own writes exactly and
+     * any other thread, stale or not, never reads itself: {@link #heldForWrite()} without the
+     * thread-local lookup, which sweeps call per entry.
+     */
+    private Thread writer;
     private long writeAcquiredAtNanos;
 
     /**
@@ -110,7 +117,7 @@ public final class MmuLock
     /** True if the calling thread holds the lock for write (kernel: lockdep_assert_held_write). */
     public boolean heldForWrite()
     {
-        return nodes.get().holdMode == QueuedRwLockNode.WRITE;
+        return writer == Thread.currentThread();
     }
 
     /** True if the calling thread holds the lock in either mode (kernel: lockdep_assert_held). */
@@ -237,6 +244,7 @@ public final class MmuLock
             lock.writeLockSlow(self);
         }
         self.holdMode = QueuedRwLockNode.WRITE;
+        writer = Thread.currentThread();
         // Under the write lock: single writer, and the lock orders successive writers.
         writeAcquisitions = writeAcquisitions + 1;
         writeAcquiredAtNanos = System.nanoTime();
@@ -251,6 +259,7 @@ public final class MmuLock
             writeHoldNanosMax = held;
         }
         self.holdMode = QueuedRwLockNode.NONE;
+        writer = null;
         lock.writeUnlock();
     }
 
