@@ -282,9 +282,11 @@ public final class DirtyLogging
 
     /**
      * Clears W (or D) of the 4 KiB leaves whose bit is in {@code mask}, pages gfnBase.. (kernel:
-     * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held; atomic bit clears all the same, because
-     * hardware sets A/D and the fast path sets W without the lock. Walks with this object's one
-     * iterator (slot operations are serialised) and adds to the counters once per call, not per page.
+     * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held: a leaf hardware or the fast path may still
+     * change is cleared atomically, any other with a plain store ({@link
+     * PageTableStore#clearLeafBitsMasked}, one checked call per leaf table the word touches). Walks
+     * with this object's one iterator (slot operations are serialised) and adds to the counters
+     * once per call, not per page.
      */
     void clearDirtyPtMasked(final Memslot slot, final long gfnBase, final long mask)
     {
@@ -301,23 +303,28 @@ public final class DirtyLogging
         {
             for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
             {
-                final long spte = iter.oldSpte();
-                if (!Spte.isPresentLeaf(spte, iter.level()))
+                if (iter.level() == Spte.PG_LEVEL_4K)
                 {
-                    continue;
-                }
-                if (iter.level() > Spte.PG_LEVEL_4K)
-                {
-                    // A huge leaf left by lazy splitting: write-protect it so a write splits it.
-                    if ((mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
+                    // The rest of the word that lies in this leaf table, in one checked call.
+                    final int run = (int)Math.min(end - iter.gfn(), Spte.ENTRIES_PER_TABLE - iter.sptepIndex());
+                    final long selected = (mask >>> (iter.gfn() - gfnBase)) & (run == 64 ? -1L : (1L << run) - 1);
+                    clearedLeaves += Long.bitCount(
+                        mmu.store().clearLeafBitsMasked(iter.sptepTable(), iter.sptepIndex(), selected, bit));
+                    if (iter.gfn() + run >= end)
                     {
-                        protectedHuge++;
+                        break;
+                    }
+                    for (int k = 1; k < run; k++)
+                    {
+                        iter.next(); // past the entries just done; the loop's next() leaves the table
                     }
                     continue;
                 }
-                if ((mask & (1L << (iter.gfn() - gfnBase))) != 0 && (mmu.clearSpteBits(iter, bit) & bit) != 0)
+                if (Spte.isPresentLeaf(iter.oldSpte(), iter.level()) &&
+                    (mmu.clearSpteBits(iter, Spte.WRITABLE) & Spte.WRITABLE) != 0)
                 {
-                    clearedLeaves++;
+                    // A huge leaf left by lazy splitting: write-protected so a write splits it.
+                    protectedHuge++;
                 }
             }
         }

@@ -233,6 +233,68 @@ public final class PageTableStore
     }
 
     /**
+     * Clears {@code bit} (W or D) in the present 4 KiB leaves among entries {@code first .. first + 63}
+     * of the leaf table {@code tablePfn} that {@code mask} selects (bit k selects entry first + k);
+     * the caller holds the MMU lock for write (kernel: the loop of clear_dirty_pt_masked, each entry
+     * through tdp_mmu_clear_spte_bits).
+     *
+     * <p>Ordering: each selected entry is read with a volatile load. A leaf that hardware or the
+     * fast path may still change ({@link Spte#needAtomicWrite}) is cleared with a cmpxchg loop, so
+     * an A or D bit set meanwhile is kept; any other with a release store, because under the write
+     * lock nobody else can change it (kvm_tdp_mmu_write_spte's rule). Checks: the pfn, the range and
+     * the bit once, the page live before and after (a free overlapping the loop is a use after free).
+     *
+     * @return the selected entries whose bit this call cleared, in {@code mask}'s numbering.
+     * @throws IllegalArgumentException for a pfn outside the store, a mask reaching past entry 511,
+     *         or a bit other than {@link Spte#WRITABLE} or {@link Spte#DIRTY}.
+     */
+    public long clearLeafBitsMasked(final long tablePfn, final int first, final long mask, final long bit)
+    {
+        final int page = checkPfn(tablePfn);
+        if (first < 0 || first >= Spte.ENTRIES_PER_TABLE ||
+            (mask != 0 && first + 63 - Long.numberOfLeadingZeros(mask) >= Spte.ENTRIES_PER_TABLE))
+        {
+            throw new IllegalArgumentException("masked clear of table pfn 0x" + Long.toHexString(tablePfn) +
+                ": entries from " + first + " selected by mask 0x" + Long.toHexString(mask) + " reach past entry " +
+                (Spte.ENTRIES_PER_TABLE - 1));
+        }
+        if (bit != Spte.WRITABLE && bit != Spte.DIRTY)
+        {
+            throw new IllegalArgumentException("masked clear of table pfn 0x" + Long.toHexString(tablePfn) +
+                ": bit 0x" + Long.toHexString(bit) + " is neither W (0x2) nor D (0x200)");
+        }
+        checkLive(page, tablePfn, first, mask);
+        final UnsafeBuffer buffer = buffer(page);
+        final Object base = buffer.byteArray();
+        final long address = buffer.addressOffset() + pageOffset(page) + ((long)first << 3);
+        long cleared = 0;
+        for (long left = mask; left != 0; left &= left - 1)
+        {
+            final int k = Long.numberOfTrailingZeros(left);
+            final long at = address + ((long)k << 3);
+            long old = UnsafeApi.getLongVolatile(base, at);
+            while (Spte.isPresentLeaf(old, Spte.PG_LEVEL_4K) && (old & bit) != 0)
+            {
+                if (!Spte.needAtomicWrite(old, Spte.PG_LEVEL_4K))
+                {
+                    UnsafeApi.putLongRelease(base, at, old & ~bit);
+                    cleared |= 1L << k;
+                    break;
+                }
+                final long witness = UnsafeApi.compareAndExchangeLong(base, at, old, old & ~bit);
+                if (witness == old)
+                {
+                    cleared |= 1L << k;
+                    break;
+                }
+                old = witness;
+            }
+        }
+        checkLive(page, tablePfn, first + 63 - Long.numberOfLeadingZeros(mask | 1), cleared);
+        return cleared;
+    }
+
+    /**
      * Copies all 512 entries of {@code tablePfn} into {@code dst[0..512)}: a snapshot for a sweep
      * that reads a whole table (kernel: the READ_ONCE of each child SPTE by a tdp_iter walk over
      * the table, as tdp_mmu_make_huge_spte does before an in-place promotion).

@@ -384,6 +384,133 @@ class PageTableStoreTest
             Spte.makeLeaf(0x200, Spte.PG_LEVEL_2M, Spte.LEAF_WRITABLE), Spte.PG_LEVEL_2M));
     }
 
+    /** Leaves of every kind a harvest meets, entry i of a table: i % 8 picks the kind. */
+    private static long harvestEntry(final int i)
+    {
+        final long pfn = 0x1000 + i;
+        final int all = Spte.LEAF_WRITABLE | Spte.LEAF_ACCESSED | Spte.LEAF_DIRTY;
+        switch (i % 8)
+        {
+            case 0: return Spte.makeLeaf(pfn, Spte.PG_LEVEL_4K, all);                          // nothing volatile
+            case 1: return Spte.makeLeaf(pfn, Spte.PG_LEVEL_4K, Spte.LEAF_WRITABLE | Spte.LEAF_ACCESSED); // D may be set
+            case 2: return Spte.makeLeaf(pfn, Spte.PG_LEVEL_4K, Spte.LEAF_WRITABLE | Spte.LEAF_DIRTY);    // A may be set
+            case 3: return Spte.makeLeaf(pfn, Spte.PG_LEVEL_4K, Spte.LEAF_MMU_WRITABLE | Spte.LEAF_ACCESSED); // W by fast path
+            case 4: return Spte.NONPRESENT;
+            case 5: return Spte.FROZEN;
+            case 6: return Spte.makeLeaf(pfn, Spte.PG_LEVEL_4K, Spte.LEAF_ACCESSED);             // read-only, clean
+            default: return Spte.makeNonLeaf(0x99);                                                // not a leaf here
+        }
+    }
+
+    @Test
+    void clearLeafBitsMaskedClearsTheSelectedPresentLeavesOnly()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        for (final long bit : new long[] {Spte.WRITABLE, Spte.DIRTY})
+        {
+            for (final int first : new int[] {0, 64, 448, 200})
+            {
+                for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+                {
+                    store.soSpte(pfn, i, harvestEntry(i));
+                }
+                final long mask = 0xF0F0_FFFF_0000_FFFFL;
+                final long cleared = store.clearLeafBitsMasked(pfn, first, mask, bit);
+                long expectCleared = 0;
+                for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+                {
+                    final long before = harvestEntry(i);
+                    final int k = i - first;
+                    final boolean selected = k >= 0 && k < 64 && (mask & (1L << k)) != 0;
+                    final boolean clears = selected && Spte.isPresentLeaf(before, Spte.PG_LEVEL_4K) && (before & bit) != 0;
+                    if (clears)
+                    {
+                        expectCleared |= 1L << k;
+                    }
+                    assertEquals(clears ? before & ~bit : before, store.lvSpte(pfn, i),
+                        "entry " + i + ", first " + first + ", bit 0x" + Long.toHexString(bit));
+                }
+                assertEquals(expectCleared, cleared, "returned mask, first " + first);
+                assertTrue(Long.bitCount(cleared) > 0);
+            }
+        }
+    }
+
+    /**
+     * The race the atomic path exists for: "hardware" sets D on writable clean leaves while the
+     * masked clear removes W. A D bit whose cmpxchg succeeded must survive; a plain store of the
+     * value read before would drop it.
+     */
+    @Test
+    void clearLeafBitsMaskedKeepsDirtyBitsSetConcurrently() throws Exception
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        final long clean = Spte.makeLeaf(0x4000, Spte.PG_LEVEL_4K, Spte.LEAF_WRITABLE | Spte.LEAF_ACCESSED);
+        final java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+        final long[] hardwareSet = new long[1];
+        for (int round = 0; round < 3000; round++)
+        {
+            for (int k = 0; k < 64; k++)
+            {
+                store.soSpte(pfn, k, clean + ((long)k << Spte.PFN_SHIFT));
+            }
+            final Thread hardware = new Thread(() ->
+            {
+                long set = 0;
+                try
+                {
+                    start.await();
+                }
+                catch (final Exception e)
+                {
+                    throw new IllegalStateException(e);
+                }
+                for (int k = 63; k >= 0; k--)
+                {
+                    final long v = clean + ((long)k << Spte.PFN_SHIFT);
+                    if (store.cmpxchgSpte(pfn, k, v, v | Spte.DIRTY) == v)
+                    {
+                        set |= 1L << k;
+                    }
+                }
+                hardwareSet[0] = set;
+            });
+            hardware.start();
+            start.await();
+            store.clearLeafBitsMasked(pfn, 0, -1L, Spte.WRITABLE);
+            hardware.join();
+            for (int k = 0; k < 64; k++)
+            {
+                final long v = store.lvSpte(pfn, k);
+                assertTrue(!Spte.isWritable(v), "W cleared, entry " + k);
+                if ((hardwareSet[0] & (1L << k)) != 0)
+                {
+                    assertTrue(Spte.isDirty(v), "round " + round + ": D set by hardware on entry " + k + " was lost");
+                }
+            }
+        }
+    }
+
+    @Test
+    void clearLeafBitsMaskedRejectsBadArgumentsAndAFreedTable()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        store.soSpte(pfn, 3, harvestEntry(0));
+        assertBadArgument("reach past entry 511", () -> store.clearLeafBitsMasked(pfn, 500, 1L << 12, Spte.WRITABLE));
+        assertBadArgument("reach past entry 511", () -> store.clearLeafBitsMasked(pfn, 512, 1, Spte.WRITABLE));
+        assertBadArgument("reach past entry 511", () -> store.clearLeafBitsMasked(pfn, -1, 1, Spte.WRITABLE));
+        assertBadArgument("neither W", () -> store.clearLeafBitsMasked(pfn, 0, -1L, Spte.ACCESSED));
+        assertBadArgument("0x" + Long.toHexString(BASE + 9), () -> store.clearLeafBitsMasked(BASE + 9, 0, 1, Spte.DIRTY));
+        assertEquals(harvestEntry(0), store.lvSpte(pfn, 3), "a rejected call writes nothing");
+        assertEquals(1L << 3, store.clearLeafBitsMasked(pfn, 0, 1L << 63 | 1L << 3, Spte.DIRTY), "entry 63 is the last a mask from 0 reaches");
+        store.allocate();
+        store.free(pfn);
+        assertUseAfterFree(pfn, () -> store.clearLeafBitsMasked(pfn, 0, 1L << 3, Spte.WRITABLE));
+    }
+
     @Test
     void copyTableCopiesWhatThePerEntryReadsSee()
     {
