@@ -167,7 +167,7 @@ public final class Report
         row2("Java", machine.getProperty("java"));
         row2("JMH", "1.37, " + machine.getProperty("jmh_args") + ", `-prof gc`, JVM flag " +
             "`--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED` (Agrona); assertions off in the forks; the " +
-            "parallel faults with 3 forks instead of 1");
+            "parallel faults with 3 forks instead of 1 and without `-prof gc` (*Hot spots* 2)");
         row2("JMH modes", "average time (`avgt`, ns/op) for every figure except the parallel faults " +
             "(throughput, `thrpt`, ops/us summed over threads)");
         final int n = measurementIterations();
@@ -246,8 +246,8 @@ public final class Report
         final Double speedup = p1 == null || p2 == null ? null : p2 / p1;
         target("parallel faults on disjoint ranges >= 1.6x with 2 threads", "`faultDisjointRanges` -t 2 / -t 1",
             speedup == null ? null : fmt(speedup) + "x", speedup != null && speedup >= SPEEDUP_TARGET,
-            "*Hot spots* 2: queued rwlock (was 0.23x). Bimodal on this machine: some runs give ~1x, the loss all " +
-                "in passing the lock word's cache line between the cores");
+            "*Hot spots* 2: queued rwlock (was 0.23x). Bimodal per JVM: a fork runs at 1.6-1.7x or at ~1x, " +
+                "all of the loss in passing the lock word's cache line; see the per-fork listing");
         for (final String s : STRATEGIES)
         {
             final Properties k = kernelProps(s);
@@ -361,9 +361,9 @@ public final class Report
                 .append("over every measured iteration of every fork, which decide the target.\n");
             final double m1 = medianIteration(parallelNode(1));
             final double m2 = medianIteration(parallelNode(2));
-            out.append("\nEach iteration (ops/us), one line per fork; the 2-thread figure is bimodal on this machine ")
-                .append("(*Hot spots* 2), so the speed-up of the medians, ").append(fmt(m2 / m1))
-                .append("x, is given beside it for reference only:\n\n");
+            out.append("\nEach iteration (ops/us), one line per fork (the 2-thread figure has been bimodal on this ")
+                .append("machine, *Hot spots* 2); the speed-up of the medians, ").append(fmt(m2 / m1))
+                .append("x, is given for reference only:\n\n");
             for (int t = 1; t <= 2; t++)
             {
                 final JsonNode raw = parallelNode(t).get("primaryMetric").get("rawData");
