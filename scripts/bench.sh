@@ -72,10 +72,10 @@ log "JMH: hot paths and limits"
 run "${JMH[@]}" -prof gc -rf json -rff "$DIR/jmh.json" -e 'ParallelFaultBench' \
   'org\.tdpmmu\.benchmarks\.' >"$DIR/jmh.log" 2>&1 || { tail -40 "$DIR/jmh.log" >&2; exit 1; }
 
-# The parallel figure: three forks, every iteration listed in the report, and no -prof gc. The
-# 2-thread throughput is bimodal per JVM (~1.65x or ~1x, notes.md Hot spots 2), and with JMH's gc
-# profiler attached the slow state is far more likely (2026-11-24: 9 of 9 iterations slow with it,
-# 9 of 9 fast without). Its allocation figure is the benchmark's own loop B/op counter.
+# The parallel figure: three forks, every iteration listed in the report, because the 2-thread
+# throughput is bimodal on this machine (~1.65x or ~1x, notes.md Hot spots 2); no -prof gc, to
+# keep the profiler out of a figure that sensitive; its allocation figure is the benchmark's own
+# loop B/op counter.
 PAR_ITER_ARGS="${ITER_ARGS/-f 1 /-f 3 }"
 # shellcheck disable=SC2086
 PAR_JMH=(java -jar "$JAR" $PAR_ITER_ARGS -jvmArgsAppend "$FLAG")
