@@ -246,8 +246,8 @@ public final class Report
         final Double speedup = p1 == null || p2 == null ? null : p2 / p1;
         target("parallel faults on disjoint ranges >= 1.6x with 2 threads", "`faultDisjointRanges` -t 2 / -t 1",
             speedup == null ? null : fmt(speedup) + "x", speedup != null && speedup >= SPEEDUP_TARGET,
-            "*Hot spots* 2: queued rwlock (was 0.23x). Bimodal here: a fork runs at 1.6-1.7x or at ~1x, " +
-                "all of the loss in passing the lock word's cache line; see the per-fork listing");
+            "*Hot spots* 2: queued rwlock (was 0.23x). Bimodal here: 1.6-1.7x or ~1x by period, the loss all in " +
+                "the lock word's two cross-core line transfers per fault (A/B measured); see the per-fork listing");
         for (final String s : STRATEGIES)
         {
             final Properties k = kernelProps(s);
