@@ -21,6 +21,16 @@ class TdpMmuTest
     private static final long BASE_2M = 0x100000;
     private static final long BASE_4K = 0x200000;
 
+    /** Puts {@code it} on the 4 KiB entry of {@code gfn}; the caller holds the lock and an RCU section. */
+    private static void seekLeaf(final TdpMmu mmu, final TdpIter it, final long gfn)
+    {
+        it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, gfn, gfn + 1);
+        while (it.level() > Spte.PG_LEVEL_4K)
+        {
+            it.next();
+        }
+    }
+
     private static int fault(final Vm vm, final long gfn, final boolean write)
     {
         return vm.mmu().pageFault(new TdpIter(vm.store()), gfn, write);
@@ -248,11 +258,7 @@ class TdpMmuTest
             vm.rcu().readLock();
             try
             {
-                it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, BASE_4K + 3, BASE_4K + 4);
-                while (it.level() > Spte.PG_LEVEL_4K)
-                {
-                    it.next();
-                }
+                seekLeaf(mmu, it, BASE_4K + 3);
                 final long snapshot = it.oldSpte();
                 assertTrue(Spte.isPresentLeaf(snapshot, 1) && Spte.isDirty(snapshot), Spte.describe(snapshot, 1));
                 // Another agent (hardware, another thread) changes the entry: here, clears A.
@@ -301,11 +307,7 @@ class TdpMmuTest
             vm.rcu().readLock();
             try
             {
-                it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, BASE_4K + 5, BASE_4K + 6);
-                while (it.level() > Spte.PG_LEVEL_4K)
-                {
-                    it.next();
-                }
+                seekLeaf(mmu, it, BASE_4K + 5);
                 // Make the leaf writable, accessed and clean: D is the bit hardware may still set.
                 final long clean = (it.oldSpte() | Spte.WRITABLE | Spte.MMU_WRITABLE | Spte.ACCESSED) & ~Spte.DIRTY;
                 vm.store().soSpte(it.sptepTable(), it.sptepIndex(), clean);
