@@ -195,10 +195,7 @@ public final class Vcpu
     /** {@link #translate} past the 4 KiB TLB: entry, requests, the other page sizes, walk, fault. */
     private long translateSlow(final long gfn, final boolean write)
     {
-        if (!inGuest)
-        {
-            enterGuest();
-        }
+        enterGuest();
         checkRequests();
         while (true)
         {
