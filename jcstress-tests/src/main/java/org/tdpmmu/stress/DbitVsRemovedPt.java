@@ -68,15 +68,7 @@ public class DbitVsRemovedPt
     public void zap()
     {
         rendezvous.meet(1);
-        try
-        {
-            Probe.zapAtomic(vm, GFN, Spte.PG_LEVEL_2M);
-            vm.rcu().tryReclaim();
-        }
-        catch (final Throwable t)
-        {
-            zapFailure = Probe.classify(t);
-        }
+        zapFailure = Probe.zapAndReclaim(vm, GFN, Spte.PG_LEVEL_2M);
     }
 
     @Arbiter

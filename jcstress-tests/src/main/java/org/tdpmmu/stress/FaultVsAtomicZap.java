@@ -74,17 +74,8 @@ public class FaultVsAtomicZap
     public void zap()
     {
         rendezvous.meet(1);
-        try
-        {
-            // The level-3 entry: its level-2 table, with the huge leaf, goes to handle_removed_pt.
-            Probe.zapAtomic(vm, GFN, Spte.PG_LEVEL_1G);
-            // Where a reclaimer would run: frees the tables once no reader can hold them.
-            vm.rcu().tryReclaim();
-        }
-        catch (final Throwable t)
-        {
-            zapFailure = Probe.classify(t);
-        }
+        // The level-3 entry: its level-2 table, with the huge leaf, goes to handle_removed_pt.
+        zapFailure = Probe.zapAndReclaim(vm, GFN, Spte.PG_LEVEL_1G);
     }
 
     @Arbiter

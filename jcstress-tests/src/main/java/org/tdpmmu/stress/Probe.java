@@ -87,6 +87,26 @@ public final class Probe
     }
 
     /**
+     * Zaps the entry at {@code level} over {@code gfn} with the MMU's atomic zap, then runs the RCU
+     * callbacks whose grace period has ended, where a reclaimer thread would free the tables.
+     *
+     * @return null if both completed, else the outcome word of what was thrown ({@link #classify}).
+     */
+    public static String zapAndReclaim(final Vm vm, final long gfn, final int level)
+    {
+        try
+        {
+            zapAtomic(vm, gfn, level);
+            vm.rcu().tryReclaim();
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+    }
+
+    /**
      * The outcome word for an exception an actor or arbiter caught. Unexpected kinds are printed
      * (the first few per JVM) so the jcstress report shows where they came from.
      */

@@ -90,15 +90,7 @@ public class WalkerVsTableFree
     public void unlinkAndReclaim()
     {
         rendezvous.meet(1);
-        try
-        {
-            Probe.zapAtomic(vm, GFN, Spte.PG_LEVEL_1G);
-            vm.rcu().tryReclaim();
-        }
-        catch (final Throwable t)
-        {
-            zapFailure = Probe.classify(t);
-        }
+        zapFailure = Probe.zapAndReclaim(vm, GFN, Spte.PG_LEVEL_1G);
     }
 
     @Arbiter
