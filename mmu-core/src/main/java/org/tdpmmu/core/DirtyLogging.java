@@ -28,6 +28,18 @@ public final class DirtyLogging
     private final boolean bugNoReprotect;
     /** The walk of {@link #clearDirtyPtMasked}, reused: slot operations hold this object's monitor. */
     private final TdpIter harvestIter;
+    /** The assert's own walk ({@link #leafTableStillLinked}): an iterator per check would allocate per word. */
+    private final TdpIter checkIter;
+    /**
+     * The 4 KiB leaf table the last walk of {@link #clearDirtyPtMasked} reached in the current
+     * write-lock hold: the gfn of its entry 0, or -1 when there is none, and its pfn. The next
+     * 64-page words of the same 2 MiB go straight to it (see {@link #clearDirtyPtMasked}).
+     */
+    private long leafTableGfn = -1;
+    private long leafTablePfn;
+    /** Counts of the current write-lock hold, added to the counters once when it ends. */
+    private long heldWrprot;
+    private long heldDbitCleared;
     /** Wall nanoseconds per slot operation (fields, not a map lookup, on the harvest path). */
     private final LongAdder enableNanos = new LongAdder();
     private final LongAdder splitNanos = new LongAdder();
@@ -41,6 +53,7 @@ public final class DirtyLogging
         this.counters = vm.counters();
         this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
         this.harvestIter = new TdpIter(vm.store());
+        this.checkIter = new TdpIter(vm.store());
     }
 
     /**
@@ -158,6 +171,7 @@ public final class DirtyLogging
         mmu.lock().writeLock();
         try
         {
+            assert leafTableGfn < 0 && heldWrprot == 0 && heldDbitCleared == 0 : "the last write hold was ended";
             for (int w = 0; w < words; w++)
             {
                 // A clean word needs no exchange: bits are only set concurrently, never cleared.
@@ -182,7 +196,7 @@ public final class DirtyLogging
         }
         finally
         {
-            mmu.lock().writeUnlock();
+            endWriteHold();
         }
     }
 
@@ -207,6 +221,7 @@ public final class DirtyLogging
         mmu.lock().writeLock();
         try
         {
+            assert leafTableGfn < 0 && heldWrprot == 0 && heldDbitCleared == 0 : "the last write hold was ended";
             for (int i = 0; i < masks.length; i++)
             {
                 if (masks[i] == 0)
@@ -232,7 +247,7 @@ public final class DirtyLogging
         }
         finally
         {
-            mmu.lock().writeUnlock();
+            endWriteHold();
         }
         clearNanos.add(System.nanoTime() - t0);
         return cleared;
@@ -285,8 +300,15 @@ public final class DirtyLogging
      * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held: a leaf hardware or the fast path may still
      * change is cleared atomically, any other with a plain store ({@link
      * PageTableStore#clearLeafBitsMasked}, one checked call per leaf table the word touches). Walks
-     * with this object's one iterator (slot operations are serialised) and adds to the counters
-     * once per call, not per page.
+     * with this object's one iterator (slot operations are serialised); the counts go to the
+     * counters when the write-lock hold ends.
+     *
+     * <p>Unlike the kernel, which walks from the root for every word, a word that lies inside the
+     * 4 KiB leaf table the previous walk of this hold reached goes straight to that table: one walk
+     * per 2 MiB instead of eight. Safe because every path that links or unlinks a table holds the
+     * MMU lock, so while the write lock is held the tables' shape is fixed (only leaf bits change,
+     * by hardware and the fast path, and the masked clear handles those); the cache ends with the
+     * hold ({@link #endWriteHold}). With assertions on, each use re-walks to check the table.
      */
     void clearDirtyPtMasked(final Memslot slot, final long gfnBase, final long mask)
     {
@@ -296,6 +318,14 @@ public final class DirtyLogging
         final TdpIter iter = harvestIter;
         final long start = gfnBase + Long.numberOfTrailingZeros(mask);
         final long end = Math.min(gfnBase + 64, slot.endGfn());
+        if (leafTableGfn >= 0 && start >= leafTableGfn && end <= leafTableGfn + Spte.ENTRIES_PER_TABLE)
+        {
+            assert leafTableStillLinked(start) : "a leaf table cached under the write lock was unlinked";
+            final long selected = (mask >>> (start - gfnBase)) & lowBits((int)(end - start));
+            countCleared(bit, 0, Long.bitCount(
+                mmu.store().clearLeafBitsMasked(leafTablePfn, (int)(start - leafTableGfn), selected, bit)));
+            return;
+        }
         long clearedLeaves = 0;
         long protectedHuge = 0;
         mmu.rcu().readLock();
@@ -306,8 +336,10 @@ public final class DirtyLogging
                 if (iter.level() == Spte.PG_LEVEL_4K)
                 {
                     // The rest of the word that lies in this leaf table, in one checked call.
+                    leafTableGfn = iter.gfn() - iter.sptepIndex();
+                    leafTablePfn = iter.sptepTable();
                     final int run = (int)Math.min(end - iter.gfn(), Spte.ENTRIES_PER_TABLE - iter.sptepIndex());
-                    final long selected = (mask >>> (iter.gfn() - gfnBase)) & (run == 64 ? -1L : (1L << run) - 1);
+                    final long selected = (mask >>> (iter.gfn() - gfnBase)) & lowBits(run);
                     clearedLeaves += Long.bitCount(
                         mmu.store().clearLeafBitsMasked(iter.sptepTable(), iter.sptepIndex(), selected, bit));
                     if (iter.gfn() + run >= end)
@@ -332,15 +364,63 @@ public final class DirtyLogging
         {
             mmu.rcu().readUnlock();
         }
-        final long wrprot = protectedHuge + (bit == Spte.WRITABLE ? clearedLeaves : 0);
-        if (wrprot != 0)
+        countCleared(bit, protectedHuge, clearedLeaves);
+    }
+
+    /** Notes one clearDirtyPtMasked call's work; {@link #endWriteHold} adds it to the counters. */
+    private void countCleared(final long bit, final long protectedHuge, final long clearedLeaves)
+    {
+        heldWrprot += protectedHuge + (bit == Spte.WRITABLE ? clearedLeaves : 0);
+        if (bit == Spte.DIRTY)
         {
-            counters.wrprot.add(wrprot);
+            heldDbitCleared += clearedLeaves;
         }
-        if (bit == Spte.DIRTY && clearedLeaves != 0)
+    }
+
+    /**
+     * Ends a harvest's or clear's write-lock hold: drops the cached leaf table, which only the lock
+     * kept linked, and adds the hold's counts to the counters, once rather than per 64-page word.
+     */
+    private void endWriteHold()
+    {
+        leafTableGfn = -1;
+        try
         {
-            counters.dbitCleared.add(clearedLeaves);
+            if (heldWrprot != 0)
+            {
+                counters.wrprot.add(heldWrprot);
+            }
+            if (heldDbitCleared != 0)
+            {
+                counters.dbitCleared.add(heldDbitCleared);
+            }
         }
+        finally
+        {
+            heldWrprot = 0;
+            heldDbitCleared = 0;
+            mmu.lock().writeUnlock();
+        }
+    }
+
+    /** The {@code n} low bits set, n in 1..64. */
+    private static long lowBits(final int n)
+    {
+        return n == 64 ? -1L : (1L << n) - 1;
+    }
+
+    /** For the assert: a fresh walk to {@code gfn} still ends in the cached leaf table. */
+    private boolean leafTableStillLinked(final long gfn)
+    {
+        final TdpIter iter = checkIter;
+        for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, gfn, gfn + 1); iter.valid(); iter.next())
+        {
+            if (iter.level() == Spte.PG_LEVEL_4K)
+            {
+                return iter.sptepTable() == leafTablePfn && iter.gfn() - iter.sptepIndex() == leafTableGfn;
+            }
+        }
+        return false;
     }
 
     /**

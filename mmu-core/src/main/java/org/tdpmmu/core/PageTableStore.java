@@ -238,10 +238,12 @@ public final class PageTableStore
      * the caller holds the MMU lock for write (kernel: the loop of clear_dirty_pt_masked, each entry
      * through tdp_mmu_clear_spte_bits).
      *
-     * <p>Ordering: each selected entry is read with a volatile load. A leaf that hardware or the
-     * fast path may still change ({@link Spte#needAtomicWrite}) is cleared with a cmpxchg loop, so
-     * an A or D bit set meanwhile is kept; any other with a release store, because under the write
-     * lock nobody else can change it (kvm_tdp_mmu_write_spte's rule). Checks: the pfn, the range and
+     * <p>Ordering: each selected entry is read once with an opaque load (READ_ONCE). A leaf that
+     * hardware or the fast path may still change ({@link Spte#needAtomicWrite}) is cleared with a
+     * cmpxchg loop, so an A or D bit set meanwhile is kept; any other with an opaque store
+     * (WRITE_ONCE), because under the write lock nobody else can change it (kvm_tdp_mmu_write_spte's
+     * rule). No release: the entries publish nothing, and the caller must flush remote TLBs before
+     * dropping the lock, whose request store orders these before any vCPU's refill. Checks: the pfn, the range and
      * the bit once, the page live before and after (a free overlapping the loop is a use after free).
      *
      * @return the selected entries whose bit this call cleared, in {@code mask}'s numbering.
@@ -268,30 +270,71 @@ public final class PageTableStore
         final Object base = buffer.byteArray();
         final long address = buffer.addressOffset() + pageOffset(page) + ((long)first << 3);
         long cleared = 0;
-        for (long left = mask; left != 0; left &= left - 1)
+        if (mask == -1L)
         {
-            final int k = Long.numberOfTrailingZeros(left);
-            final long at = address + ((long)k << 3);
-            long old = UnsafeApi.getLongVolatile(base, at);
-            while (Spte.isPresentLeaf(old, Spte.PG_LEVEL_4K) && (old & bit) != 0)
+            // A whole word dirty, the usual case when every page was written: a counted loop the JIT
+            // unrolls, without the bit scan.
+            for (int k = 0; k < 64; k++)
             {
-                if (!Spte.needAtomicWrite(old, Spte.PG_LEVEL_4K))
-                {
-                    UnsafeApi.putLongRelease(base, at, old & ~bit);
-                    cleared |= 1L << k;
-                    break;
-                }
-                final long witness = UnsafeApi.compareAndExchangeLong(base, at, old, old & ~bit);
-                if (witness == old)
-                {
-                    cleared |= 1L << k;
-                    break;
-                }
-                old = witness;
+                cleared |= clearLeafBitAt(base, address + ((long)k << 3), bit) << k;
+            }
+        }
+        else
+        {
+            for (long left = mask; left != 0; left &= left - 1)
+            {
+                final int k = Long.numberOfTrailingZeros(left);
+                cleared |= clearLeafBitAt(base, address + ((long)k << 3), bit) << k;
             }
         }
         checkLive(page, tablePfn, first + 63 - Long.numberOfLeadingZeros(mask | 1), cleared);
         return cleared;
+    }
+
+    /**
+     * One entry of {@link #clearLeafBitsMasked}: read once (READ_ONCE: opaque); a leaf a guest
+     * write left, with nothing volatile in it, is decided by one test and cleared with an opaque
+     * store (WRITE_ONCE), any other goes through {@link #clearLeafBit}. No release is needed: the
+     * entry publishes nothing, and the caller's TLB flush orders the stores before any vCPU refill.
+     *
+     * @return 1 if this call cleared the bit, else 0.
+     */
+    private static long clearLeafBitAt(final Object base, final long at, final long bit)
+    {
+        final long old = UnsafeApi.getLongOpaque(base, at);
+        if ((old & Spte.STABLE_DIRTY_LEAF) == Spte.STABLE_DIRTY_LEAF)
+        {
+            UnsafeApi.putLongOpaque(base, at, old & ~bit);
+            return 1;
+        }
+        return clearLeafBit(base, at, old, bit) ? 1 : 0;
+    }
+
+    /**
+     * {@link #clearLeafBitsMasked}'s rule for one entry read as {@code old}: nothing to do unless a
+     * present leaf with {@code bit} set; a release store if nothing else may change it, else a
+     * cmpxchg loop. Out of the loop so the loop stays small enough to inline and unroll.
+     *
+     * @return true if this call cleared the bit.
+     */
+    private static boolean clearLeafBit(final Object base, final long at, final long old, final long bit)
+    {
+        long current = old;
+        while (Spte.isPresentLeaf(current, Spte.PG_LEVEL_4K) && (current & bit) != 0)
+        {
+            if (!Spte.needAtomicWrite(current, Spte.PG_LEVEL_4K))
+            {
+                UnsafeApi.putLongOpaque(base, at, current & ~bit);
+                return true;
+            }
+            final long witness = UnsafeApi.compareAndExchangeLong(base, at, current, current & ~bit);
+            if (witness == current)
+            {
+                return true;
+            }
+            current = witness;
+        }
+        return false;
     }
 
     /**

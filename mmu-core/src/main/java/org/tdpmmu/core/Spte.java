@@ -173,6 +173,14 @@ public final class Spte
     }
 
     /**
+     * Present, writable, accessed and dirty: a 4 KiB leaf with these bits all set has W and D set
+     * and no volatile bits (hardware has nothing left to set and the fast path nothing to restore),
+     * so a write-locked clear of W or D may use a plain store. A one-test shortcut for the leaf a
+     * guest write leaves; any other leaf takes {@link #needAtomicWrite}.
+     */
+    public static final long STABLE_DIRTY_LEAF = MMU_PRESENT | WRITABLE | ACCESSED | DIRTY;
+
+    /**
      * True if a writer holding the MMU lock for write must still replace {@code spte} atomically
      * (kernel: kvm_tdp_mmu_spte_need_atomic_write): a present leaf with volatile bits. Anything
      * else (a table entry, a non-present or frozen entry) changes only under the lock.

@@ -29,24 +29,36 @@ class DirtyLoggingTest
     {
     }
 
+    /**
+     * A 4 KiB slot of {@code pages} at {@code base}, every page mapped, logging in {@code mode} on,
+     * then every {@code step}-th page written (dirty) and the vCPU out of the guest.
+     */
+    private static Logged logged(final long base, final long pages, final int mode, final long step)
+    {
+        final Vm vm = new Vm(VmConfig.small());
+        final Memslot slot = vm.addMemslot(base, pages, Backing.PAGE_4K);
+        final Vcpu vcpu = vm.createVcpu();
+        writePages(vcpu, base, base + pages, 1, 0);
+        final DirtyLogging log = new DirtyLogging(vm);
+        log.enable(slot, mode, false);
+        writePages(vcpu, base, base + pages, step, 1);
+        vcpu.exitGuest();
+        return new Logged(vm, slot, vcpu, log);
+    }
+
     /** Every page mapped, logging by write protection on, pages {@code 3k} written (dirty) since. */
     private static Logged everyThirdPageDirty()
     {
-        final Vm vm = new Vm(VmConfig.small());
-        final Memslot slot = vm.addMemslot(BASE, PAGES, Backing.PAGE_4K);
-        final Vcpu vcpu = vm.createVcpu();
-        for (long g = BASE; g < BASE + PAGES; g++)
+        return logged(BASE, PAGES, Memslot.LOG_WRPROT, 3);
+    }
+
+    /** Writes gfn + add to every {@code step}-th page of [from, to) through {@code vcpu}. */
+    private static void writePages(final Vcpu vcpu, final long from, final long to, final long step, final long add)
+    {
+        for (long g = from; g < to; g += step)
         {
-            vcpu.write(g, g);
+            vcpu.write(g, g + add);
         }
-        final DirtyLogging log = new DirtyLogging(vm);
-        log.enable(slot, Memslot.LOG_WRPROT, false);
-        for (long g = BASE; g < BASE + PAGES; g += 3)
-        {
-            vcpu.write(g, g + 1);
-        }
-        vcpu.exitGuest();
-        return new Logged(vm, slot, vcpu, log);
     }
 
     private static long[] everyThirdPage()
@@ -148,28 +160,16 @@ class DirtyLoggingTest
     @Test
     void clearInDbitModeClearsAndCountsEachDirtyLeaf()
     {
-        try (Vm vm = new Vm(VmConfig.small()))
+        final Logged l = logged(BASE, PAGES, Memslot.LOG_DBIT, 3);
+        try (Vm vm = l.vm())
         {
-            final Memslot slot = vm.addMemslot(BASE, PAGES, Backing.PAGE_4K);
-            final Vcpu vcpu = vm.createVcpu();
-            for (long g = BASE; g < BASE + PAGES; g++)
-            {
-                vcpu.write(g, g);
-            }
-            final DirtyLogging log = new DirtyLogging(vm);
-            log.enable(slot, Memslot.LOG_DBIT, false);
-            for (long g = BASE; g < BASE + PAGES; g += 3)
-            {
-                vcpu.write(g, g + 1);
-            }
-            vcpu.exitGuest();
+            final Memslot slot = l.slot();
+            final Vcpu vcpu = l.vcpu();
+            final DirtyLogging log = l.log();
             final long[] got = log.getDirtyLog(slot, true, new long[16]);
             assertArrayEquals(everyThirdPage(), got, "the D bits moved into the bitmap");
             // written again after the get: D set again on 0, 3, ..., 63 (22 pages)
-            for (long g = BASE; g < BASE + 64; g += 3)
-            {
-                vcpu.write(g, g + 2);
-            }
+            writePages(vcpu, BASE, BASE + 64, 3, 2);
             vcpu.exitGuest();
             final long dbitBefore = vm.counters().dbitCleared.sum();
             final long wrprotBefore = vm.counters().wrprot.sum();
@@ -199,6 +199,89 @@ class DirtyLoggingTest
             assertEquals(334, l.slot().dirtyBitmap().cardinality(), "no bit taken");
             assertTrue(Spte.isWritable(SafetyChecks.lookup(vm, BASE).spte()), "no page re-protected");
             assertArrayEquals(new long[15], out);
+        }
+    }
+
+    /**
+     * Masked clears go straight to the leaf table the previous word's walk found when the next
+     * word lies in it (one walk per 2 MiB, not per 64 pages). On a slot whose words straddle leaf
+     * tables, with full, partial and empty words, exactly the pages given are protected and counted.
+     */
+    @Test
+    void clearProtectsExactlyTheGivenPagesWhereWordsStraddleLeafTables()
+    {
+        final long base = BASE + 40; // leaf tables start at pages 472, 984, 1496: words 7, 15, 23 straddle
+        final int pages = 1500;
+        final Logged l = logged(base, pages, Memslot.LOG_WRPROT, 1); // every page dirty and writable again
+        try (Vm vm = l.vm())
+        {
+            final Memslot slot = l.slot();
+            final DirtyLogging log = l.log();
+            final long[] masks = new long[24];
+            for (int w = 0; w < masks.length; w++)
+            {
+                masks[w] = w % 3 == 0 ? -1L : w % 3 == 1 ? 0x00FF_F0F0_0000_FFFFL : 0;
+            }
+            masks[23] = 0x0F00_0000_0F0F_0001L; // the last word: 28 pages, the mask reaching past them
+            long expected = 0;
+            for (int p = 0; p < pages; p++)
+            {
+                expected += masks[p >>> 6] >>> (p & 63) & 1;
+            }
+            final long wrprotBefore = vm.counters().wrprot.sum();
+            assertEquals(expected, log.clearDirtyLog(slot, 0, masks));
+            assertEquals(expected, vm.counters().wrprot.sum() - wrprotBefore, "one W cleared per page given");
+            for (int p = 0; p < pages; p++)
+            {
+                final boolean given = (masks[p >>> 6] >>> (p & 63) & 1) != 0;
+                assertEquals(!given, Spte.isWritable(SafetyChecks.lookup(vm, base + p).spte()), "page " + p);
+            }
+            assertEquals(pages - expected, slot.dirtyBitmap().cardinality(), "the pages not given stay dirty");
+        }
+    }
+
+    /**
+     * The leaf table one write-lock hold found is not trusted by the next: between two harvests
+     * the slot's table is zapped and freed, and its page is reused for another slot's table. The
+     * second harvest must walk again and protect the page written, not the other slot's.
+     */
+    @Test
+    void aLeafTableFoundByOneHarvestIsNotReusedByTheNext()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, 512, Backing.PAGE_2M);
+            final Memslot other = vm.addMemslot(BASE + 0x10000, 512 * 8, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(BASE, 1);
+            vcpu.exitGuest();
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, true);
+            vcpu.write(BASE + 5, 2);
+            vcpu.exitGuest();
+            final long[] out = new long[8];
+            log.getDirtyLog(slot, false, out);
+            assertEquals(1L << 5, out[0]);
+            final long table = SafetyChecks.lookup(vm, BASE + 5).tablePfn();
+            log.disable(slot, RecoveryStrategy.ZAP_HUGE.recovery());
+            vm.mmu().rcu().barrier();
+            assertFalse(vm.store().isLive(table), "the split table was freed");
+            for (long g = other.baseGfn(); g < other.endGfn(); g += 512)
+            {
+                vcpu.write(g + 5, g); // new leaf tables, one of them on the freed page
+            }
+            vcpu.exitGuest();
+            assertTrue(vm.store().isLive(table), "the freed page holds another slot's table now");
+            log.enable(slot, Memslot.LOG_WRPROT, true);
+            vcpu.write(BASE + 5, 3);
+            vcpu.exitGuest();
+            log.getDirtyLog(slot, false, out);
+            assertEquals(1L << 5, out[0]);
+            assertFalse(Spte.isWritable(SafetyChecks.lookup(vm, BASE + 5).spte()), "the page written is protected");
+            for (long g = other.baseGfn(); g < other.endGfn(); g += 512)
+            {
+                assertTrue(Spte.isWritable(SafetyChecks.lookup(vm, g + 5).spte()), "gfn 0x" + Long.toHexString(g + 5));
+            }
         }
     }
 }

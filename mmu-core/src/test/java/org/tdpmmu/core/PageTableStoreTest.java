@@ -409,13 +409,14 @@ class PageTableStoreTest
         final long pfn = store.allocate();
         for (final long bit : new long[] {Spte.WRITABLE, Spte.DIRTY})
         {
+            // A partial mask takes the bit-scan loop, a full one the counted loop.
+            for (final long mask : new long[] {0xF0F0_FFFF_0000_FFFFL, -1L})
             for (final int first : new int[] {0, 64, 448, 200})
             {
                 for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
                 {
                     store.soSpte(pfn, i, harvestEntry(i));
                 }
-                final long mask = 0xF0F0_FFFF_0000_FFFFL;
                 final long cleared = store.clearLeafBitsMasked(pfn, first, mask, bit);
                 long expectCleared = 0;
                 for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
@@ -431,7 +432,7 @@ class PageTableStoreTest
                     assertEquals(clears ? before & ~bit : before, store.lvSpte(pfn, i),
                         "entry " + i + ", first " + first + ", bit 0x" + Long.toHexString(bit));
                 }
-                assertEquals(expectCleared, cleared, "returned mask, first " + first);
+                assertEquals(expectCleared, cleared, "returned mask, first " + first + ", mask 0x" + Long.toHexString(mask));
                 assertTrue(Long.bitCount(cleared) > 0);
             }
         }

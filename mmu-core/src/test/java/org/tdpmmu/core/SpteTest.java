@@ -385,4 +385,38 @@ class SpteTest
         assertFalse(Spte.needAtomicWrite(Spte.makeNonLeaf(0x99), Spte.PG_LEVEL_2M),
             "a table entry changes only under the lock");
     }
+
+    /**
+     * {@link Spte#STABLE_DIRTY_LEAF}, the masked clear's one-test shortcut, may only select what
+     * the full rule would store plainly: over every combination of present, W, MMU-W, host-W, A, D
+     * (and the frozen value), matching the pattern implies a present 4 KiB leaf with W and D set
+     * and nothing volatile. The written page (W, MMU-W, host-W, A, D) matches.
+     */
+    @Test
+    void theStableDirtyLeafShortcutImpliesAPlainStoreIsSafe()
+    {
+        final long[] bits = {Spte.MMU_PRESENT, Spte.WRITABLE, Spte.MMU_WRITABLE, Spte.HOST_WRITABLE, Spte.ACCESSED, Spte.DIRTY};
+        int matched = 0;
+        for (int combo = 0; combo < 1 << bits.length; combo++)
+        {
+            long spte = (0x1234L << Spte.PFN_SHIFT) | Spte.READABLE | Spte.EXECUTABLE;
+            for (int b = 0; b < bits.length; b++)
+            {
+                spte |= (combo >>> b & 1) != 0 ? bits[b] : 0;
+            }
+            if ((spte & Spte.STABLE_DIRTY_LEAF) == Spte.STABLE_DIRTY_LEAF)
+            {
+                matched++;
+                final String what = Spte.describe(spte, Spte.PG_LEVEL_4K);
+                assertTrue(Spte.isPresentLeaf(spte, Spte.PG_LEVEL_4K), what);
+                assertFalse(Spte.needAtomicWrite(spte, Spte.PG_LEVEL_4K), what);
+                assertTrue(Spte.isWritable(spte) && Spte.isDirty(spte), what);
+            }
+        }
+        assertEquals(4, matched, "the four combinations of MMU-W and host-W around P, W, A, D");
+        assertFalse((Spte.FROZEN & Spte.STABLE_DIRTY_LEAF) == Spte.STABLE_DIRTY_LEAF);
+        final long written = Spte.makeLeaf(0x1234, Spte.PG_LEVEL_4K,
+            Spte.LEAF_WRITABLE | Spte.LEAF_ACCESSED | Spte.LEAF_DIRTY);
+        assertEquals(Spte.STABLE_DIRTY_LEAF, written & Spte.STABLE_DIRTY_LEAF, "the leaf a guest write leaves");
+    }
 }
