@@ -278,8 +278,9 @@ public final class Report
                 return "the model forbids it: handle_removed_pt freezes each of the 512 old entries with an atomic " +
                     "exchange, ~2.7 µs of it (*Hot spots* 4); its allocation is gone (was 70-110 B/op)";
             case "HarvestReprotectBench.harvest1GiBReprotect":
-                return "*Hot spots* 5b: one masked clear per leaf table, atomic only where the kernel is (was 1.5%); " +
-                    "left: a root walk per 64-page word and ~2 ns a page; 25% means 0.24 ns a page";
+                return "*Hot spots* 5b: one masked clear per leaf table, atomic only where the kernel is, the leaf " +
+                    "table reused through the lock hold, one test for a written leaf (was 12%); near the floor here: " +
+                    "the bare read-test-store loop and the word exchanges alone are ~35%";
             default:
                 return "*Hot spots* 5a: bulk copy into the caller's array, `DirtyBitmap.copyTo` (was 23%); faster " +
                     "than the limit, a scalar summing loop";
