@@ -2,11 +2,12 @@
 # Runs every benchmark figure and writes BENCHMARKS.md at the repository root:
 #   1. builds benchmarks/target/benchmarks.jar (and the ./tdpmmu CLI jar with it);
 #   2. runs the JMH hot-path benchmarks and their limits in one run, with the gc profiler;
-#   3. runs the parallel-fault benchmark at -t 1 and at -t 2, three forks each, without -prof gc;
+#   3. runs the parallel-fault benchmark and its two limits at -t 1 and at -t 2, three forks each,
+#      without -prof gc;
 #   4. runs the kernel-sized scenario (96 vCPUs x 1 GiB) once per recovery strategy through
 #      ./tdpmmu, measuring wall time and peak resident memory;
 #   5. generates BENCHMARKS.md from the JSON results (org.tdpmmu.benchmarks.Report).
-# The whole default run takes about 4.5 minutes on an idle 2-core machine (longer when other work
+# The whole default run takes about 6 minutes on an idle 2-core machine (longer when other work
 # shares the cores). Raw results and JMH logs land in benchmarks/target/bench/.
 #
 # Options:

@@ -22,6 +22,7 @@ import org.tdpmmu.core.TdpIter;
 import org.tdpmmu.core.TdpMmu;
 import org.tdpmmu.core.Vm;
 import org.tdpmmu.core.VmConfig;
+import org.tdpmmu.concurrency.MmuLock;
 
 /**
  * Faults on disjoint ranges from several threads into one VM: run with {@code -t 1} and
@@ -32,6 +33,13 @@ import org.tdpmmu.core.VmConfig;
  * {@link FaultBench#fault4kExistingTable}); the per-invocation set-up zaps the thread's leaves again
  * with the atomic zap under the MMU read lock, so one thread's reset never takes the write lock
  * while the other thread is being measured.
+ *
+ * <p>Two references, run the same way: {@link #limitPrivateWorkNoLock}, private work about as
+ * long as a fault, is the machine's limit for two threads; {@link #limitReadLockAroundWork} adds
+ * the same VM's MMU read lock, taken and dropped per operation as each fault does (kernel:
+ * read_lock(&kvm->mmu_lock) in kvm_tdp_mmu_page_fault), and shares nothing else: what the model's
+ * lock alone costs two threads. It is no bound on the faults: its fixed-length work can fall into
+ * step with the other thread's, and the faults have done better than it (BENCHMARKS.md).
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -143,5 +151,64 @@ public class ParallelFaultBench
             }
         }
         return retries;
+    }
+
+    /** Steps of {@link #privateWork}: with the lock, one thread takes about as long per op as a fault (BENCHMARKS.md shows both). */
+    static final int WORK_STEPS = 88;
+
+    /** A thread's private data for {@link #limitReadLockAroundWork}, on lines no other thread touches. */
+    @State(Scope.Thread)
+    public static class Work
+    {
+        final long[] cells = new long[64];
+        long seed = 1;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(RANGE)
+    public long limitReadLockAroundWork(final Shared shared, final Work work)
+    {
+        final MmuLock lock = shared.vm.mmu().lock();
+        final long[] cells = work.cells;
+        long x = work.seed;
+        for (int i = 0; i < RANGE; i++)
+        {
+            lock.readLock();
+            x = privateWork(cells, x);
+            lock.readUnlock();
+        }
+        work.seed = x;
+        return x;
+    }
+
+    /**
+     * {@link #limitReadLockAroundWork} without the lock: the private work alone, which two threads
+     * should do twice as fast as one (the two cores are independent), so that what the lock costs
+     * shows in the same run.
+     */
+    @Benchmark
+    @OperationsPerInvocation(RANGE)
+    public long limitPrivateWorkNoLock(final Work work)
+    {
+        final long[] cells = work.cells;
+        long x = work.seed;
+        for (int i = 0; i < RANGE; i++)
+        {
+            x = privateWork(cells, x);
+        }
+        work.seed = x;
+        return x;
+    }
+
+    /** Loads, arithmetic and stores on the thread's own 64 longs (a 64-bit LCG picking the cell). */
+    private static long privateWork(final long[] cells, final long seed)
+    {
+        long x = seed;
+        for (int k = 0; k < WORK_STEPS; k++)
+        {
+            x = x * 6364136223846793005L + 1442695040888963407L;
+            cells[(int)(x >>> 58)] += x;
+        }
+        return x;
     }
 }
