@@ -77,6 +77,12 @@ final class PerfCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}). It bounds the largest mapping: 4 KiB, 2 MiB, 2 MiB, 1 GiB.")
     Backing backing;
 
+    @Option(names = "-p", paramLabel = "OFFSET", converter = Converters.Size.class,
+            description = "Guest physical address of the test memory, e.g. 0x200000000 or 8G; aligned down to the "
+                    + "backing page size, as memstress aligns the test region (default: 4G; the kernel test puts it "
+                    + "at the top of guest physical memory).")
+    Long physOffset;
+
     @Option(names = "-e", description = "Keep the vCPUs running while dirty logging is being disabled, racing the "
             + "huge-page recovery (much slower without an in-place recovery).")
     boolean vcpusRunning;
@@ -142,13 +148,17 @@ final class PerfCommand implements Callable<Integer> {
         check(memslots >= 1 && memslots <= ScenarioLoader.MAX_MEMSLOTS,
                 "-x: " + memslots + " is out of range 1.." + ScenarioLoader.MAX_MEMSLOTS);
         check(rootLevel == 4 || rootLevel == 5, "--root-level: " + rootLevel + " is not one of 4, 5");
-        check((double) vcpus * bytesPerVcpu
-                        <= (double) ((1L << VmConfig.guestPhysBits(rootLevel)) - (VmConfig.DEFAULT_SLOT_BASE_GFN << 12)),
-                "-v/-b: " + vcpus + " x " + Sizes.format(bytesPerVcpu) + " does not fit in the "
+        long gpa = physOffset == null ? VmConfig.DEFAULT_SLOT_BASE_GFN * Sizes.KIB_4 : physOffset & -backing.pageSize();
+        long space = 1L << VmConfig.guestPhysBits(rootLevel);
+        check(gpa < space, "-p: 0x" + Long.toHexString(gpa) + " is outside the " + VmConfig.guestPhysBits(rootLevel)
+                + "-bit guest physical space (0..0x" + Long.toHexString(space - 1) + ")");
+        check((double) vcpus * bytesPerVcpu <= (double) (space - gpa),
+                "-v/-b" + (physOffset == null ? "" : "/-p") + ": " + vcpus + " x " + Sizes.format(bytesPerVcpu)
+                        + " from guest physical 0x" + Long.toHexString(gpa) + " does not fit in the "
                         + VmConfig.guestPhysBits(rootLevel) + "-bit guest physical space");
         VmConfig vm;
         try {
-            vm = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, VmConfig.DEFAULT_SLOT_BASE_GFN);
+            vm = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, gpa / Sizes.KIB_4);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "-v/-b/-x/-s: " + e.getMessage());
         }

@@ -64,6 +64,29 @@ class PerfCommandTest {
         assertTrue(s.description().startsWith("dirty_log_perf_test -v 8 -b 64M"), s.description());
     }
 
+    /** -p: the test memory's guest physical address, aligned down to the backing page as memstress does. */
+    @Test
+    void physicalOffset() {
+        assertEquals(VmConfig.uniform(1, 4L << 20, 1, Backing.ANONYMOUS_HUGETLB_2MB, 4, 0x40000),
+                parse("-b", "4M", "-s", "anonymous_hugetlb_2mb", "-p", "0x40123000").vm(), "aligned down to 2 MiB");
+        assertEquals(0x40123, parse("-b", "4M", "-p", "0x40123000").vm().slots().get(0).baseGfn(), "4 KiB: as given");
+        assertEquals(0x200000, parse("-b", "4M", "-p", "8G").vm().slots().get(0).baseGfn());
+        assertEquals(0, parse("-b", "4M", "-p", "0").vm().slots().get(0).baseGfn());
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-p", "0x1000000000000");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertTrue(o.err().contains("-p: 0x1000000000000 is outside the 48-bit guest physical space (0..0xffffffffffff)"),
+                o.err());
+        o = CliHarness.run(new FakeEngine(), "perf", "-v", "2", "-b", "4M", "-p", "0xfffffffff000");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertTrue(o.err().contains("-v/-b/-p: 2 x 4M from guest physical 0xfffffffff000 does not fit in the 48-bit"),
+                o.err());
+        o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-p", "12Q");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertTrue(o.err().contains("'12Q' is not a size"), o.err());
+        assertEquals(ExitCodes.OK, CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-p", "0xffffffc00000",
+                "--root-level", "4").exitCode(), "the last 4 MiB of the space fit");
+    }
+
     @Test
     void sizeSuffixes() {
         assertEquals(3L << 30, parse("-b", "3G").vm().memoryPerVcpu());
@@ -78,6 +101,8 @@ class PerfCommandTest {
         List<String> lines = o.out().lines().toList();
         String t = "\\d+\\.\\d{9}s";
         assertEquals("tdpmmu perf: 2 vCPUs x 4M, anonymous_hugetlb_2mb, 1 memslot, 4-level root", lines.get(0));
+        assertEquals("guest physical test memory: [0x100000000, 0x100800000)", lines.get(1), "the kernel test's line");
+        lines = lines.subList(1, lines.size());
         assertTrue(lines.get(1).matches("Populate memory time: " + t), lines.get(1));
         assertTrue(lines.get(2).matches("Enabling dirty logging time: " + t), lines.get(2));
         assertTrue(lines.get(3).matches("Iteration 1 dirty memory time: " + t), lines.get(3));
