@@ -20,12 +20,17 @@ import org.openjdk.jmh.annotations.State;
  *   <li>32 KiB: the dirty bitmap of 1 GiB.</li>
  *   <li>2 MiB + 32 KiB: the leaf SPTEs of 1 GiB and its bitmap, what a re-protecting harvest touches.</li>
  * </ul>
+ * Beside them, not a target's limit but the floor of one: {@link #sweepTestStore2MiB}, the
+ * re-protecting harvest's per-entry work alone (read, test the bits, store) over 2 MiB.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class LimitBench
 {
+    /** The leaf SPTEs of 1 GiB: 512 tables of 512 entries. */
+    private static final int TABLE_LONGS = 512 * 512;
+
     private long[] page;
     private long[] bitmap;
     private long[] tablesAndBitmap;
@@ -36,7 +41,11 @@ public class LimitBench
     {
         page = filled(512);
         bitmap = filled(4096);
-        tablesAndBitmap = filled(512 * 512 + 4096);
+        tablesAndBitmap = filled(TABLE_LONGS + 4096);
+        for (int i = 0; i < TABLE_LONGS; i++)
+        {
+            tablesAndBitmap[i] |= WRITTEN;
+        }
     }
 
     private static long[] filled(final int longs)
@@ -87,5 +96,25 @@ public class LimitBench
     public long sweepRead2MiBPlus32KiB()
     {
         return sum(tablesAndBitmap);
+    }
+
+    /** W, A, D and a present bit in the layout the SPTEs use: the pattern the harvest's one test looks for. */
+    private static final long WRITTEN = (1L << 11) | (1L << 9) | (1L << 8) | (1L << 1);
+
+    /**
+     * The re-protecting harvest's per-entry work with nothing else: each of the 2 MiB of longs is
+     * read, tested against the written-leaf pattern and stored with bit 1 (W) toggled, so every
+     * invocation stores every entry, as every harvest of an all-dirty 1 GiB does.
+     */
+    @Benchmark
+    public long[] sweepTestStore2MiB()
+    {
+        final long[] a = tablesAndBitmap;
+        for (int i = 0; i < TABLE_LONGS; i++)
+        {
+            final long v = a[i];
+            a[i] = (v & WRITTEN) == WRITTEN ? v & ~2L : v | 2L;
+        }
+        return a;
     }
 }

@@ -95,6 +95,8 @@ public final class Report
         LIMITS.put("LimitBench.sweepWrite4KiB", "sequential write of 4 KiB (512 longs)");
         LIMITS.put("LimitBench.sweepRead32KiB", "sequential read of 32 KiB (the bitmap of 1 GiB)");
         LIMITS.put("LimitBench.sweepRead2MiBPlus32KiB", "sequential read of 2 MiB + 32 KiB (leaf SPTEs of 1 GiB + bitmap)");
+        LIMITS.put("LimitBench.sweepTestStore2MiB", "read, test and store of each of 2 MiB of longs: the re-protecting " +
+            "harvest's per-entry work alone, on a heap array (a reference, not a target's limit)");
     }
 
     private final Path dir;
@@ -279,8 +281,8 @@ public final class Report
                     "exchange, ~2.7 µs of it (*Hot spots* 4); its allocation is gone (was 70-110 B/op)";
             case "HarvestReprotectBench.harvest1GiBReprotect":
                 return "*Hot spots* 5b: one masked clear per leaf table, atomic only where the kernel is, the leaf " +
-                    "table reused through the lock hold, one test for a written leaf (was 12%); near the floor here: " +
-                    "the bare read-test-store loop and the word exchanges alone are ~35%";
+                    "table reused through the lock hold, a word of written leaves tested in one pass and cleared in " +
+                    "a second (was 12%); `sweepTestStore2MiB` in *Limits* is the per-entry work alone";
             default:
                 return "*Hot spots* 5a: bulk copy into the caller's array, `DirtyBitmap.copyTo` (was 23%); faster " +
                     "than the limit, a scalar summing loop";

@@ -439,6 +439,41 @@ class PageTableStoreTest
     }
 
     /**
+     * A whole word of written leaves is cleared in two passes (test all, then store all); a word
+     * with one entry that is not a written leaf, at either end, goes entry by entry, so that entry
+     * keeps its value and its bit stays out of the result.
+     */
+    @Test
+    void clearLeafBitsMaskedTakesTheTwoPassPathOnlyForAWordOfWrittenLeaves()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long pfn = store.allocate();
+        final long written = Spte.makeLeaf(0x4000, Spte.PG_LEVEL_4K,
+            Spte.LEAF_WRITABLE | Spte.LEAF_ACCESSED | Spte.LEAF_DIRTY);
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            store.soSpte(pfn, i, written + ((long)i << Spte.PFN_SHIFT));
+        }
+        assertEquals(-1L, store.clearLeafBitsMasked(pfn, 64, -1L, Spte.WRITABLE));
+        for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+        {
+            final long v = written + ((long)i << Spte.PFN_SHIFT);
+            assertEquals(i >= 64 && i < 128 ? v & ~Spte.WRITABLE : v, store.lvSpte(pfn, i), "entry " + i);
+        }
+        for (final int odd : new int[] {128, 191})
+        {
+            store.soSpte(pfn, odd, Spte.NONPRESENT);
+            assertEquals(~(1L << (odd - 128)), store.clearLeafBitsMasked(pfn, 128, -1L, Spte.DIRTY), "entry " + odd);
+            for (int i = 128; i < 192; i++)
+            {
+                final long v = written + ((long)i << Spte.PFN_SHIFT);
+                assertEquals(i == odd ? Spte.NONPRESENT : v & ~Spte.DIRTY, store.lvSpte(pfn, i), "entry " + i);
+                store.soSpte(pfn, i, v);
+            }
+        }
+    }
+
+    /**
      * The race the atomic path exists for: "hardware" sets D on writable clean leaves while the
      * masked clear removes W. A D bit whose cmpxchg succeeded must survive; a plain store of the
      * value read before would drop it.
