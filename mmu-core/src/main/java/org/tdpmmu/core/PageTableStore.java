@@ -244,9 +244,10 @@ public final class PageTableStore
      * (WRITE_ONCE), because under the write lock nobody else can change it (kvm_tdp_mmu_write_spte's
      * rule). A fully selected word whose 64 entries are all written leaves ({@link
      * Spte#STABLE_DIRTY_LEAF}) is tested in one pass and cleared in a second: none of them has a
-     * volatile bit, so none can change in between. No release: the entries publish nothing, and the caller must flush remote TLBs before
-     * dropping the lock, whose request store orders these before any vCPU's refill. Checks: the pfn, the range and
-     * the bit once, the page live before and after (a free overlapping the loop is a use after free).
+     * volatile bit, so none can change in between. No release: the entries publish nothing, and
+     * the caller must flush remote TLBs before dropping the lock, whose request store orders these
+     * before any vCPU's refill. Checks: the pfn, the range and the bit once, the page live before
+     * and after (a free overlapping the loop is a use after free).
      *
      * @return the selected entries whose bit this call cleared, in {@code mask}'s numbering.
      * @throws IllegalArgumentException for a pfn outside the store, a mask reaching past entry 511,
@@ -340,7 +341,7 @@ public final class PageTableStore
 
     /**
      * {@link #clearLeafBitsMasked}'s rule for one entry read as {@code old}: nothing to do unless a
-     * present leaf with {@code bit} set; a release store if nothing else may change it, else a
+     * present leaf with {@code bit} set; an opaque store if nothing else may change it, else a
      * cmpxchg loop. Out of the loop so the loop stays small enough to inline and unroll.
      *
      * @return true if this call cleared the bit.
