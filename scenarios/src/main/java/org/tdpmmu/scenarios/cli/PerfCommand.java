@@ -80,7 +80,7 @@ final class PerfCommand implements Callable<Integer> {
     @Option(names = "-p", paramLabel = "OFFSET", converter = Converters.Size.class,
             description = "Guest physical address of the test memory, e.g. 0x200000000 or 8G; aligned down to the "
                     + "backing page size, as memstress aligns the test region (default: 4G; the kernel test puts it "
-                    + "at the top of guest physical memory).")
+                    + "at the top of guest physical memory, and parses -p without applying it).")
     Long physOffset;
 
     @Option(names = "-e", description = "Keep the vCPUs running while dirty logging is being disabled, racing the "
