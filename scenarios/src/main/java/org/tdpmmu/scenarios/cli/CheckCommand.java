@@ -45,7 +45,8 @@ final class CheckCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         sb.append(s.source()).append(": ok: ").append(s.name()).append('\n');
         sb.append("  vm: ").append(s.vm().vcpus()).append(" vCPUs x ").append(Sizes.format(s.vm().memoryPerVcpu()))
-                .append(", ").append(s.vm().rootLevel()).append("-level root\n");
+                .append(", ").append(s.vm().rootLevel()).append("-level root")
+                .append(s.vm().overlapVcpuMemory() ? ", every vCPU on all of it" : "").append('\n');
         for (SlotConfig slot : s.vm().slots()) {
             sb.append(String.format("  slot %d: gfn 0x%x-0x%x, %s, %s, largest mapping level %d%n",
                     slot.id(), slot.baseGfn(), slot.endGfn(), Sizes.human(slot.sizeBytes()),

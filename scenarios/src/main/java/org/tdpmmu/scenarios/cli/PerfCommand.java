@@ -83,6 +83,10 @@ final class PerfCommand implements Callable<Integer> {
                     + "at the top of guest physical memory, and parses -p without applying it).")
     Long physOffset;
 
+    @Option(names = "-o", description = "Overlap guest memory accesses: every vCPU touches all of the test memory "
+            + "instead of its own region, so vCPUs fault and write the same pages.")
+    boolean overlap;
+
     @Option(names = "-e", description = "Keep the vCPUs running while dirty logging is being disabled, racing the "
             + "huge-page recovery (much slower without an in-place recovery).")
     boolean vcpusRunning;
@@ -158,7 +162,8 @@ final class PerfCommand implements Callable<Integer> {
                         + VmConfig.guestPhysBits(rootLevel) + "-bit guest physical space");
         VmConfig vm;
         try {
-            vm = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, gpa / Sizes.KIB_4);
+            vm = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, gpa / Sizes.KIB_4)
+                    .withOverlapVcpuMemory(overlap);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "-v/-b/-x/-s: " + e.getMessage());
         }

@@ -19,11 +19,12 @@ final class PerfOutput {
 
     static String header(Scenario s) {
         long gpa = s.vm().slots().get(0).baseGfn() * Sizes.KIB_4;
-        return String.format(Locale.ROOT, "tdpmmu perf: %d vCPU%s x %s, %s, %d memslot%s, %d-level root%n"
+        return String.format(Locale.ROOT, "tdpmmu perf: %d vCPU%s x %s, %s, %d memslot%s, %d-level root%s%n"
                         + "guest physical test memory: [0x%x, 0x%x)%n",
                 s.vm().vcpus(), s.vm().vcpus() == 1 ? "" : "s", Sizes.format(s.vm().memoryPerVcpu()),
                 s.vm().slots().get(0).backing().yamlName(), s.vm().memslots(), s.vm().memslots() == 1 ? "" : "s",
-                s.vm().rootLevel(), gpa, gpa + s.vm().totalBytes());
+                s.vm().rootLevel(), s.vm().overlapVcpuMemory() ? ", vCPU memory overlapping" : "",
+                gpa, gpa + s.vm().totalBytes());
     }
 
     static String lines(Scenario s, RunResult r) {

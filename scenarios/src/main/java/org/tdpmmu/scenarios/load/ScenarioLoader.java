@@ -49,7 +49,7 @@ public final class ScenarioLoader {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final String[] ROOT_FIELDS = {"name", "description", "vm", "costModel", "phases", "host"};
     private static final String[] VM_FIELDS = {"vcpus", "memoryPerVcpu", "memslots", "backing", "rootLevel",
-            "slotBaseGfn", "slots"};
+            "slotBaseGfn", "slots", "overlapVcpuMemory"};
     private static final String[] SLOT_FIELDS = {"size", "pages", "backing", "baseGfn"};
     private static final String[] PASS_FIELDS = {"iterations", "writePercent", "pattern", "zipfExponent", "seed", "harvest"};
     private static final String[] SECOND_PASS_FIELDS = {"writePercent", "pattern", "zipfExponent", "seed"};
@@ -164,7 +164,7 @@ public final class ScenarioLoader {
                     "guest memory ends at gfn 0x%x, beyond the %d-bit guest physical space of a %d-level root (gfns below 0x%x)%s",
                     end, physBits, rootLevel, maxGfn, rootLevel == 4 ? "; use rootLevel: 5 or less memory" : ""));
         }
-        return new VmConfig(vcpus, perVcpu, rootLevel, slots);
+        return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false));
     }
 
     private Long memoryPerVcpu(YamlNode.MapNode vm) {

@@ -15,8 +15,11 @@ import java.util.Optional;
  *                      is at most the total slot size
  * @param rootLevel     paging levels of the TDP root: 4 (48-bit guest physical) or 5 (57-bit)
  * @param slots         the memslots, at least one, not overlapping, each inside the guest physical space
+ * @param overlapVcpuMemory every vCPU touches all {@code vcpus * memoryPerVcpu} bytes instead of its own
+ *                      {@code memoryPerVcpu} (dirty_log_perf_test {@code -o}: memstress without
+ *                      partition_vcpu_memory_access), so vCPUs fault, write and get harvested on the same pages
  */
-public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots) {
+public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory) {
 
     /** The default base gfn of the first slot: 0x100000, i.e. guest physical 4 GiB (1 GiB aligned). */
     public static final long DEFAULT_SLOT_BASE_GFN = 0x100000L;
@@ -28,6 +31,21 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
             throw new IllegalArgumentException("bad VM: " + vcpus + " vCPUs x " + memoryPerVcpu
                     + " bytes, root level " + rootLevel + ", " + slots.size() + " slots");
         }
+    }
+
+    /** Each vCPU on its own region (memstress's default). */
+    public VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots) {
+        this(vcpus, memoryPerVcpu, rootLevel, slots, false);
+    }
+
+    /** This VM with every vCPU touching all of the test memory ({@code true}) or only its own region. */
+    public VmConfig withOverlapVcpuMemory(boolean overlap) {
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap);
+    }
+
+    /** The 4 KiB guest frames one vCPU touches in a pass: its own region, or all of them when overlapping. */
+    public long pagesPerVcpuPass() {
+        return overlapVcpuMemory ? vcpus * pagesPerVcpu() : pagesPerVcpu();
     }
 
     /**

@@ -41,8 +41,12 @@ import org.tdpmmu.scenarios.model.StepKind;
  * events against the steps they apply to, and checks the safety properties.
  *
  * <p>vCPU i owns pages [i·n, (i+1)·n) of the guest index space (slots end to end), as memstress
- * gives each vCPU its own region. Each write stores a value derived from the gfn and the pass, and
- * the pass is remembered per page (one byte), so lost writes are found without keeping values.
+ * gives each vCPU its own region; with overlapping vCPU memory (perf {@code -o}) every vCPU goes
+ * over all of them. Each write stores a value derived from the gfn and the pass, the same from
+ * every vCPU, and the pass is remembered per page (one byte), so lost writes are found without
+ * keeping values. With overlap, the rounds vCPUs run while logging is disabled ({@code -e}) all
+ * write one pass's value, because vCPUs at different rounds write the same page at once; a lost
+ * write from an earlier round is then not told apart.
  * Pages written while their slot logs dirty pages are remembered in a bitset until the next
  * harvest, which must report every one of them (no missed dirty page).
  */
@@ -59,6 +63,9 @@ final class ScenarioRun implements AutoCloseable
     private final GuestLayout layout;
     private final int vcpuCount;
     private final long pagesPerVcpu;
+    /** Pages one vCPU goes over in a pass: its own region, or all of them with overlapping memory. */
+    private final long passPages;
+    private final boolean overlap;
     private final Vcpu[] vcpus;
     private final Thread[] threads;
     private final Histogram[] latency;
@@ -90,6 +97,8 @@ final class ScenarioRun implements AutoCloseable
         final org.tdpmmu.scenarios.model.VmConfig shape = scenario.vm();
         this.vcpuCount = shape.vcpus();
         this.pagesPerVcpu = shape.pagesPerVcpu();
+        this.passPages = shape.pagesPerVcpuPass();
+        this.overlap = shape.overlapVcpuMemory();
         this.vm = new Vm(coreConfig(scenario));
         final Memslot[] slots = new Memslot[shape.slots().size()];
         for (int i = 0; i < slots.length; i++)
@@ -236,7 +245,7 @@ final class ScenarioRun implements AutoCloseable
 
     private long unitsOf(final Step step)
     {
-        return vcpuWork(step) ? pagesPerVcpu * vcpuCount : 0;
+        return vcpuWork(step) ? passPages * vcpuCount : 0;
     }
 
     /** The part of a step the "VMM" does: the dirty-log ioctls, teardown. vCPUs run meanwhile. */
@@ -416,21 +425,21 @@ final class ScenarioRun implements AutoCloseable
         {
             case POPULATE:
                 pass(id, vcpu, 1, 100, new AccessOrder(org.tdpmmu.scenarios.model.AccessPattern.SEQUENTIAL,
-                    pagesPerVcpu, 0, 0));
+                    passPages, 0, 0));
                 break;
             case DIRTY_PASS:
             {
                 final Phase.DirtyPass d = (Phase.DirtyPass)step.phase();
                 lastPassPhase = d;
                 pass(id, vcpu, passNumber(step.index() + 1), d.writePercent(),
-                    new AccessOrder(d.pattern(), pagesPerVcpu, d.zipfExponent(), seed(d.seed(), id, step.index())));
+                    new AccessOrder(d.pattern(), passPages, d.zipfExponent(), seed(d.seed(), id, step.index())));
                 break;
             }
             case SECOND_PASS:
             {
                 final Phase.SecondPass s = (Phase.SecondPass)step.phase();
                 pass(id, vcpu, passNumber(250), s.writePercent(),
-                    new AccessOrder(s.pattern(), pagesPerVcpu, s.zipfExponent(), seed(s.seed(), id, 1_000_000)));
+                    new AccessOrder(s.pattern(), passPages, s.zipfExponent(), seed(s.seed(), id, 1_000_000)));
                 break;
             }
             case DISABLE_DIRTY_LOGGING:
@@ -443,8 +452,10 @@ final class ScenarioRun implements AutoCloseable
                     int round = 0;
                     while (keepRunning)
                     {
-                        pass(id, vcpu, passNumber(200 + (round++ & 31)), p.writePercent(),
-                            new AccessOrder(p.pattern(), pagesPerVcpu, p.zipfExponent(), seed(p.seed(), id, -round)));
+                        final int passNo = passNumber(overlap ? 200 : 200 + (round & 31));
+                        round++;
+                        pass(id, vcpu, passNo, p.writePercent(),
+                            new AccessOrder(p.pattern(), passPages, p.zipfExponent(), seed(p.seed(), id, -round)));
                     }
                 }
                 break;
@@ -467,9 +478,9 @@ final class ScenarioRun implements AutoCloseable
     /** One pass of vCPU {@code id} over its region; stops early when the run says so (-e). */
     private void pass(final int id, final Vcpu vcpu, final int passNo, final int writePercent, final AccessOrder order)
     {
-        final long first = id * pagesPerVcpu;
+        final long first = overlap ? 0 : id * pagesPerVcpu;
         final boolean stoppable = current.kind() == StepKind.DISABLE_DIRTY_LOGGING;
-        for (long i = 0; i < pagesPerVcpu; i++)
+        for (long i = 0; i < passPages; i++)
         {
             final long index = first + order.next(i);
             final int slotIndex = layout.slotOf(index);
@@ -509,7 +520,7 @@ final class ScenarioRun implements AutoCloseable
                 }
             }
         }
-        progress.advanced(pagesPerVcpu & (PROGRESS_CHUNK - 1));
+        progress.advanced(passPages & (PROGRESS_CHUNK - 1));
     }
 
     static long value(final long gfn, final int pass)

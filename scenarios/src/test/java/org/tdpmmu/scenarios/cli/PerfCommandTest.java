@@ -87,6 +87,21 @@ class PerfCommandTest {
                 "--root-level", "4").exitCode(), "the last 4 MiB of the space fit");
     }
 
+    /** -o: every vCPU on all of the test memory (memstress without partition_vcpu_memory_access). */
+    @Test
+    void overlappingVcpuMemory() {
+        assertFalse(parse("-b", "4M").vm().overlapVcpuMemory());
+        VmConfig vm = parse("-v", "4", "-b", "4M", "-o").vm();
+        assertTrue(vm.overlapVcpuMemory());
+        assertEquals(4 * 1024, vm.pagesPerVcpuPass(), "each vCPU goes over all 16 MiB");
+        assertEquals(VmConfig.uniform(4, 4L << 20, 1, Backing.ANONYMOUS, 4, VmConfig.DEFAULT_SLOT_BASE_GFN)
+                .withOverlapVcpuMemory(true), vm);
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-v", "2", "-b", "4M", "-o");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(o.out().startsWith("tdpmmu perf: 2 vCPUs x 4M, anonymous, 1 memslot, 4-level root, "
+                + "vCPU memory overlapping\n"), o.out());
+    }
+
     @Test
     void sizeSuffixes() {
         assertEquals(3L << 30, parse("-b", "3G").vm().memoryPerVcpu());

@@ -179,6 +179,16 @@ class ScenarioLoaderTest {
     // ------------------------------------------------------------------ bad input: one clear message
 
     @Test
+    void overlapVcpuMemory() {
+        assertFalse(ScenarioLoader.parse(BASE, "base.yaml").vm().overlapVcpuMemory(), "each vCPU on its own region by default");
+        Scenario s = ScenarioLoader.parse(insertAfter(6, "  overlapVcpuMemory: true"), "o.yaml");
+        assertTrue(s.vm().overlapVcpuMemory());
+        assertEquals(4 * 16384, s.vm().pagesPerVcpuPass(), "every vCPU goes over all 256 MiB");
+        assertMessage(insertAfter(6, "  overlapVcpuMemory: yes"),
+                "bad.yaml:7: vm.overlapVcpuMemory: yes is not one of true, false");
+    }
+
+    @Test
     void backingNotOneOf() {
         assertMessage(replace(6, "  backing: hugetlb"),
                 "bad.yaml:6: vm.backing: \"hugetlb\" is not one of anonymous, anonymous_thp, anonymous_hugetlb_2mb, anonymous_hugetlb_1gb");
@@ -195,7 +205,7 @@ class ScenarioLoaderTest {
     @Test
     void unknownFieldsListTheAllowedOnes() {
         assertMessage(replace(3, "  vcpu: 4"), "bad.yaml:3: vm.vcpu: unknown field; allowed fields of vm: "
-                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots");
+                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory");
         assertMessage(replace(1, "nmae: t"), "bad.yaml:1: nmae: unknown field; allowed fields: "
                 + "name, description, vm, costModel, phases, host");
         assertMessage(replace(10, "  - dirtyPass: { iteration: 2 }"), "bad.yaml:10: phases[2].dirtyPass.iteration: "
@@ -338,7 +348,7 @@ class ScenarioLoaderTest {
     @Test
     void requiredFields() {
         assertMessage("phases: [populate]\n", "bad.yaml:1: vm: missing (required: a map with the fields "
-                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots)");
+                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory)");
         assertMessage("vm:\n  memoryPerVcpu: 4K\nphases: [populate]\n",
                 "bad.yaml:2: vm.vcpus: missing (required: an integer in 1..512)");
         assertMessage("vm:\n  vcpus: 1\nphases: [populate]\n",
