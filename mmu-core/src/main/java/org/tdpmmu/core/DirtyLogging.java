@@ -37,9 +37,6 @@ public final class DirtyLogging
      */
     private long leafTableGfn = -1;
     private long leafTablePfn;
-    /** Counts of the current write-lock hold, added to the counters once when it ends. */
-    private long heldWrprot;
-    private long heldDbitCleared;
     /** Wall nanoseconds per slot operation (fields, not a map lookup, on the harvest path). */
     private final LongAdder enableNanos = new LongAdder();
     private final LongAdder splitNanos = new LongAdder();
@@ -171,7 +168,7 @@ public final class DirtyLogging
         mmu.lock().writeLock();
         try
         {
-            assert leafTableGfn < 0 && heldWrprot == 0 && heldDbitCleared == 0 : "the last write hold was ended";
+            assert leafTableGfn < 0 : "the last write hold was ended";
             for (int w = 0; w < words; w++)
             {
                 // A clean word needs no exchange: bits are only set concurrently, never cleared.
@@ -221,7 +218,7 @@ public final class DirtyLogging
         mmu.lock().writeLock();
         try
         {
-            assert leafTableGfn < 0 && heldWrprot == 0 && heldDbitCleared == 0 : "the last write hold was ended";
+            assert leafTableGfn < 0 : "the last write hold was ended";
             for (int i = 0; i < masks.length; i++)
             {
                 if (masks[i] == 0)
@@ -300,8 +297,8 @@ public final class DirtyLogging
      * kvm_tdp_mmu_clear_dirty_pt_masked). Write lock held: a leaf hardware or the fast path may still
      * change is cleared atomically, any other with a plain store ({@link
      * PageTableStore#clearLeafBitsMasked}, one checked call per leaf table the word touches). Walks
-     * with this object's one iterator (slot operations are serialised); the counts go to the
-     * counters when the write-lock hold ends.
+     * with this object's one iterator (slot operations are serialised) and adds to the counters
+     * once per call, not per page.
      *
      * <p>Unlike the kernel, which walks from the root for every word, a word that lies inside the
      * 4 KiB leaf table the previous walk of this hold reached goes straight to that table: one walk
@@ -367,40 +364,25 @@ public final class DirtyLogging
         countCleared(bit, protectedHuge, clearedLeaves);
     }
 
-    /** Notes one clearDirtyPtMasked call's work; {@link #endWriteHold} adds it to the counters. */
+    /** Adds one clearDirtyPtMasked call's work to the counters: once per call, not per page. */
     private void countCleared(final long bit, final long protectedHuge, final long clearedLeaves)
     {
-        heldWrprot += protectedHuge + (bit == Spte.WRITABLE ? clearedLeaves : 0);
-        if (bit == Spte.DIRTY)
+        final long wrprot = protectedHuge + (bit == Spte.WRITABLE ? clearedLeaves : 0);
+        if (wrprot != 0)
         {
-            heldDbitCleared += clearedLeaves;
+            counters.wrprot.add(wrprot);
+        }
+        if (bit == Spte.DIRTY && clearedLeaves != 0)
+        {
+            counters.dbitCleared.add(clearedLeaves);
         }
     }
 
-    /**
-     * Ends a harvest's or clear's write-lock hold: drops the cached leaf table, which only the lock
-     * kept linked, and adds the hold's counts to the counters, once rather than per 64-page word.
-     */
+    /** Ends a harvest's or clear's write-lock hold, dropping the cached leaf table, which only the lock kept linked. */
     private void endWriteHold()
     {
         leafTableGfn = -1;
-        try
-        {
-            if (heldWrprot != 0)
-            {
-                counters.wrprot.add(heldWrprot);
-            }
-            if (heldDbitCleared != 0)
-            {
-                counters.dbitCleared.add(heldDbitCleared);
-            }
-        }
-        finally
-        {
-            heldWrprot = 0;
-            heldDbitCleared = 0;
-            mmu.lock().writeUnlock();
-        }
+        mmu.lock().writeUnlock();
     }
 
     /** The {@code n} low bits set, n in 1..64. */
