@@ -38,6 +38,7 @@ public final class Report
     private static final String PARALLEL_FAULTS = "faultDisjointRanges";
     private static final String PARALLEL_LIMIT = "limitReadLockAroundWork";
     private static final String PARALLEL_NO_LOCK = "limitPrivateWorkNoLock";
+    private static final List<String> PARALLEL_METHODS = List.of(PARALLEL_FAULTS, PARALLEL_LIMIT, PARALLEL_NO_LOCK);
     private static final double KERNEL_WALL_TARGET = 60.0;
     private static final double KERNEL_RSS_TARGET_GIB = 3.0;
 
@@ -363,7 +364,7 @@ public final class Report
             .append("operation, as each fault does, and nothing else shared: what the model's lock alone costs.\n\n")
             .append("| benchmark | threads | throughput ± error | per-thread ns/op | gc B/op | loop B/op |\n")
             .append("|---|---|---|---|---|---|\n");
-        for (final String method : List.of(PARALLEL_FAULTS, PARALLEL_LIMIT, PARALLEL_NO_LOCK))
+        for (final String method : PARALLEL_METHODS)
         {
             for (int t = 1; t <= 2; t++)
             {
@@ -402,7 +403,7 @@ public final class Report
             .append("machine, *Hot spots* 2); the speed-up of the medians, ")
             .append(fmt(medianIteration(parallelNode(2)) / medianIteration(parallelNode(1))))
             .append("x for the faults, is given for reference only:\n\n");
-        for (final String method : List.of(PARALLEL_FAULTS, PARALLEL_LIMIT, PARALLEL_NO_LOCK))
+        for (final String method : PARALLEL_METHODS)
         {
             for (int t = 1; t <= 2; t++)
             {
