@@ -209,6 +209,13 @@ public final class Rcu implements AutoCloseable
      * Queues {@code callback} to run after every read-side section running now has ended (kernel:
      * call_rcu). Never runs it on the caller. The caller must have unlinked the object first.
      *
+     * <p>Cannot fail by design, so it is no fault-injection site: the queue is unbounded and never
+     * refuses an offer, as the kernel's call_rcu cannot fail (its rcu_head lives in the object being
+     * freed, so queuing needs no memory). The only allocation is the queue node on the Java heap;
+     * running out of that is an {@link OutOfMemoryError}, the JVM's failure, not the model's. Callers
+     * that unlink a table (handle_removed_pt, teardown) therefore have no error path to get wrong
+     * between freezing an entry and queuing its table.
+     *
      * @param callback what to run after the grace period, typically the free of an unlinked object.
      */
     public void callRcu(final Runnable callback)

@@ -459,8 +459,17 @@ public final class DirtyLogging
      * Splits every huge leaf in the slot down to 4 KiB (kernel: tdp_mmu_split_huge_pages_root, read
      * lock). Pre-order: a 1 GiB leaf becomes a table of 2 MiB leaves, which the walk then enters
      * and splits in turn. No flush: translations do not change.
+     *
+     * <p>Best effort, as in the kernel: when a table cannot be allocated (the store is exhausted,
+     * or the fault-injection hook fails it) splitting stops once the tables already in the cache
+     * are used — the kernel splits one page per allocation and returns -ENOMEM at the first that
+     * fails, which kvm_mmu_slot_try_split_huge_pages ignores. The huge leaves left stay mapped;
+     * enable write-protects them next, and each is split by its first write fault. Counted in
+     * {@code split.alloc-failed}.
+     *
+     * @return false if an allocation failure stopped the split early.
      */
-    void splitHugePages(final Memslot slot)
+    boolean splitHugePages(final Memslot slot)
     {
         final TdpIter iter = new TdpIter(mmu.store());
         // No more tables than the slot could ever split into (a small slot on a small store).
@@ -468,11 +477,12 @@ public final class DirtyLogging
         final MmuMemoryCache cache = new MmuMemoryCache(mmu.store(), fill, counters);
         // A child whose split lost a race is refilled on the retry, as the kernel reuses its sp.
         long child = -1;
-        cache.topup(fill);
+        boolean exhausted = !topupForSplit(cache, fill);
         mmu.lock().readLock();
         mmu.rcu().readLock();
         try
         {
+            walk:
             for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, slot.baseGfn(), slot.endGfn());
                 iter.valid(); iter.next())
             {
@@ -484,13 +494,18 @@ public final class DirtyLogging
                 {
                     if (child < 0 && cache.size() == 0)
                     {
+                        if (exhausted)
+                        {
+                            // The allocation that failed was for this page: stop here.
+                            break walk;
+                        }
                         // kernel: tdp_mmu_alloc_sp_for_split drops the lock to allocate, then the
                         // walk restarts from the root.
                         mmu.rcu().readUnlock();
                         mmu.lock().readUnlock();
                         try
                         {
-                            cache.topup(fill);
+                            exhausted = !topupForSplit(cache, fill);
                         }
                         finally
                         {
@@ -521,6 +536,26 @@ public final class DirtyLogging
                 mmu.freeUnlinkedTable(child);
             }
             cache.free();
+        }
+        return !exhausted;
+    }
+
+    /**
+     * Tops the split's cache up to {@code fill}, without the MMU lock.
+     *
+     * @return false if the store could not supply them all; what it did supply stays in the cache.
+     */
+    private boolean topupForSplit(final MmuMemoryCache cache, final int fill)
+    {
+        try
+        {
+            cache.topup(fill);
+            return true;
+        }
+        catch (final OutOfTablesException e)
+        {
+            counters.splitAllocFailures.increment();
+            return false;
         }
     }
 

@@ -41,9 +41,21 @@ public final class HostMemory
     private long framesInUse;
     private long migrations;
     private long framesMigrated;
+    /** {@link FaultInjection#NONE} outside tests; compared by reference on every host page allocation. */
+    private final FaultInjection faults;
 
     public HostMemory(final long frameLimit)
     {
+        this(frameLimit, FaultInjection.NONE);
+    }
+
+    /**
+     * @param frameLimit most 4 KiB frames handed out at once (1..2^36-1).
+     * @param faults     a test hook that fails a chosen host page allocation, or {@link FaultInjection#NONE}.
+     */
+    public HostMemory(final long frameLimit, final FaultInjection faults)
+    {
+        this.faults = java.util.Objects.requireNonNull(faults, "faults (use FaultInjection.NONE)");
         if (frameLimit < 1 || frameLimit >= PageTableStore.PFN_BASE)
         {
             throw new IllegalArgumentException("frameLimit=" + frameLimit + " is out of range 1..2^36-1");
@@ -57,7 +69,12 @@ public final class HostMemory
         }
     }
 
-    /** Backs every page of {@code slot} with fresh host pages (content 0). */
+    /**
+     * Backs every page of {@code slot} with fresh host pages (content 0).
+     *
+     * @throws ResourceExhaustedException when the host pages run out (or the fault-injection hook
+     *         fails one); every page this call took is given back, the slot stays unbacked.
+     */
     public synchronized void back(final Memslot slot)
     {
         final int level = slot.backing().level();
@@ -70,9 +87,22 @@ public final class HostMemory
             throw new IllegalArgumentException(slot + " needs too many host pages: " + blocks);
         }
         final long[] map = new long[(int)blocks];
-        for (int i = 0; i < map.length; i++)
+        int got = 0;
+        try
         {
-            map[i] = allocBlock(level);
+            for (; got < map.length; got++)
+            {
+                map[got] = allocBlock(level);
+            }
+        }
+        catch (final ResourceExhaustedException e)
+        {
+            // Nothing maps these pages yet (the slot is not published): give them straight back.
+            while (got > 0)
+            {
+                freeBlock(map[--got], level);
+            }
+            throw e;
         }
         final int id = slot.id();
         long[][] maps = slotMaps;
@@ -147,7 +177,14 @@ public final class HostMemory
      * host pages) to new frames, under an invalidation so no translation of the old frames
      * survives (kernel: the mmu_notifier calls around migrate_pages).
      *
+     * <p>Each host page is replaced only after its new page was allocated, so running out (or an
+     * injected failure) leaves the pages moved so far moved and the rest where they were, and the
+     * invalidation still ends: the mapping of every gfn is whole, as when migrate_pages returns
+     * -ENOMEM with some pages not migrated.
+     *
      * @return host pages moved.
+     * @throws ResourceExhaustedException when a target page cannot be allocated, after the
+     *         invalidation ended.
      */
     public int migrate(final MmuNotifier notifier, final Memslot slot, final long startGfn, final long count)
     {
@@ -223,8 +260,22 @@ public final class HostMemory
         return bytes;
     }
 
+    /**
+     * One host page of {@code level}'s size; the caller holds this object's monitor.
+     *
+     * @throws ResourceExhaustedException before anything changed when the frames run out or the
+     *         fault-injection hook fails this allocation.
+     */
     private long allocBlock(final int level)
     {
+        if (faults != FaultInjection.NONE)
+        {
+            final String injected = faults.check(FaultInjection.Site.HOST_FRAME);
+            if (injected != null)
+            {
+                throw new ResourceExhaustedException(injected);
+            }
+        }
         final long pages = Spte.pagesPerLevel(level);
         final long pfn;
         if (freeCounts[level] > 0)
@@ -236,7 +287,7 @@ public final class HostMemory
             final long aligned = (bump + pages - 1) & -pages;
             if (aligned + pages > frameLimit)
             {
-                throw new IllegalStateException("host memory exhausted: " + frameLimit + " frames, " +
+                throw new ResourceExhaustedException("host memory exhausted: " + frameLimit + " frames, " +
                     framesInUse + " in use; cannot allocate a level-" + level + " host page");
             }
             bump = aligned + pages;

@@ -52,6 +52,20 @@ public final class Memslots
         return slot;
     }
 
+    /**
+     * Takes back a slot {@link #add} just installed, before anything could map it (a backing that
+     * failed). Its id is not reused.
+     */
+    synchronized void remove(final Memslot slot)
+    {
+        final Memslot[] next = Arrays.stream(sorted).filter(s -> s != slot).toArray(Memslot[]::new);
+        if (next.length == sorted.length)
+        {
+            throw new IllegalArgumentException("not a memslot of this VM: " + slot);
+        }
+        sorted = next;
+    }
+
     /** The slot holding {@code gfn}, or null (kernel: gfn_to_memslot). */
     public Memslot find(final long gfn)
     {

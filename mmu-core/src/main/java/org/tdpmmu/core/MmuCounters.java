@@ -27,6 +27,8 @@ public final class MmuCounters
     /** Tables allocated for a link that lost its race and were freed again. */
     public final LongAdder tablesLostRace = new LongAdder();
     public final LongAdder splits = new LongAdder();
+    /** Eager splits stopped early because a table could not be allocated (best effort, as the kernel). */
+    public final LongAdder splitAllocFailures = new LongAdder();
     public final LongAdder zapLeaf = new LongAdder();
     public final LongAdder zapNonLeaf = new LongAdder();
     public final LongAdder tlbFlushRequests = new LongAdder();
@@ -72,6 +74,7 @@ public final class MmuCounters
         m.put("table.free", tablesFreed.sum());
         m.put("table.lost-race", tablesLostRace.sum());
         m.put("split", splits.sum());
+        m.put("split.alloc-failed", splitAllocFailures.sum());
         m.put("zap.leaf", zapLeaf.sum());
         m.put("zap.nonleaf", zapNonLeaf.sum());
         m.put("tlb.flush.requests", tlbFlushRequests.sum());

@@ -65,12 +65,24 @@ public final class PageTableStore
     private final AtomicLong peak = new AtomicLong();
     private final AtomicLong allocated = new AtomicLong();
     private final AtomicLong freed = new AtomicLong();
+    /** {@link FaultInjection#NONE} outside tests; compared by reference on every allocation. */
+    private final FaultInjection faults;
 
     /**
      * @param capacityPages the most pages the store will hand out at once (1..2^30).
      */
     public PageTableStore(final int capacityPages)
     {
+        this(capacityPages, FaultInjection.NONE);
+    }
+
+    /**
+     * @param capacityPages the most pages the store will hand out at once (1..2^30).
+     * @param faults        a test hook that fails a chosen allocation, or {@link FaultInjection#NONE}.
+     */
+    public PageTableStore(final int capacityPages, final FaultInjection faults)
+    {
+        this.faults = java.util.Objects.requireNonNull(faults, "faults (use FaultInjection.NONE)");
         if (capacityPages < 1 || capacityPages > (1 << 30))
         {
             throw new IllegalArgumentException("capacityPages=" + capacityPages + " is out of range 1..2^30");
@@ -88,10 +100,19 @@ public final class PageTableStore
      * Allocates a zeroed page (every entry {@link Spte#NONPRESENT}).
      *
      * @return the page's pfn.
-     * @throws OutOfTablesException when every page is in use; nothing changes then.
+     * @throws OutOfTablesException when every page is in use, or the fault-injection hook fails
+     *         this allocation; nothing changes then.
      */
     public long allocate()
     {
+        if (faults != FaultInjection.NONE)
+        {
+            final String injected = faults.check(FaultInjection.Site.PAGE_TABLE);
+            if (injected != null)
+            {
+                throw new OutOfTablesException(injected);
+            }
+        }
         int index = popFree();
         if (index < 0)
         {

@@ -222,6 +222,51 @@ public final class SafetyChecks
         return out;
     }
 
+    /**
+     * Nothing left frozen, nothing half-linked: with the MMU lock held for write (so no zap or
+     * handle_removed_pt is in flight, the only owners of a frozen entry) no entry reachable from
+     * the root is {@link Spte#FROZEN}, and every non-leaf entry points at a live table of the store.
+     * A frozen entry left behind is what an error path that gives up half-way through
+     * handle_removed_pt or tdp_mmu_zap_spte_atomic would leave; a table pointer to a freed page is
+     * what a link undone on the wrong path would leave. One message per bad entry, at most 16.
+     */
+    public static List<String> noFrozenOrDanglingEntry(final Vm vm)
+    {
+        final List<String> out = new ArrayList<>();
+        final PageTableStore store = vm.store();
+        underWriteLock(vm, () ->
+        {
+            final TdpIter it = new TdpIter(store);
+            final TdpMmu mmu = vm.mmu();
+            try
+            {
+                for (it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, 0, vm.memslots().gfnLimit());
+                    it.valid() && out.size() < 16; it.next())
+                {
+                    final long spte = it.oldSpte();
+                    if (Spte.isFrozen(spte))
+                    {
+                        out.add("frozen entry left behind: gfn 0x" + Long.toHexString(it.gfn()) + " level " +
+                            it.level() + " (table pfn 0x" + Long.toHexString(it.sptepTable()) + " index " +
+                            it.sptepIndex() + ") is " + Spte.describe(spte, it.level()) + " with no zap in flight");
+                    }
+                    else if (it.level() > Spte.PG_LEVEL_4K && Spte.isPresentTable(spte, it.level()) &&
+                        !(store.ownsPfn(Spte.pfn(spte)) && store.isLive(Spte.pfn(spte))))
+                    {
+                        out.add("half-linked table: gfn 0x" + Long.toHexString(it.gfn()) + " level " + it.level() +
+                            " points at table pfn 0x" + Long.toHexString(Spte.pfn(spte)) + ", which is not live");
+                        return;
+                    }
+                }
+            }
+            catch (final UseAfterFreeException | IllegalArgumentException e)
+            {
+                out.add("half-linked table: the walk from the root failed: " + e.getMessage());
+            }
+        });
+        return out;
+    }
+
     /** Properties 5 and 6 in one list (two walks). */
     public static List<String> structure(final Vm vm)
     {

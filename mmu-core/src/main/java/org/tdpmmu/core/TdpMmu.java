@@ -136,8 +136,13 @@ public final class TdpMmu implements MmuNotifier
 
     /**
      * As {@link #pageFault(TdpIter, long, boolean)}, taking page tables only from {@code cache},
-     * which is topped up first, before any lock: an exhausted store fails the fault with
-     * {@link OutOfTablesException} before any SPTE changed (kernel: mmu_topup_memory_caches).
+     * which is topped up first, before any lock: an exhausted store (or an allocation the
+     * fault-injection hook fails) fails the fault with {@link OutOfTablesException} before any SPTE
+     * changed, the lock untaken and the invalidation sequence unsampled (kernel:
+     * mmu_topup_memory_caches returns -ENOMEM, kvm_mmu_page_fault returns it, and KVM_RUN fails
+     * with -ENOMEM to userspace; the access is not done). The tables the top-up did get stay in
+     * the cache for the next fault. Under the lock nothing allocates, so nothing there can fail
+     * half-way: {@link #map} only takes from the cache, and {@link #handleRemovedPt} only frees.
      */
     public int pageFault(final TdpIter iter, final MmuMemoryCache cache, final long gfn, final boolean write)
     {
@@ -494,6 +499,10 @@ public final class TdpMmu implements MmuNotifier
      * exchange — a thread holding a pointer into the table may still install into an empty entry,
      * and hardware may still set A/D through cached upper levels until the flush — propagates
      * each old value, and frees the table after a grace period.
+     *
+     * <p>No step here can fail for lack of memory: freezing and propagating allocate nothing, and
+     * the deferred free ({@link Rcu#callRcu}) cannot refuse. So no entry is ever left frozen by an
+     * error half-way through (the scenario checks look for one after every run).
      */
     void handleRemovedPt(final long table, final int level, final long baseGfn, final boolean shared)
     {

@@ -26,26 +26,57 @@ public final class Vm implements AutoCloseable
 
     public Vm(final VmConfig config)
     {
+        this(config, FaultInjection.NONE);
+    }
+
+    /**
+     * A VM whose page-table and host-page allocations go through {@code faults} (tests only: the
+     * CLI never builds one).
+     *
+     * @throws ResourceExhaustedException if the root table cannot be allocated; nothing is left
+     *         running then (the RCU reclaimer thread is stopped).
+     */
+    public Vm(final VmConfig config, final FaultInjection faults)
+    {
         this.config = config;
-        this.store = new PageTableStore(config.tableCapacity());
+        this.store = new PageTableStore(config.tableCapacity(), faults);
         this.rcu = config.rcuReclaimer() ? Rcu.withReclaimer("tdpmmu-rcu") : new Rcu();
         this.lock = new MmuLock();
         this.invalidation = new InvalidationSequence();
         this.requests = new RemoteRequests(config.maxVcpus());
         this.slots = new Memslots(1L << (Spte.LEVEL_BITS * config.rootLevel()));
-        this.host = new HostMemory(config.hostFrameLimit());
-        this.mmu = new TdpMmu(config, store, rcu, lock, invalidation, requests, slots, host, counters);
+        this.host = new HostMemory(config.hostFrameLimit(), faults);
+        try
+        {
+            this.mmu = new TdpMmu(config, store, rcu, lock, invalidation, requests, slots, host, counters);
+        }
+        catch (final RuntimeException | Error e)
+        {
+            // kernel: kvm_create_vm unwinds on a failed root allocation; here only the reclaimer runs.
+            rcu.close();
+            throw e;
+        }
     }
 
     /**
      * Adds a memslot and backs it with host memory (kernel: KVM_SET_USER_MEMORY_REGION).
      *
      * @throws IllegalArgumentException for an empty, overlapping or out-of-range slot.
+     * @throws ResourceExhaustedException when the host pages run out; the slot is removed again
+     *         (kernel: the ioctl fails with -ENOMEM and installs no slot).
      */
     public Memslot addMemslot(final long baseGfn, final long npages, final Backing backing)
     {
         final Memslot slot = slots.add(baseGfn, npages, backing);
-        host.back(slot);
+        try
+        {
+            host.back(slot);
+        }
+        catch (final ResourceExhaustedException e)
+        {
+            slots.remove(slot);
+            throw e;
+        }
         return slot;
     }
 

@@ -129,7 +129,7 @@ class HostMemoryTest
         final HostMemory host = new HostMemory(1024);
         final Memslot s = slots.add(0, 1024, Backing.PAGE_2M);
         host.back(s);
-        final IllegalStateException ex = assertThrows(IllegalStateException.class,
+        final ResourceExhaustedException ex = assertThrows(ResourceExhaustedException.class,
             () -> host.migrate(new RecordingNotifier(), s, 0, 1));
         assertTrue(ex.getMessage().contains("host memory exhausted"), ex.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new HostMemory(0));

@@ -98,6 +98,11 @@ public final class Main implements Callable<Integer> {
             ctx.err.println(ce.getMessage());
             return ce.exitCode();
         }
+        if (ex instanceof Runner.EngineFailure && ex.getCause() instanceof org.tdpmmu.core.ResourceExhaustedException) {
+            // an orderly stop: the engine tore the VM down and checked it; one line, no trace (issue 14.8)
+            ctx.err.println("tdpmmu: " + ex.getCause().getMessage());
+            return ExitCodes.ENGINE_FAILED;
+        }
         if (ex instanceof Runner.EngineFailure) {
             ctx.err.println("tdpmmu: " + ex.getMessage());
             ex.getCause().printStackTrace(ctx.err);

@@ -6,7 +6,8 @@ import org.tdpmmu.core.SafetyChecks;
 import org.tdpmmu.core.Vm;
 import org.tdpmmu.scenarios.engine.Violation;
 
-/** Structural safety checks of the paging structure (properties 5 and 6), run before teardown. */
+/** Structural safety checks of the paging structure (properties 5 and 6, and no entry left frozen or
+ * pointing at a freed table), run before teardown. */
 final class SafetyHooks
 {
     private static final int MAX_PER_PROPERTY = 10;
@@ -19,6 +20,7 @@ final class SafetyHooks
     {
         add(out, "no-stale-translation", SafetyChecks.noStaleTranslation(vm));
         add(out, "no-oversized-mapping", SafetyChecks.noOversizedMapping(vm));
+        add(out, "nothing-frozen-or-half-linked", SafetyChecks.noFrozenOrDanglingEntry(vm));
     }
 
     private static void add(final Collection<Violation> out, final String property, final java.util.List<String> found)

@@ -11,13 +11,16 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 import org.HdrHistogram.Histogram;
 import org.tdpmmu.core.Backing;
 import org.tdpmmu.core.DirtyLogging;
+import org.tdpmmu.core.FaultInjection;
 import org.tdpmmu.core.Memslot;
 import org.tdpmmu.core.RecoveryStrategy;
+import org.tdpmmu.core.ResourceExhaustedException;
 import org.tdpmmu.core.Vcpu;
 import org.tdpmmu.core.Vm;
 import org.tdpmmu.core.VmConfig;
@@ -49,6 +52,16 @@ import org.tdpmmu.scenarios.model.StepKind;
  * write from an earlier round is then not told apart.
  * Pages written while their slot logs dirty pages are remembered in a bitset until the next
  * harvest, which must report every one of them (no missed dirty page).
+ *
+ * <p><b>Orderly stop.</b> A {@link ResourceExhaustedException} (a page-table or host page the model
+ * could not allocate: the kernel's -ENOMEM, which makes KVM_RUN fail) stops the run instead of
+ * being counted as a violation: the vCPU that hit it leaves its pass with the access undone, the
+ * others leave theirs at their next time slice, the step ends, no later step runs, the vCPU threads
+ * exit, and the run tears the VM down (RCU barrier included) after checking what was done: no lost
+ * write of a completed access, no missed dirty page, no stale, oversized, frozen or half-linked
+ * entry, no leaked table. If every check held, {@link #execute} throws a ResourceExhaustedException
+ * naming where the run stopped (the CLI prints it as one line and exits 4); if one did not, it
+ * returns the violations and a {@code stopped} entry (exit 1: a failure path broke a property).
  */
 final class ScenarioRun implements AutoCloseable
 {
@@ -89,8 +102,23 @@ final class ScenarioRun implements AutoCloseable
     private volatile boolean keepRunning;
     private Phase.DirtyPass lastPassPhase;
     private boolean destroyed;
+    /** Where and why the run stopped (first one wins), or null while it runs. */
+    private final AtomicReference<Stop> stop = new AtomicReference<>();
+    /** Plain mirror of {@code stop != null} for the vCPU loops' cheap check at each time slice. */
+    private volatile boolean stopping;
+
+    /** An orderly stop: what could not be allocated, and where. */
+    private record Stop(String where, ResourceExhaustedException cause)
+    {
+    }
 
     ScenarioRun(final Scenario scenario, final ProgressListener progress)
+    {
+        this(scenario, progress, FaultInjection.NONE);
+    }
+
+    /** @param faults the allocation-failure test hook, {@link FaultInjection#NONE} outside tests. */
+    ScenarioRun(final Scenario scenario, final ProgressListener progress, final FaultInjection faults)
     {
         this.scenario = scenario;
         this.progress = progress;
@@ -99,13 +127,8 @@ final class ScenarioRun implements AutoCloseable
         this.pagesPerVcpu = shape.pagesPerVcpu();
         this.passPages = shape.pagesPerVcpuPass();
         this.overlap = shape.overlapVcpuMemory();
-        this.vm = new Vm(coreConfig(scenario));
         final Memslot[] slots = new Memslot[shape.slots().size()];
-        for (int i = 0; i < slots.length; i++)
-        {
-            final SlotConfig s = shape.slots().get(i);
-            slots[i] = vm.addMemslot(s.baseGfn(), s.pages(), coreBacking(s));
-        }
+        this.vm = buildVm(scenario, faults, slots);
         this.layout = new GuestLayout(slots);
         if (pagesPerVcpu * vcpuCount > layout.totalPages())
         {
@@ -131,6 +154,46 @@ final class ScenarioRun implements AutoCloseable
             threads[i].setDaemon(true);
             threads[i].start();
         }
+    }
+
+    /**
+     * The VM with its memslots backed (KVM_CREATE_VM, KVM_SET_USER_MEMORY_REGION). If a table or a
+     * host page cannot be allocated, nothing has run: the VM is closed (RCU reclaimer stopped, the
+     * root freed after a barrier) and checked for leaked tables before the failure is passed on.
+     */
+    private static Vm buildVm(final Scenario scenario, final FaultInjection faults, final Memslot[] slots)
+    {
+        final Vm vm;
+        try
+        {
+            vm = new Vm(coreConfig(scenario), faults);
+        }
+        catch (final ResourceExhaustedException e)
+        {
+            throw new ResourceExhaustedException("run stopped while creating the VM: " + e.getMessage() +
+                "; nothing ran", e);
+        }
+        try
+        {
+            for (int i = 0; i < slots.length; i++)
+            {
+                final SlotConfig s = scenario.vm().slots().get(i);
+                slots[i] = vm.addMemslot(s.baseGfn(), s.pages(), coreBacking(s));
+            }
+        }
+        catch (final ResourceExhaustedException e)
+        {
+            vm.close();
+            final long live = vm.store().liveCount();
+            if (live != 0)
+            {
+                throw new IllegalStateException("property 4 (leak): " + live + " page-table page(s) still live after " +
+                    "a failed VM build was closed", e);
+            }
+            throw new ResourceExhaustedException("run stopped while backing the memslots: " + e.getMessage() +
+                "; nothing ran, the VM was closed with no table leaked", e);
+        }
+        return vm;
     }
 
     private static VmConfig coreConfig(final Scenario scenario)
@@ -188,11 +251,30 @@ final class ScenarioRun implements AutoCloseable
             {
                 used = coreStrategy(((Phase.DisableDirtyLogging)step.phase()).strategy());
             }
+            if (stop.get() != null)
+            {
+                break;
+            }
+        }
+        final Stop stopped = stop.get();
+        if (stopped != null)
+        {
+            stopVcpuThreads();
         }
         if (!destroyed)
         {
             checkBeforeTeardown();
             teardown();
+        }
+        if (stopped != null)
+        {
+            final String line = "run stopped in " + stopped.where() + ": " + stopped.cause().getMessage();
+            if (violations.isEmpty())
+            {
+                throw new ResourceExhaustedException(line + "; the VM was torn down and every check held on what " +
+                    "was done", stopped.cause());
+            }
+            violations.add(new Violation("stopped", line));
         }
         return new RunResult(scenario.name(), used == null ? null : scenarioStrategy(used), phases,
             new ArrayList<>(violations));
@@ -212,6 +294,10 @@ final class ScenarioRun implements AutoCloseable
         try
         {
             mainWork(step);
+        }
+        catch (final ResourceExhaustedException e)
+        {
+            stopRun("step " + step.name(), e);
         }
         catch (final RuntimeException e)
         {
@@ -383,6 +469,11 @@ final class ScenarioRun implements AutoCloseable
             {
                 vcpuWork(id, vcpu, step);
             }
+            catch (final ResourceExhaustedException e)
+            {
+                // kernel: the fault returned -ENOMEM, KVM_RUN returns it; this vCPU runs no more.
+                stopRun("step " + step.name() + " on vCPU " + id, e);
+            }
             catch (final RuntimeException e)
             {
                 violations.add(new Violation(violationName(e), "vCPU " + id + " in " + step.name() + ": " + e.getMessage()));
@@ -450,7 +541,7 @@ final class ScenarioRun implements AutoCloseable
                 {
                     // -e: the vCPUs keep running the last pass's workload while logging goes off.
                     int round = 0;
-                    while (keepRunning)
+                    while (keepRunning && !stopping)
                     {
                         final int passNo = passNumber(overlap ? 200 : 200 + (round & 31));
                         round++;
@@ -503,6 +594,11 @@ final class ScenarioRun implements AutoCloseable
             else
             {
                 vcpu.read(gfn);
+            }
+            if ((i & (SLICE - 1)) == SLICE - 1 && stopping)
+            {
+                // Another vCPU or the host could not allocate: the run stops (see the class comment).
+                return;
             }
             if ((i & (SLICE - 1)) == SLICE - 1 && pcpus.hasQueuedThreads())
             {
@@ -636,6 +732,11 @@ final class ScenarioRun implements AutoCloseable
                     vm.invalidate(start, start + count);
                 }
             }
+            catch (final ResourceExhaustedException ex)
+            {
+                stopRun("host " + e.kind().yamlName() + " of [gfn 0x" + Long.toHexString(start) + ", +" + count + ")", ex);
+                return;
+            }
             catch (final RuntimeException ex)
             {
                 violations.add(new Violation("host-event", e.kind().yamlName() + " of [gfn 0x" +
@@ -651,6 +752,33 @@ final class ScenarioRun implements AutoCloseable
         for (final Thread t : hosts)
         {
             t.join(TimeUnit.SECONDS.toMillis(30));
+        }
+    }
+
+    /** Records the first orderly stop; later ones (other vCPUs running out too) add nothing. */
+    private void stopRun(final String where, final ResourceExhaustedException cause)
+    {
+        if (stop.compareAndSet(null, new Stop(where, cause)))
+        {
+            stopping = true;
+        }
+    }
+
+    /**
+     * After a stop, between steps: lets every vCPU thread out of its loop and waits for it, so no
+     * thread touches the VM while it is checked and torn down.
+     */
+    private void stopVcpuThreads() throws Exception
+    {
+        shutdown = true;
+        awaitBarrier();
+        for (final Thread t : threads)
+        {
+            t.join(TimeUnit.SECONDS.toMillis(30));
+            if (t.isAlive())
+            {
+                throw new IllegalStateException(t.getName() + " did not stop within 30 s after the run stopped");
+            }
         }
     }
 
