@@ -462,8 +462,9 @@ public final class DirtyLogging
      *
      * <p>Best effort, as in the kernel: when a table cannot be allocated (the store is exhausted,
      * or the fault-injection hook fails it) splitting stops once the tables already in the cache
-     * are used — the kernel splits one page per allocation and returns -ENOMEM at the first that
-     * fails, which kvm_mmu_slot_try_split_huge_pages ignores. The huge leaves left stay mapped;
+     * are used. The kernel (6.12) allocates one table per split, with the lock dropped
+     * (tdp_mmu_alloc_sp_for_split), returns -ENOMEM at the first that fails, and
+     * kvm_tdp_mmu_try_split_huge_pages stops there; nobody reports it. The huge leaves left stay mapped;
      * enable write-protects them next, and each is split by its first write fault. Counted in
      * {@code split.alloc-failed}.
      *

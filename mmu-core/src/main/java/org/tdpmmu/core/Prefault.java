@@ -46,6 +46,10 @@ public final class Prefault
      * @throws IllegalArgumentException for a range that is not 4 KiB aligned, empty, or not wholly
      *                                  inside memslots; nothing is mapped then.
      * @throws OutOfTablesException     when the store cannot hold the reservation; nothing is mapped.
+     *                                  Also, rarely, when dirty logging went on since the plan and a
+     *                                  block mapped as smaller blocks needs a table beyond it: then the
+     *                                  blocks before it stay mapped, each whole (the kernel's
+     *                                  KVM_PRE_FAULT_MEMORY returns -ENOMEM after partial progress too).
      */
     public Result prefault(final long startGpa, final long endGpa)
     {
