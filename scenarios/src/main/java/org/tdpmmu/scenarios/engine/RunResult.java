@@ -15,14 +15,31 @@ import org.tdpmmu.scenarios.model.RecoveryStrategy;
  *                     dirty logging
  * @param phases       one result per step, in step order
  * @param violations   safety violations found; empty when the run was safe
+ * @param timeline     accesses and faults over time, with the steps' start and end; null when the
+ *                     engine does not sample them
  */
 public record RunResult(String scenarioName, RecoveryStrategy strategy, List<PhaseResult> phases,
-                        List<Violation> violations) {
+                        List<Violation> violations, Timeline timeline) {
 
     public RunResult {
         Objects.requireNonNull(scenarioName, "scenarioName");
         phases = List.copyOf(phases);
         violations = List.copyOf(violations);
+        if (timeline != null && timeline.stepStartNanos().length != phases.size()) {
+            throw new IllegalArgumentException("timeline has " + timeline.stepStartNanos().length
+                    + " steps, the run " + phases.size());
+        }
+    }
+
+    /** A run without a timeline. */
+    public RunResult(String scenarioName, RecoveryStrategy strategy, List<PhaseResult> phases,
+                     List<Violation> violations) {
+        this(scenarioName, strategy, phases, violations, null);
+    }
+
+    /** The timeline, if the engine sampled one. */
+    public Optional<Timeline> timelineIfAny() {
+        return Optional.ofNullable(timeline);
     }
 
     /** True when no safety property was violated. */

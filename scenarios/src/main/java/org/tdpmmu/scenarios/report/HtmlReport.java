@@ -5,7 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.HdrHistogram.Histogram;
 import org.knowm.xchart.BitmapEncoder;
@@ -15,16 +17,23 @@ import org.tdpmmu.scenarios.engine.PhaseResult;
 import org.tdpmmu.scenarios.engine.RunResult;
 
 /**
- * {@code --report DIR}: {@code DIR/index.html} with PNG charts drawn by XChart (headless):
+ * {@code --report DIR}: {@code DIR/index.html} with PNG charts, each strategy in the same colour in
+ * every chart ({@link StrategyColors}):
  * <ul>
- * <li>{@code phase-wall-times.png} — wall time of each step, one bar per run (strategy);</li>
- * <li>{@code phase-modeled-times.png} — the same for modeled time;</li>
- * <li>{@code faults-after-disable.png} — faults from disabling dirty logging to the end, per run
- *     (only when a run disables dirty logging);</li>
- * <li>{@code fault-latency.png} — p50/p90/p99/p99.9/max fault latency per run, ns on a log axis
- *     (only when a run recorded fault latencies);</li>
+ * <li>{@code disable-step.png} — the disable step on its own: wall time (median of the runs of a
+ *     strategy, min-max whisker when there are several), modeled time, TLB flush requests at
+ *     disable and faults from disable to the end of the run; every bar labelled with its value
+ *     (only when a run disables dirty logging; {@link BarFigure});</li>
+ * <li>{@code disable-timeline.png} — accesses/s and faults/s through the disable step and the step
+ *     after it (only when a run has a timeline; {@link TimelineChart});</li>
+ * <li>{@code fault-latency.png} — p50/p90/p99/p99.9/max fault latency per run on a log axis that
+ *     starts at the decade below the smallest value, decades labelled as durations (only when a run
+ *     recorded fault latencies);</li>
+ * <li>{@code phase-wall-times.png}, {@code phase-modeled-times.png} — every step, one bar per run;</li>
  * </ul>
- * then the comparison table, the counter totals, and the violations.
+ * then the comparison table, the counter totals, and the violations. PNG rather than SVG: XChart
+ * writes SVG only with an extra library, and a PNG shows the same in every browser, mail client and
+ * issue tracker it is pasted into.
  */
 public final class HtmlReport {
 
@@ -45,14 +54,144 @@ public final class HtmlReport {
         }
     }
 
+    /** A chart on the page: its file and what it shows. */
+    private record Figure(String file, String caption) {
+    }
+
     /** Writes the report into {@code dir} (created if needed) and returns the index.html path. */
     public static Path write(List<RunResult> runs, Path dir) throws IOException {
         Files.createDirectories(dir);
         List<String> labels = Metrics.labels(runs);
-        List<String> images = new ArrayList<>();
+        List<Figure> figures = new ArrayList<>();
         List<String> notes = new ArrayList<>();
-        List<String> steps = Metrics.stepNames(runs);
 
+        if (disableFigure(runs, dir.resolve("disable-step.png"))) {
+            figures.add(new Figure("disable-step.png", "The disable step on its own. Wall time is the median over "
+                    + "the runs of a strategy, the whisker their min-max; modeled time and counts as measured."));
+        } else {
+            notes.add("No run disables dirty logging: no disable-step chart.");
+        }
+        if (TimelineChart.write(runs, labels, vcpusNote(runs), dir.resolve("disable-timeline.png"), WIDTH)) {
+            figures.add(new Figure("disable-timeline.png", "Accesses and faults per second from just before the "
+                    + "disable step to the end of the step after it; 0 is each run's disable start."));
+        } else {
+            notes.add("No run has a timeline through a disable step: no timeline chart.");
+        }
+        if (latencyChart(runs, labels, dir.resolve("fault-latency.png"))) {
+            figures.add(new Figure("fault-latency.png", "Fault latency percentiles over the whole run."));
+        } else {
+            notes.add("No fault latencies were recorded: no latency chart.");
+        }
+        stepCharts(runs, labels, dir, figures);
+
+        Path index = dir.resolve("index.html");
+        Files.writeString(index, html(runs, figures, notes), StandardCharsets.UTF_8);
+        return index;
+    }
+
+    /** Per label (strategy), the runs with it, in first-seen order: the repeats of one strategy. */
+    static Map<String, List<RunResult>> byLabel(List<RunResult> runs) {
+        Map<String, List<RunResult>> m = new LinkedHashMap<>();
+        for (RunResult r : runs) {
+            m.computeIfAbsent(Metrics.label(r), k -> new ArrayList<>()).add(r);
+        }
+        return m;
+    }
+
+    /** The four disable-step panels; false (nothing written) when no run disables dirty logging. */
+    private static boolean disableFigure(List<RunResult> runs, Path file) throws IOException {
+        List<BarFigure.Bar> wall = new ArrayList<>();
+        List<BarFigure.Bar> modeled = new ArrayList<>();
+        List<BarFigure.Bar> flushes = new ArrayList<>();
+        List<BarFigure.Bar> faults = new ArrayList<>();
+        for (Map.Entry<String, List<RunResult>> e : byLabel(runs).entrySet()) {
+            List<RunResult> group = e.getValue().stream().filter(r -> Metrics.disableIndex(r) >= 0).toList();
+            if (group.isEmpty()) {
+                continue;
+            }
+            java.awt.Color c = StrategyColors.of(group.get(0));
+            wall.add(new BarFigure.Bar(e.getKey(), c, spread(group, r -> Metrics.disableStep(r).orElseThrow().wallNanos())));
+            modeled.add(new BarFigure.Bar(e.getKey(), c,
+                    spread(group, r -> Metrics.disableStep(r).orElseThrow().modeledNanos())));
+            flushes.add(new BarFigure.Bar(e.getKey(), c, spread(group, r -> Metrics.tlbFlushesAtDisable(r).orElseThrow())));
+            faults.add(new BarFigure.Bar(e.getKey(), c, spread(group, r -> Metrics.faultsAfterDisable(r).orElseThrow())));
+        }
+        if (wall.isEmpty()) {
+            return false;
+        }
+        BarFigure.write("Disabling dirty logging, per strategy", vcpusNote(runs).trim(), List.of(
+                new BarFigure.Panel("Wall time of the disable step", true, wall),
+                new BarFigure.Panel("Modeled time of the disable step", true, modeled),
+                new BarFigure.Panel("TLB flush requests at disable", false, flushes),
+                new BarFigure.Panel("Faults from disable to the end of the run", false, faults)), file);
+        return true;
+    }
+
+    private static Spread spread(List<RunResult> group, java.util.function.ToLongFunction<RunResult> f) {
+        return Spread.of(group.stream().map(r -> f.applyAsLong(r)).toList());
+    }
+
+    /**
+     * Whether the vCPUs ran during the disable step, told by the timeline (accesses inside it):
+     * the runs carry no scenario configuration.
+     */
+    private static String vcpusNote(List<RunResult> runs) {
+        boolean running = false;
+        boolean known = false;
+        for (RunResult r : runs) {
+            int d = Metrics.disableIndex(r);
+            if (r.timeline() == null || d < 0) {
+                continue;
+            }
+            known = true;
+            double in = TimelineChart.at(r.timeline(), r.timeline().stepEnd(d), true)
+                    - TimelineChart.at(r.timeline(), r.timeline().stepStart(d), true);
+            running |= in > 0;
+        }
+        if (!known) {
+            return "";
+        }
+        return running ? " (vCPUs running during disable)" : " (vCPUs stopped during disable)";
+    }
+
+    /** Fault-latency percentiles on a log axis; false when no run recorded a latency. */
+    private static boolean latencyChart(List<RunResult> runs, List<String> labels, Path file) throws IOException {
+        CategoryChart lat = chart("Fault latency (log scale)", "percentile", "latency (ns)");
+        List<String> pcts = new ArrayList<>(Metrics.PERCENTILES.keySet());
+        long min = Long.MAX_VALUE;
+        long max = 1;
+        for (int i = 0; i < runs.size(); i++) {
+            Optional<Histogram> h = Metrics.faultLatency(runs.get(i));
+            if (h.isPresent()) {
+                List<Number> ys = new ArrayList<>();
+                for (long v : Metrics.percentiles(h.get()).values()) {
+                    long y = Math.max(1, v);
+                    ys.add(y);
+                    min = Math.min(min, y);
+                    max = Math.max(max, y);
+                }
+                lat.addSeries(labels.get(i), pcts, ys).setFillColor(StrategyColors.of(runs.get(i)));
+            }
+        }
+        if (min == Long.MAX_VALUE) {
+            return false;
+        }
+        // A log axis has no 0: start at the decade below the smallest bar, so every bar shows.
+        double lo = Math.pow(10, Math.floor(Math.log10(min) - 1e-9));
+        double hi = Math.pow(10, Math.ceil(Math.log10(max) + 1e-9));
+        lat.getStyler().setYAxisLogarithmic(true);
+        lat.getStyler().setYAxisMin(lo);
+        lat.getStyler().setYAxisMax(hi);
+        // XChart labels a log axis at decades; one pattern spells them all alike (a custom formatter
+        // would turn the axis linear).
+        lat.getStyler().setYAxisDecimalPattern("#,##0 ns");
+        save(lat, file);
+        return true;
+    }
+
+    private static void stepCharts(List<RunResult> runs, List<String> labels, Path dir, List<Figure> figures)
+            throws IOException {
+        List<String> steps = Metrics.stepNames(runs);
         CategoryChart wall = chart("Wall time per step", "step", "ms");
         CategoryChart modeled = chart("Modeled time per step", "step", "ms");
         for (int i = 0; i < runs.size(); i++) {
@@ -64,55 +203,15 @@ public final class HtmlReport {
                 w.add(p.map(x -> x.wallNanos() / 1e6).orElse(0.0));
                 m.add(p.map(x -> x.modeledNanos() / 1e6).orElse(0.0));
             }
-            wall.addSeries(labels.get(i), steps, w);
-            modeled.addSeries(labels.get(i), steps, m);
+            wall.addSeries(labels.get(i), steps, w).setFillColor(StrategyColors.of(r));
+            modeled.addSeries(labels.get(i), steps, m).setFillColor(StrategyColors.of(r));
         }
         rotate(wall);
         rotate(modeled);
-        save(wall, dir, "phase-wall-times.png", images);
-        save(modeled, dir, "phase-modeled-times.png", images);
-
-        List<String> disLabels = new ArrayList<>();
-        List<Number> disFaults = new ArrayList<>();
-        for (int i = 0; i < runs.size(); i++) {
-            Optional<Long> f = Metrics.faultsAfterDisable(runs.get(i));
-            if (f.isPresent()) {
-                disLabels.add(labels.get(i));
-                disFaults.add(f.get());
-            }
-        }
-        if (disLabels.isEmpty()) {
-            notes.add("No run disables dirty logging: no faults-after-disable chart.");
-        } else {
-            CategoryChart c = chart("Faults after disabling dirty logging", "strategy", "faults");
-            c.getStyler().setLegendVisible(false);
-            c.addSeries("faults after disable", disLabels, disFaults);
-            save(c, dir, "faults-after-disable.png", images);
-        }
-
-        CategoryChart lat = chart("Fault latency (log scale)", "percentile", "ns");
-        lat.getStyler().setYAxisLogarithmic(true);
-        lat.getStyler().setYAxisMin(1.0); // bars start at 0 otherwise, which a log axis refuses
-        List<String> pcts = new ArrayList<>(Metrics.PERCENTILES.keySet());
-        boolean any = false;
-        for (int i = 0; i < runs.size(); i++) {
-            Optional<Histogram> h = Metrics.faultLatency(runs.get(i));
-            if (h.isPresent()) {
-                any = true;
-                List<Number> ys = new ArrayList<>();
-                Metrics.percentiles(h.get()).values().forEach(v -> ys.add(Math.max(1, v)));
-                lat.addSeries(labels.get(i), pcts, ys);
-            }
-        }
-        if (any) {
-            save(lat, dir, "fault-latency.png", images);
-        } else {
-            notes.add("No fault latencies were recorded: no latency chart.");
-        }
-
-        Path index = dir.resolve("index.html");
-        Files.writeString(index, html(runs, images, notes), StandardCharsets.UTF_8);
-        return index;
+        save(wall, dir.resolve("phase-wall-times.png"));
+        save(modeled, dir.resolve("phase-modeled-times.png"));
+        figures.add(new Figure("phase-wall-times.png", "Wall time of every step."));
+        figures.add(new Figure("phase-modeled-times.png", "Modeled time of every step."));
     }
 
     private static CategoryChart chart(String title, String x, String y) {
@@ -127,12 +226,11 @@ public final class HtmlReport {
         c.getStyler().setXAxisLabelRotation(45);
     }
 
-    private static void save(CategoryChart c, Path dir, String file, List<String> images) throws IOException {
-        BitmapEncoder.saveBitmap(c, dir.resolve(file).toString(), BitmapEncoder.BitmapFormat.PNG);
-        images.add(file);
+    private static void save(CategoryChart c, Path file) throws IOException {
+        BitmapEncoder.saveBitmap(c, file.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
-    private static String html(List<RunResult> runs, List<String> images, List<String> notes) {
+    private static String html(List<RunResult> runs, List<Figure> figures, List<String> notes) {
         StringBuilder sb = new StringBuilder();
         String title = "tdpmmu: " + esc(runs.get(0).scenarioName());
         sb.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
@@ -141,13 +239,20 @@ public final class HtmlReport {
                 .append("table{border-collapse:collapse;margin:1em 0}\n")
                 .append("td,th{border:1px solid #ccc;padding:3px 8px}\n")
                 .append("td{text-align:right}td:first-child,th:first-child{text-align:left}\n")
-                .append(".bad{color:#b00}\n</style>\n</head>\n<body>\n");
+                .append(".bad{color:#b00}\nfigure{margin:1em 0}figcaption{color:#444;font-size:90%}\n</style>\n</head>\n<body>\n");
         sb.append("<h1>").append(title).append("</h1>\n");
         sb.append("<p>").append(runs.size()).append(runs.size() == 1 ? " run" : " runs").append(": ")
                 .append(esc(String.join(", ", Metrics.labels(runs)))).append(". Modeled time is Σ count × unit cost ")
                 .append("(CPU time summed over all threads), see FORMAT.md.</p>\n");
-        for (String img : images) {
-            sb.append("<p><img src=\"").append(img).append("\" alt=\"").append(img).append("\"></p>\n");
+        sb.append("<p class=\"legend\">Colours:");
+        for (Map.Entry<String, List<RunResult>> e : byLabel(runs).entrySet()) {
+            sb.append(" <span style=\"background:").append(StrategyColors.css(StrategyColors.of(e.getValue().get(0))))
+                    .append("\">&nbsp;&nbsp;&nbsp;</span> ").append(esc(e.getKey()));
+        }
+        sb.append("</p>\n");
+        for (Figure f : figures) {
+            sb.append("<figure><img src=\"").append(f.file()).append("\" alt=\"").append(esc(f.caption()))
+                    .append("\"><figcaption>").append(esc(f.caption())).append("</figcaption></figure>\n");
         }
         for (String n : notes) {
             sb.append("<p><em>").append(esc(n)).append("</em></p>\n");

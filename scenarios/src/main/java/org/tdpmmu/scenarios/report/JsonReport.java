@@ -10,13 +10,17 @@ import java.util.List;
 import org.HdrHistogram.Histogram;
 import org.tdpmmu.scenarios.engine.PhaseResult;
 import org.tdpmmu.scenarios.engine.RunResult;
+import org.tdpmmu.scenarios.engine.Timeline;
 import org.tdpmmu.scenarios.engine.Violation;
 
 /**
  * The {@code --json} output: one object {@code {"runs": [...]}} with, per run, the scenario, the
  * strategy, the verdict, the derived summary and every step's measurements. Times are integers in
  * ns. A fault-latency histogram is given as its count, min, mean, percentiles and, under
- * {@code hdr}, the whole histogram in HdrHistogram's compressed encoding, base64.
+ * {@code hdr}, the whole histogram in HdrHistogram's compressed encoding, base64. A run's
+ * {@code timeline} (null when the engine sampled none) gives the sampling interval, the samples as
+ * three arrays of equal length ({@code timeNanos} since the start of the run, cumulative
+ * {@code accesses} and {@code faults} over all vCPUs) and each step's start and end on that clock.
  */
 public final class JsonReport {
 
@@ -78,6 +82,31 @@ public final class JsonReport {
             } else {
                 po.putNull("faultLatency");
             }
+        }
+        if (r.timeline() == null) {
+            o.putNull("timeline");
+        } else {
+            o.set("timeline", timeline(r));
+        }
+        return o;
+    }
+
+    private static ObjectNode timeline(RunResult r) {
+        Timeline t = r.timeline();
+        ObjectNode o = MAPPER.createObjectNode();
+        o.put("intervalNanos", t.intervalNanos());
+        ArrayNode time = o.putArray("timeNanos");
+        ArrayNode acc = o.putArray("accesses");
+        ArrayNode flt = o.putArray("faults");
+        for (int i = 0; i < t.size(); i++) {
+            time.add(t.timeAt(i));
+            acc.add(t.accessesAt(i));
+            flt.add(t.faultsAt(i));
+        }
+        ArrayNode steps = o.putArray("steps");
+        for (int i = 0; i < r.phases().size(); i++) {
+            steps.addObject().put("name", r.phases().get(i).name()).put("startNanos", t.stepStart(i))
+                    .put("endNanos", t.stepEnd(i));
         }
         return o;
     }

@@ -96,6 +96,7 @@ final class ScenarioRun implements AutoCloseable
      */
     private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
+    private final TimelineSampler sampler;
 
     private volatile Step current;
     private volatile boolean shutdown;
@@ -143,6 +144,7 @@ final class ScenarioRun implements AutoCloseable
         this.latency = new Histogram[vcpuCount];
         this.vcpuNanos = new long[vcpuCount];
         this.barrier = new CyclicBarrier(vcpuCount + 1);
+        this.sampler = new TimelineSampler(vcpuCount, scenario.steps().size());
         for (int i = 0; i < vcpuCount; i++)
         {
             final int id = i;
@@ -244,9 +246,10 @@ final class ScenarioRun implements AutoCloseable
     {
         final List<PhaseResult> phases = new ArrayList<>();
         RecoveryStrategy used = null;
+        sampler.start();
         for (final Step step : scenario.steps())
         {
-            phases.add(runStep(step));
+            phases.add(runStep(step, phases.size()));
             if (step.kind() == StepKind.DISABLE_DIRTY_LOGGING)
             {
                 used = coreStrategy(((Phase.DisableDirtyLogging)step.phase()).strategy());
@@ -277,10 +280,10 @@ final class ScenarioRun implements AutoCloseable
             violations.add(new Violation("stopped", line));
         }
         return new RunResult(scenario.name(), used == null ? null : scenarioStrategy(used), phases,
-            new ArrayList<>(violations));
+            new ArrayList<>(violations), sampler.finish());
     }
 
-    private PhaseResult runStep(final Step step) throws Exception
+    private PhaseResult runStep(final Step step, final int index) throws Exception
     {
         final Map<String, Long> before = counters();
         final long units = unitsOf(step);
@@ -290,6 +293,7 @@ final class ScenarioRun implements AutoCloseable
         // Set before the vCPUs start: with -e they run until the disable step clears it.
         keepRunning = true;
         final long t0 = System.nanoTime();
+        sampler.stepStarted(index, t0);
         awaitBarrier();
         try
         {
@@ -308,7 +312,9 @@ final class ScenarioRun implements AutoCloseable
             keepRunning = false;
             awaitBarrier();
         }
-        final long wall = System.nanoTime() - t0;
+        final long t1 = System.nanoTime();
+        sampler.stepEnded(index, t1);
+        final long wall = t1 - t0;
         stopHostEvents(hosts);
         progress.phaseEnded();
         final Map<String, Long> delta = delta(before, counters());
@@ -595,6 +601,7 @@ final class ScenarioRun implements AutoCloseable
             {
                 vcpu.read(gfn);
             }
+            sampler.publish(id, vcpu.accesses(), vcpu.faults());
             if ((i & (SLICE - 1)) == SLICE - 1 && stopping)
             {
                 // Another vCPU or the host could not allocate: the run stops (see the class comment).
@@ -802,6 +809,7 @@ final class ScenarioRun implements AutoCloseable
     {
         shutdown = true;
         current = null;
+        sampler.abandon();
         barrier.reset();
         for (final Thread t : threads)
         {

@@ -150,6 +150,43 @@ public final class FakeEngine implements ScenarioEngine {
             out.add(new PhaseResult(step.name(), 1_000 + modeled / 100, perVcpu, modeled, c, h,
                     1 + huge / 512, 4096 * (1 + huge / 512)));
         }
-        return new RunResult(s.name(), strategy, out, violations);
+        return new RunResult(s.name(), strategy, out, violations, timeline(s, out));
+    }
+
+    /**
+     * Four samples per step, counts growing evenly inside it: accesses in the steps where vCPUs run
+     * (and in disable with vcpusRunning), the step's faults.
+     */
+    private static Timeline timeline(Scenario s, List<PhaseResult> out) {
+        int n = out.size();
+        long[] start = new long[n];
+        long[] end = new long[n];
+        long[] time = new long[4 * n + 1];
+        long[] acc = new long[4 * n + 1];
+        long[] flt = new long[4 * n + 1];
+        long t = 0;
+        long a = 0;
+        long f = 0;
+        for (int i = 0; i < n; i++) {
+            PhaseResult p = out.get(i);
+            Step step = s.steps().get(i);
+            boolean runs = switch (step.kind()) {
+                case POPULATE, DIRTY_PASS, SECOND_PASS -> true;
+                case DISABLE_DIRTY_LOGGING -> ((Phase.DisableDirtyLogging) step.phase()).vcpusRunning();
+                default -> false;
+            };
+            long stepAccesses = runs ? s.vm().totalPages() : 0;
+            start[i] = t;
+            for (int k = 1; k <= 4; k++) {
+                time[4 * i + k] = t + p.wallNanos() * k / 4;
+                acc[4 * i + k] = a + stepAccesses * k / 4;
+                flt[4 * i + k] = f + p.faults() * k / 4;
+            }
+            t += p.wallNanos();
+            a += stepAccesses;
+            f += p.faults();
+            end[i] = t;
+        }
+        return new Timeline(1_000, time, acc, flt, start, end);
     }
 }

@@ -43,8 +43,8 @@ class ReportWriterTest {
         Path index = ReportWriter.html(compareRuns(), dir.resolve("out"));
         assertEquals(dir.resolve("out/index.html"), index);
         String html = Files.readString(index);
-        for (String png : List.of("phase-wall-times.png", "phase-modeled-times.png", "faults-after-disable.png",
-                "fault-latency.png")) {
+        for (String png : List.of("disable-step.png", "disable-timeline.png", "fault-latency.png",
+                "phase-wall-times.png", "phase-modeled-times.png")) {
             Path p = dir.resolve("out").resolve(png);
             assertTrue(Files.size(p) > 1000, png);
             byte[] magic = Files.readAllBytes(p);
@@ -64,7 +64,8 @@ class ReportWriterTest {
         RunResult r = new RunResult("bare", null, List.of(new PhaseResult("populate", 10, null, 0, Map.of(), null, 0, 0)),
                 List.of(new Violation("no-leak", "1 table <left>")));
         String html = Files.readString(ReportWriter.html(List.of(r), dir));
-        assertTrue(html.contains("no faults-after-disable chart"), html);
+        assertTrue(html.contains("no disable-step chart"), html);
+        assertTrue(html.contains("no timeline chart"), html);
         assertTrue(html.contains("no latency chart"), html);
         assertTrue(html.contains("VIOLATION no-leak: 1 table &lt;left&gt;"), html);
         assertFalse(Files.exists(dir.resolve("fault-latency.png")));
