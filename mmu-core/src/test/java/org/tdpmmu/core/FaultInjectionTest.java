@@ -266,7 +266,9 @@ class FaultInjectionTest
             final Vcpu vcpu = vm.createVcpu();
             final long first = vm.host().resolvePfn(slot, BASE);
             final long second = vm.host().resolvePfn(slot, BASE + 512);
+            final long inUse = vm.host().framesInUse();
             assertThrows(ResourceExhaustedException.class, () -> vm.migrate(slot, BASE, 3 * 512));
+            assertEquals(inUse, vm.host().framesInUse(), "the moved page's old frames were freed, nothing else taken");
             assertEquals(0, vm.invalidation().inProgress(), "the invalidation ended");
             assertEquals(vm.invalidation().begins(), vm.invalidation().ends());
             assertTrue(first != vm.host().resolvePfn(slot, BASE), "the first page moved");
