@@ -40,8 +40,14 @@ public final class MmuMemoryCache
      * Fills the cache to at least {@code min} tables (kernel: kvm_mmu_topup_memory_cache). Call
      * without the MMU lock held.
      *
+     * <p>This is where a fault can run out of memory, as in the kernel: each table comes from
+     * {@link PageTableStore#allocate()}, which fails when the store is full or when the
+     * {@link FaultInjection} hook fails that allocation. Like kvm_mmu_topup_memory_cache, a top-up
+     * that fails keeps what it got (the next top-up needs fewer) and reports -ENOMEM, here an
+     * {@link OutOfTablesException}, before the caller takes the MMU lock.
+     *
      * @throws OutOfTablesException if the store cannot supply them; the tables the cache already
-     *                              held stay, nothing else changes.
+     *                              held, and those this call got, stay; nothing else changes.
      */
     public void topup(final int min)
     {

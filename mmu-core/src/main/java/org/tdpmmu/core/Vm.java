@@ -40,12 +40,13 @@ public final class Vm implements AutoCloseable
     {
         this.config = config;
         this.store = new PageTableStore(config.tableCapacity(), faults);
-        this.rcu = config.rcuReclaimer() ? Rcu.withReclaimer("tdpmmu-rcu") : new Rcu();
         this.lock = new MmuLock();
         this.invalidation = new InvalidationSequence();
         this.requests = new RemoteRequests(config.maxVcpus());
         this.slots = new Memslots(1L << (Spte.LEVEL_BITS * config.rootLevel()));
         this.host = new HostMemory(config.hostFrameLimit(), faults);
+        // Last before the root: the reclaimer is the one thing here that must be stopped on failure.
+        this.rcu = config.rcuReclaimer() ? Rcu.withReclaimer("tdpmmu-rcu") : new Rcu();
         try
         {
             this.mmu = new TdpMmu(config, store, rcu, lock, invalidation, requests, slots, host, counters);

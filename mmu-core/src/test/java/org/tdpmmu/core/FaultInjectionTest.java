@@ -60,6 +60,38 @@ class FaultInjectionTest
     }
 
     /**
+     * Off (and armed but not failing) the hook allocates nothing on the allocation path: 20,000
+     * warm allocate/free pairs cost no heap bytes beyond the probe's own slack.
+     */
+    @Test
+    void theHookAllocatesNothingOnTheAllocationPath()
+    {
+        final java.lang.management.ThreadMXBean bean = java.lang.management.ManagementFactory.getThreadMXBean();
+        if (!(bean instanceof com.sun.management.ThreadMXBean threads) || !threads.isThreadAllocatedMemorySupported())
+        {
+            org.junit.jupiter.api.Assumptions.abort("this JVM cannot measure a thread's allocated bytes");
+            return;
+        }
+        threads.setThreadAllocatedMemoryEnabled(true);
+        for (final FaultInjection faults : List.of(FaultInjection.NONE, FaultInjection.counting()))
+        {
+            final PageTableStore store = new PageTableStore(4, faults);
+            for (int i = 0; i < 5_000; i++)
+            {
+                store.free(store.allocate());
+            }
+            final long id = Thread.currentThread().getId();
+            final long before = threads.getThreadAllocatedBytes(id);
+            for (int i = 0; i < 20_000; i++)
+            {
+                store.free(store.allocate());
+            }
+            final long bytes = threads.getThreadAllocatedBytes(id) - before;
+            assertTrue(bytes < 1024, faults + ": " + bytes + " bytes allocated by 20,000 allocate/free pairs");
+        }
+    }
+
+    /**
      * The fault's top-up allocates tables #2..#5 (root is #1): failing any of them fails the access
      * before the MMU lock, with no SPTE changed; the retry maps it and the value lands.
      */
@@ -266,7 +298,9 @@ class FaultInjectionTest
             final Vcpu vcpu = vm.createVcpu();
             final long first = vm.host().resolvePfn(slot, BASE);
             final long second = vm.host().resolvePfn(slot, BASE + 512);
+            final long inUse = vm.host().framesInUse();
             assertThrows(ResourceExhaustedException.class, () -> vm.migrate(slot, BASE, 3 * 512));
+            assertEquals(inUse, vm.host().framesInUse(), "the moved page's old frames were freed, nothing else taken");
             assertEquals(0, vm.invalidation().inProgress(), "the invalidation ended");
             assertEquals(vm.invalidation().begins(), vm.invalidation().ends());
             assertTrue(first != vm.host().resolvePfn(slot, BASE), "the first page moved");

@@ -105,7 +105,7 @@ final class ScenarioRun implements AutoCloseable
     private boolean destroyed;
     /** Where and why the run stopped (first one wins), or null while it runs. */
     private final AtomicReference<Stop> stop = new AtomicReference<>();
-    /** Plain mirror of {@code stop != null} for the vCPU loops' cheap check at each time slice. */
+    /** Mirrors {@code stop != null}; a volatile read the vCPU loops make once per time slice. */
     private volatile boolean stopping;
 
     /** An orderly stop: what could not be allocated, and where. */
