@@ -15,6 +15,7 @@ import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 import org.tdpmmu.scenarios.engine.PhaseResult;
 import org.tdpmmu.scenarios.engine.RunResult;
+import org.tdpmmu.scenarios.engine.Timeline;
 
 /**
  * {@code --report DIR}: {@code DIR/index.html} with PNG charts, each strategy in the same colour in
@@ -61,28 +62,32 @@ public final class HtmlReport {
     /** Writes the report into {@code dir} (created if needed) and returns the index.html path. */
     public static Path write(List<RunResult> runs, Path dir) throws IOException {
         Files.createDirectories(dir);
-        List<String> labels = Metrics.labels(runs);
+        Map<String, List<RunResult>> groups = byLabel(runs);
         List<Figure> figures = new ArrayList<>();
         List<String> notes = new ArrayList<>();
 
         if (disableFigure(runs, dir.resolve("disable-step.png"))) {
-            figures.add(new Figure("disable-step.png", "The disable step on its own. Wall time is the median over "
-                    + "the runs of a strategy, the whisker their min-max; modeled time and counts as measured."));
+            figures.add(new Figure("disable-step.png", "The disable step on its own. With repeats, each bar is the "
+                    + "median over the runs of its strategy and the whisker their min-max; a single run shows its value."));
         } else {
             notes.add("No run disables dirty logging: no disable-step chart.");
         }
-        if (TimelineChart.write(runs, labels, vcpusNote(runs), dir.resolve("disable-timeline.png"), WIDTH)) {
-            figures.add(new Figure("disable-timeline.png", "Accesses and faults per second from just before the "
-                    + "disable step to the end of the step after it; 0 is each run's disable start."));
+        List<RunResult> typical = new ArrayList<>();
+        groups.values().forEach(g -> typical.add(medianRun(g)));
+        if (TimelineChart.write(typical, new ArrayList<>(groups.keySet()), dir.resolve("disable-timeline.png"), WIDTH)) {
+            figures.add(new Figure("disable-timeline.png", "Accesses and faults per second" + vcpusNote(runs)
+                    + " from just before the disable step to the end of the step after it; 0 is the disable start. "
+                    + "With repeats, the run of each strategy whose disable step took the median wall time."));
         } else {
             notes.add("No run has a timeline through a disable step: no timeline chart.");
         }
-        if (latencyChart(runs, labels, dir.resolve("fault-latency.png"))) {
-            figures.add(new Figure("fault-latency.png", "Fault latency percentiles over the whole run."));
+        if (latencyChart(groups, dir.resolve("fault-latency.png"))) {
+            figures.add(new Figure("fault-latency.png", "Fault latency percentiles over the whole run (with repeats, "
+                    + "every fault of every run of the strategy)."));
         } else {
             notes.add("No fault latencies were recorded: no latency chart.");
         }
-        stepCharts(runs, labels, dir, figures);
+        stepCharts(runs, groups, dir, figures);
 
         Path index = dir.resolve("index.html");
         Files.writeString(index, html(runs, figures, notes), StandardCharsets.UTF_8);
@@ -96,6 +101,14 @@ public final class HtmlReport {
             m.computeIfAbsent(Metrics.label(r), k -> new ArrayList<>()).add(r);
         }
         return m;
+    }
+
+    /** The run of {@code group} whose disable step took the median wall time (the first without one). */
+    static RunResult medianRun(List<RunResult> group) {
+        List<RunResult> with = group.stream().filter(r -> Metrics.disableIndex(r) >= 0)
+                .sorted(java.util.Comparator.comparingLong(r -> Metrics.disableStep(r).orElseThrow().wallNanos()))
+                .toList();
+        return with.isEmpty() ? group.get(0) : with.get((with.size() - 1) / 2);
     }
 
     /** The four disable-step panels; false (nothing written) when no run disables dirty logging. */
@@ -132,21 +145,31 @@ public final class HtmlReport {
     }
 
     /**
-     * Whether the vCPUs ran during the disable step, told by the timeline (accesses inside it):
-     * the runs carry no scenario configuration.
+     * Whether the vCPUs ran during the disable step, told by the timeline: the runs carry no
+     * scenario configuration. Only samples taken inside the step count — interpolating at its edges
+     * would pick up the accesses of the steps around it.
      */
     private static String vcpusNote(List<RunResult> runs) {
         boolean running = false;
         boolean known = false;
         for (RunResult r : runs) {
             int d = Metrics.disableIndex(r);
-            if (r.timeline() == null || d < 0) {
+            Timeline t = r.timeline();
+            if (t == null || d < 0) {
                 continue;
             }
-            known = true;
-            double in = TimelineChart.at(r.timeline(), r.timeline().stepEnd(d), true)
-                    - TimelineChart.at(r.timeline(), r.timeline().stepStart(d), true);
-            running |= in > 0;
+            long first = -1;
+            long last = -1;
+            for (int i = 0; i < t.size(); i++) {
+                if (t.timeAt(i) >= t.stepStart(d) && t.timeAt(i) <= t.stepEnd(d)) {
+                    first = first < 0 ? t.accessesAt(i) : first;
+                    last = t.accessesAt(i);
+                }
+            }
+            if (first >= 0) {
+                known = true;
+                running |= last > first;
+            }
         }
         if (!known) {
             return "";
@@ -154,14 +177,16 @@ public final class HtmlReport {
         return running ? " (vCPUs running during disable)" : " (vCPUs stopped during disable)";
     }
 
-    /** Fault-latency percentiles on a log axis; false when no run recorded a latency. */
-    private static boolean latencyChart(List<RunResult> runs, List<String> labels, Path file) throws IOException {
+    /** Fault-latency percentiles per strategy on a log axis; false when no run recorded a latency. */
+    private static boolean latencyChart(Map<String, List<RunResult>> groups, Path file) throws IOException {
         CategoryChart lat = chart("Fault latency (log scale)", "percentile", "latency (ns)");
         List<String> pcts = new ArrayList<>(Metrics.PERCENTILES.keySet());
         long min = Long.MAX_VALUE;
         long max = 1;
-        for (int i = 0; i < runs.size(); i++) {
-            Optional<Histogram> h = Metrics.faultLatency(runs.get(i));
+        for (Map.Entry<String, List<RunResult>> e : groups.entrySet()) {
+            List<PhaseResult> all = new ArrayList<>();
+            e.getValue().forEach(r -> all.addAll(r.phases()));
+            Optional<Histogram> h = Metrics.merge(all);
             if (h.isPresent()) {
                 List<Number> ys = new ArrayList<>();
                 for (long v : Metrics.percentiles(h.get()).values()) {
@@ -170,7 +195,7 @@ public final class HtmlReport {
                     min = Math.min(min, y);
                     max = Math.max(max, y);
                 }
-                lat.addSeries(labels.get(i), pcts, ys).setFillColor(StrategyColors.of(runs.get(i)));
+                lat.addSeries(e.getKey(), pcts, ys).setFillColor(StrategyColors.of(e.getValue().get(0)));
             }
         }
         if (min == Long.MAX_VALUE) {
@@ -189,29 +214,36 @@ public final class HtmlReport {
         return true;
     }
 
-    private static void stepCharts(List<RunResult> runs, List<String> labels, Path dir, List<Figure> figures)
-            throws IOException {
+    /** Every step, one bar per strategy: the median over its runs. */
+    private static void stepCharts(List<RunResult> runs, Map<String, List<RunResult>> groups, Path dir,
+                                   List<Figure> figures) throws IOException {
         List<String> steps = Metrics.stepNames(runs);
         CategoryChart wall = chart("Wall time per step", "step", "ms");
         CategoryChart modeled = chart("Modeled time per step", "step", "ms");
-        for (int i = 0; i < runs.size(); i++) {
-            RunResult r = runs.get(i);
+        for (Map.Entry<String, List<RunResult>> e : groups.entrySet()) {
             List<Number> w = new ArrayList<>();
             List<Number> m = new ArrayList<>();
-            for (String s : steps) {
-                Optional<PhaseResult> p = r.phase(s);
-                w.add(p.map(x -> x.wallNanos() / 1e6).orElse(0.0));
-                m.add(p.map(x -> x.modeledNanos() / 1e6).orElse(0.0));
+            for (String step : steps) {
+                w.add(stepMedian(e.getValue(), step, PhaseResult::wallNanos) / 1e6);
+                m.add(stepMedian(e.getValue(), step, PhaseResult::modeledNanos) / 1e6);
             }
-            wall.addSeries(labels.get(i), steps, w).setFillColor(StrategyColors.of(r));
-            modeled.addSeries(labels.get(i), steps, m).setFillColor(StrategyColors.of(r));
+            java.awt.Color c = StrategyColors.of(e.getValue().get(0));
+            wall.addSeries(e.getKey(), steps, w).setFillColor(c);
+            modeled.addSeries(e.getKey(), steps, m).setFillColor(c);
         }
         rotate(wall);
         rotate(modeled);
         save(wall, dir.resolve("phase-wall-times.png"));
         save(modeled, dir.resolve("phase-modeled-times.png"));
-        figures.add(new Figure("phase-wall-times.png", "Wall time of every step."));
-        figures.add(new Figure("phase-modeled-times.png", "Modeled time of every step."));
+        figures.add(new Figure("phase-wall-times.png", "Wall time of every step (with repeats, the median)."));
+        figures.add(new Figure("phase-modeled-times.png", "Modeled time of every step (with repeats, the median)."));
+    }
+
+    /** The median of {@code f} of step {@code step} over {@code group}; 0 where no run has the step. */
+    private static long stepMedian(List<RunResult> group, String step, java.util.function.ToLongFunction<PhaseResult> f) {
+        List<Long> v = new ArrayList<>();
+        group.forEach(r -> r.phase(step).ifPresent(p -> v.add(f.applyAsLong(p))));
+        return v.isEmpty() ? 0 : Spread.of(v).median();
     }
 
     private static CategoryChart chart(String title, String x, String y) {

@@ -106,7 +106,7 @@ final class TimelineChart {
      * long as in-place promotion's, which would squeeze the short one into a few pixels. The
      * accesses/s charts share one y axis, and so do the faults/s charts, so rows compare.
      */
-    static boolean write(List<RunResult> runs, List<String> labels, String vcpusNote, Path file, int width)
+    static boolean write(List<RunResult> runs, List<String> labels, Path file, int width)
             throws IOException {
         List<Integer> shown = new ArrayList<>();
         List<Series> series = new ArrayList<>();
@@ -129,10 +129,9 @@ final class TimelineChart {
             int i = shown.get(k);
             Series r = series.get(k);
             Color c = StrategyColors.of(runs.get(i));
-            String note = k == 0 ? vcpusNote : "";
-            charts.add(chart(labels.get(i) + ": guest accesses/s" + note, "accesses/s", width / 2, c, r.xMillis(),
+            charts.add(chart(labels.get(i) + ": guest accesses/s", "accesses/s", width / 2, c, r.xMillis(),
                     r.accessesPerSecond(), maxAcc, r.disableEndMillis()));
-            charts.add(chart(labels.get(i) + ": faults/s" + note, "faults/s", width / 2, c, r.xMillis(),
+            charts.add(chart(labels.get(i) + ": faults/s", "faults/s", width / 2, c, r.xMillis(),
                     r.faultsPerSecond(), maxFlt, r.disableEndMillis()));
         }
         BitmapEncoder.saveBitmap(charts, shown.size(), 2, file.toString(), BitmapEncoder.BitmapFormat.PNG);
