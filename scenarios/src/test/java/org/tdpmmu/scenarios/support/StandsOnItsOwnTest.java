@@ -86,6 +86,25 @@ class StandsOnItsOwnTest {
         assertTrue(links >= 10, links + " relative links checked");
     }
 
+    /** The rows of the module table: lines whose first cell is a backticked module directory. */
+    private static List<String> moduleRows(Path markdown) throws IOException {
+        List<String> rows = new ArrayList<>();
+        for (String line : text(markdown).split("\n")) {
+            Matcher m = Pattern.compile("^\\| `([a-z-]+)` \\|").matcher(line);
+            if (m.find() && Files.isDirectory(root().resolve(m.group(1)))) {
+                rows.add(line);
+            }
+        }
+        return rows;
+    }
+
+    @Test
+    void designAndReadmeShowTheSameModuleTable() throws IOException {
+        List<String> readme = moduleRows(root().resolve("README.md"));
+        assertEquals(4, readme.size(), readme.toString());
+        assertEquals(readme, moduleRows(root().resolve("docs/DESIGN.md")));
+    }
+
     @Test
     void theDocsExist() {
         for (String doc : List.of("DESIGN.md", "KERNEL-NOTES.md", "TOOLCHAIN.md")) {
