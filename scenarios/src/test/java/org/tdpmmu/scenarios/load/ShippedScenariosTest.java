@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.tdpmmu.scenarios.cli.ExitCodes;
 import org.tdpmmu.scenarios.model.AccessPattern;
 import org.tdpmmu.scenarios.model.Backing;
 import org.tdpmmu.scenarios.model.DirtyLogMode;
@@ -98,5 +100,15 @@ class ShippedScenariosTest {
         // Eager split at enable with manual protect but without initially-set: a flow the kernel test cannot run.
         assertTrue(enable.eagerSplit() && !enable.initiallySet());
         assertTrue(text.contains("not dirty_log_perf_test's"), "kernel-sized.yaml says what it is");
+    }
+
+    @Test
+    void formatDocumentsEveryExitCode() throws Exception {
+        String format = read("FORMAT.md");
+        String exits = format.substring(format.indexOf("- Exit codes"));
+        for (Field f : ExitCodes.class.getFields()) {
+            int code = f.getInt(null);
+            assertTrue(exits.contains("**" + code + "**"), "FORMAT.md does not document exit " + code + " (" + f.getName() + ")");
+        }
     }
 }
