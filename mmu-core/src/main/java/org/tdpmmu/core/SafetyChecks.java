@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.tdpmmu.concurrency.MmuLock;
 
 /**
- * Checkers of the safety properties of ../shared/DESIGN.md, for unit tests, stress tests, the
+ * Checkers of the safety properties of docs/DESIGN.md, for unit tests, stress tests, the
  * scenario runner and jcstress. Each returns a list of violations, empty when the property holds;
  * each message starts with the property ("property 5 (stale translation): ...") and names the gfn,
  * the level and {@link Spte#describe} of the offending entry.

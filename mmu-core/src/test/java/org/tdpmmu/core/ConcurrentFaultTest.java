@@ -85,6 +85,57 @@ class ConcurrentFaultTest
         }
     }
 
+    /**
+     * Runs {@code aAccess} on vCPU {@code a}'s thread and stops it just before its first SPTE
+     * cmpxchg (the link of the first table it needs); meanwhile runs {@code bAccess} on {@code b}'s
+     * thread to the end, then lets A go on. Fails if A never reached that point.
+     */
+    static void raceAtFirstLink(final Vm vm, final String name, final Runnable aAccess, final Runnable bAccess,
+        final Vcpu a, final Vcpu b)
+    {
+        final CountDownLatch aAtLink = new CountDownLatch(1);
+        final CountDownLatch bDone = new CountDownLatch(1);
+        final AtomicBoolean first = new AtomicBoolean(true);
+        final AtomicReference<Thread> threadA = new AtomicReference<>();
+        vm.mmu().setTestHook((point, gfn) ->
+        {
+            if (point == TestHook.Point.BEFORE_SET_SPTE && Thread.currentThread() == threadA.get() &&
+                first.compareAndSet(true, false))
+            {
+                aAtLink.countDown();
+                await(bDone);
+            }
+        });
+        runThreads(name,
+            () ->
+            {
+                threadA.set(Thread.currentThread());
+                try
+                {
+                    aAccess.run();
+                }
+                finally
+                {
+                    a.exitGuest();
+                }
+            },
+            () ->
+            {
+                await(aAtLink);
+                try
+                {
+                    bAccess.run();
+                }
+                finally
+                {
+                    b.exitGuest();
+                    bDone.countDown();
+                }
+            });
+        vm.mmu().setTestHook(null);
+        assertFalse(first.get(), "A reached its link");
+    }
+
     static void await(final CountDownLatch latch)
     {
         try
@@ -317,47 +368,8 @@ class ConcurrentFaultTest
             final long g = BASE_2M + 42;
             final Vcpu a = vm.createVcpu();
             final Vcpu b = vm.createVcpu();
-            final CountDownLatch aAtLink = new CountDownLatch(1);
-            final CountDownLatch bDone = new CountDownLatch(1);
-            final AtomicBoolean first = new AtomicBoolean(true);
-            final AtomicReference<Thread> threadA = new AtomicReference<>();
-            vm.mmu().setTestHook((point, gfn) ->
-            {
-                if (point == TestHook.Point.BEFORE_SET_SPTE && Thread.currentThread() == threadA.get() &&
-                    first.compareAndSet(true, false))
-                {
-                    aAtLink.countDown();
-                    await(bDone);
-                }
-            });
             final AtomicLong bRead = new AtomicLong(-1);
-            runThreads("same-gfn",
-                () ->
-                {
-                    threadA.set(Thread.currentThread());
-                    try
-                    {
-                        a.write(g, 0xA);
-                    }
-                    finally
-                    {
-                        a.exitGuest();
-                    }
-                },
-                () ->
-                {
-                    await(aAtLink);
-                    try
-                    {
-                        bRead.set(b.read(g));
-                    }
-                    finally
-                    {
-                        b.exitGuest();
-                        bDone.countDown();
-                    }
-                });
-            assertFalse(first.get(), "A reached its link");
+            raceAtFirstLink(vm, "same-gfn", () -> a.write(g, 0xA), () -> bRead.set(b.read(g)), a, b);
             assertEquals(0, bRead.get(), "B read before A wrote");
             assertEquals(1, a.faults(), "A's one fault returned RETRY, the re-walk found B's leaf");
             assertEquals(1, b.faults());

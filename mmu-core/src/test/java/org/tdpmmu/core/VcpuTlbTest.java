@@ -124,4 +124,36 @@ class VcpuTlbTest
             assertEquals(2, misses(vm) - misses0, "both page sizes were flushed");
         }
     }
+
+    /**
+     * The interleaving behind issue 14's "6145 translations": vCPU A stops just before linking the
+     * first table under the root; vCPU B, writing another 2 MiB region under the same 1 GiB, links
+     * the chain meanwhile. A's link loses, its fault returns RETRY (kvm_tdp_mmu_map after a failed
+     * tdp_mmu_link_sp), and its one access faults a second time: three translations for one access,
+     * so no bound of two per access holds. What does hold: hits + misses = accesses + EPT violations.
+     */
+    @Test
+    void anAccessWhoseFaultLosesALinkRaceIsTranslatedThreeTimes()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            vm.addMemslot(BASE, 1024, Backing.PAGE_4K);
+            final long gA = BASE;
+            final long gB = BASE + 512; // its own leaf table; the L3 and L2 tables are shared with gA
+            final Vcpu a = vm.createVcpu();
+            final Vcpu b = vm.createVcpu();
+            ConcurrentFaultTest.raceAtFirstLink(vm, "lost-link", () -> a.write(gA, 0xA), () -> b.write(gB, 0xB), a, b);
+            final MmuCounters c = vm.counters();
+            assertEquals(1, c.tablesLostRace.sum(), "A lost the link of the L3 table");
+            assertEquals(2, a.faults(), "A's first fault returned RETRY, its second installed the leaf");
+            assertEquals(1, b.faults());
+            assertEquals(1, c.faultRetry.sum());
+            assertEquals(2, c.faultInstalled.sum());
+            assertEquals(0, hits(vm));
+            assertEquals(5, misses(vm), "A: miss, fault, miss, fault, miss + walk; B: miss, fault, miss + walk");
+            assertEquals(a.accesses() + b.accesses() + c.vmExits.sum(), hits(vm) + misses(vm));
+            assertEquals(0xA, a.read(gA));
+            assertEquals(0xB, a.read(gB));
+        }
+    }
 }

@@ -17,7 +17,7 @@ import org.tdpmmu.scenarios.model.Scenario;
  *     {@code scenario.costModel().modeledNanos(counters)}.</li>
  * <li>Host events ({@link Scenario#host()}) race the steps they apply to
  *     ({@link org.tdpmmu.scenarios.model.HostEvent#appliesTo}).</li>
- * <li>Check the safety properties of DESIGN.md and report each failure as a {@link Violation}
+ * <li>Check the safety properties of docs/DESIGN.md and report each failure as a {@link Violation}
  *     rather than throwing; throw only when the engine itself fails.</li>
  * <li>Report progress through {@code progress} for long steps; it may be called from any thread.</li>
  * <li>An engine may be called several times (the {@code compare} command runs a scenario once per

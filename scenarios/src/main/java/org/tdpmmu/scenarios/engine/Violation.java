@@ -7,7 +7,7 @@ import java.util.Objects;
  *
  * @param property the property's short name: {@code no-lost-write}, {@code no-missed-dirty-page},
  *                 {@code no-use-after-free}, {@code no-leak}, {@code no-stale-translation},
- *                 {@code mapping-size} (DESIGN.md "Safety properties"), or another the engine checks
+ *                 {@code mapping-size} (docs/DESIGN.md, "Safety properties"), or another the engine checks
  * @param message  what was seen, with gfn/pfn/step where known
  */
 public record Violation(String property, String message) {

@@ -23,7 +23,7 @@ import picocli.CommandLine;
 
 class PerfCommandTest {
 
-    private static Scenario parse(String... args) {
+    static Scenario parse(String... args) {
         PrintStream sink = new PrintStream(new ByteArrayOutputStream());
         PerfCommand cmd = new PerfCommand(new CliContext(sink, sink, new FakeEngine(), false));
         new CommandLine(cmd).parseArgs(args);
