@@ -197,22 +197,22 @@ public final class ScenarioLoader {
                     + " of guest memory does not split into " + memslots + " equal slots of whole 4 KiB pages");
         }
         long perSlot = pages / memslots * Sizes.KIB_4;
-        if (pages / memslots > SlotConfig.MAX_PAGES) {
-            boolean given = vm.get("memslots") != null;
-            throw f.error(f.lineOf(vm, given ? "memslots" : "memoryPerVcpu"), given ? "vm.memslots" : "vm.memoryPerVcpu",
-                    (memslots == 1 ? "the slot" : "each of the " + memslots + " slots") + " would hold "
-                            + Sizes.human(perSlot) + ", more than " + SlotConfig.MAX_PAGES_TEXT
-                            + "; use memslots: " + minSlots(pages) + " or more");
-        }
         long maxGfn = maxGfn(rootLevel);
         if (pages > maxGfn - baseGfn) {
-            // The memory alone fits the space: it is the base the user chose that pushes it out.
+            // When the memory alone fits the space, the base the user chose pushed it out.
             boolean blameBase = vm.get("slotBaseGfn") != null && pages <= maxGfn;
             throw f.error(f.lineOf(vm, blameBase ? "slotBaseGfn" : "memoryPerVcpu"),
                     blameBase ? "vm.slotBaseGfn" : "vm.memoryPerVcpu",
                     pastTheSpace(baseGfn, pages, rootLevel)
                             + (blameBase ? String.format("; for %s the base can be at most 0x%x", Sizes.human(total),
                                     maxGfn - pages) : rootLevel == 4 ? "; use rootLevel: 5 or less memory" : ""));
+        }
+        if (pages / memslots > SlotConfig.MAX_PAGES) {
+            boolean given = vm.get("memslots") != null;
+            throw f.error(f.lineOf(vm, given ? "memslots" : "memoryPerVcpu"), given ? "vm.memslots" : "vm.memoryPerVcpu",
+                    (memslots == 1 ? "the slot" : "each of the " + memslots + " slots") + " would hold "
+                            + Sizes.human(perSlot) + ", more than " + SlotConfig.MAX_PAGES_TEXT
+                            + "; use memslots: " + minSlots(pages) + " or more");
         }
         if (perSlot % backing.pageSize() != 0) {
             String where = memslots == 1 ? "the slot" : "each of the " + memslots + " slots";

@@ -97,6 +97,7 @@ public final class MemoryEstimate
     }
 
     private final String name;
+    private final int runs;
     private final long tableBytes;
     private final long hostBytes;
     private final long bitmapBytes;
@@ -106,11 +107,12 @@ public final class MemoryEstimate
     private final long accesses;
     private final long spteVisits;
 
-    private MemoryEstimate(final String name, final long tableBytes, final long hostBytes, final long bitmapBytes,
+    private MemoryEstimate(final String name, final int runs, final long tableBytes, final long hostBytes, final long bitmapBytes,
                            final long vmHeapBytes, final long resultHeapBytes, final long steps,
                            final long accesses, final long spteVisits)
     {
         this.name = name;
+        this.runs = runs;
         this.tableBytes = tableBytes;
         this.hostBytes = hostBytes;
         this.bitmapBytes = bitmapBytes;
@@ -197,7 +199,7 @@ public final class MemoryEstimate
         }
         final long perStep = HEAP_PER_STEP + 8L * vcpus + output.perStep + (htmlReport ? 4L << 10 : 0);
         final long results = mul(runs, add(mul(steps, perStep), mul(vcpuSteps, HISTOGRAM_BYTES)));
-        return new MemoryEstimate(s.name(), tables, host, bitmaps, vmHeap, results, steps,
+        return new MemoryEstimate(s.name(), runs, tables, host, bitmaps, vmHeap, results, steps,
             mul(runs, accesses), mul(runs, visits));
     }
 
@@ -270,6 +272,7 @@ public final class MemoryEstimate
         return bitmapBytes;
     }
 
+    /** Steps of one run. */
     public long steps()
     {
         return steps;
@@ -292,7 +295,7 @@ public final class MemoryEstimate
     {
         return "direct " + Sizes.human(directBytes()) + " (page tables " + Sizes.human(tableBytes) + ", host frames "
             + Sizes.human(hostBytes) + ", dirty bitmaps " + Sizes.human(bitmapBytes) + "), heap "
-            + Sizes.human(heapBytes()) + " (VM " + Sizes.human(vmHeapBytes) + ", " + count(steps) + " step results "
+            + Sizes.human(heapBytes()) + " (VM " + Sizes.human(vmHeapBytes) + ", " + results() + " "
             + Sizes.human(resultHeapBytes) + ")";
     }
 
@@ -324,7 +327,7 @@ public final class MemoryEstimate
         if (heapShort)
         {
             sb.append(directShort ? ", and " : "").append(Sizes.human(heapBytes())).append(" of heap (VM ")
-                .append(Sizes.human(vmHeapBytes)).append(", ").append(count(steps)).append(" step results ").append(Sizes.human(resultHeapBytes))
+                .append(Sizes.human(vmHeapBytes)).append(", ").append(results()).append(" ").append(Sizes.human(resultHeapBytes))
                 .append(") but this JVM allows ").append(Sizes.human(limits.heapBytes()));
         }
         final long total = add(heapBytes(), directBytes());
@@ -351,6 +354,11 @@ public final class MemoryEstimate
         }
         return Optional.of("note: scenario " + name + " is long: " + describeWork()
             + "; at a few million per second per core this takes minutes or more (--progress shows each step)");
+    }
+
+    private String results()
+    {
+        return (runs == 1 ? "" : runs + " x ") + count(steps) + " step results";
     }
 
     /** Whole GiB above {@code bytes} with an eighth of headroom, at least 1. */

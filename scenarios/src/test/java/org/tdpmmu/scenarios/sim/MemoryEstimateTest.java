@@ -107,10 +107,13 @@ class MemoryEstimateTest
             new Phase.EnableDirtyLogging(org.tdpmmu.scenarios.model.DirtyLogMode.WRPROT, false, false),
             new Phase.DirtyPass(100_000, 100, AccessPattern.SEQUENTIAL, 0, 1, HarvestMethod.CLEAR)), List.of(), "top.yaml");
         final MemoryEstimate e = MemoryEstimate.of(s, 3, MemoryEstimate.Output.JSON, true);
+        assertEquals(1L << 30, MemoryEstimate.tableCapacity(s), "capped at the store's largest capacity");
+        assertEquals((1L << 42) + (1L << 17) * 4096, e.tableBytes(), "2^30 tables of 4 KiB, and a page per 2^13-table chunk");
         assertTrue(e.hostBytes() >= total * 8, "host frames: 8 bytes per page, no wrap: " + e.hostBytes());
         assertTrue(e.tableBytes() > 0 && e.bitmapBytes() >= total / 8 && e.heapBytes() > 0, e.describe());
         assertEquals(Long.MAX_VALUE, e.accesses(), "512 vCPUs x 2^45 pages x 10^5 passes x 3 runs saturates");
-        assertEquals(300_002L * 3, e.steps() * 3);
+        assertEquals(300_002L, e.steps());
+        assertTrue(e.describe().contains("3 x 300 k step results"), e.describe());
         assertTrue(e.directBytes() > 0 && e.directBytes() >= e.hostBytes());
         final String refusal = e.refusal(new MemoryEstimate.Limits(1L << 40, 1L << 40, 1L << 42)).orElseThrow();
         assertTrue(refusal.contains("needs about") && refusal.contains("RAM"), refusal);
