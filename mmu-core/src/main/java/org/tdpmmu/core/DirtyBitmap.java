@@ -20,15 +20,27 @@ public final class DirtyBitmap
     private final int words;
     private final UnsafeBuffer buffer;
 
+    /**
+     * @param pages the slot's pages, 1..{@link Memslot#MAX_PAGES} (KVM_MEM_MAX_NR_PAGES): the kernel
+     *              refuses a larger slot because its bitmap operations take an int bit position;
+     *              here the bound also keeps the byte size, at most 2^28, within one buffer.
+     */
     public DirtyBitmap(final long pages)
     {
-        if (pages < 1 || pages > (1L << 34))
+        if (pages < 1 || pages > Memslot.MAX_PAGES)
         {
-            throw new IllegalArgumentException("pages=" + pages + " is out of range 1..2^34");
+            throw new IllegalArgumentException("dirty bitmap of " + pages + " pages: out of range 1.." +
+                Memslot.MAX_PAGES + " (KVM_MEM_MAX_NR_PAGES, the most pages one memslot may have)");
         }
         this.pages = pages;
         this.words = (int)((pages + 63) >>> 6);
         this.buffer = new UnsafeBuffer(BufferUtil.allocateDirectAligned(words << 3, 64));
+    }
+
+    /** Direct bytes one bitmap of {@code pages} pages reserves: its words and the alignment slack. */
+    public static long reservedBytes(final long pages)
+    {
+        return ((pages + 63) >>> 6 << 3) + 64;
     }
 
     public long pages()

@@ -7,6 +7,11 @@ package org.tdpmmu.core;
  */
 public final class Memslot
 {
+    /**
+     * The most 4 KiB pages one memslot may have (kernel: KVM_MEM_MAX_NR_PAGES, 2^31 - 1, which
+     * __kvm_set_memory_region enforces with -EINVAL).
+     */
+    public static final long MAX_PAGES = (1L << 31) - 1;
     /** Dirty logging off. */
     public static final int LOG_OFF = 0;
     /** Dirty logging by write-protection: clear W, keep MMU-writable; the first write fast-faults. */

@@ -30,6 +30,11 @@ public final class Memslots
             throw new IllegalArgumentException("memslot at gfn 0x" + Long.toHexString(baseGfn) +
                 " is empty (npages=" + npages + ")");
         }
+        if (npages > Memslot.MAX_PAGES)
+        {
+            throw new IllegalArgumentException("memslot at gfn 0x" + Long.toHexString(baseGfn) + " has " + npages +
+                " pages, more than KVM_MEM_MAX_NR_PAGES (" + Memslot.MAX_PAGES + ")");
+        }
         if (baseGfn < 0 || baseGfn >= gfnLimit || npages > gfnLimit - baseGfn)
         {
             throw new IllegalArgumentException("memslot [gfn 0x" + Long.toHexString(baseGfn) + ", +" + npages +

@@ -31,6 +31,20 @@ class DirtyBitmapTest
         return expected;
     }
 
+    /** Past KVM_MEM_MAX_NR_PAGES a bitmap is refused by name; 2^34 pages once failed as "capacity < 0". */
+    @Test
+    void sizeIsBoundedByTheLargestMemslot()
+    {
+        for (final long pages : new long[] {0, -1, Memslot.MAX_PAGES + 1, 1L << 34, 1L << 45, Long.MAX_VALUE})
+        {
+            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DirtyBitmap(pages));
+            assertTrue(e.getMessage().contains("KVM_MEM_MAX_NR_PAGES"), e.getMessage());
+        }
+        // the top word of the largest bitmap is addressed without overflow: 2^25 words, byte offset < 2^28
+        assertEquals(1L << 25, (Memslot.MAX_PAGES + 63) >>> 6);
+        assertEquals(DirtyBitmap.reservedBytes(1000), 16 * 8 + 64);
+    }
+
     @Test
     void copyToCopiesExactlyTheBitmapAndLeavesTheRestOfTheArray()
     {

@@ -50,6 +50,20 @@ class MemslotsTest
         assertEquals(List.of(0, 1, 2, 3), List.of(a.id(), below.id(), above.id(), last.id()));
     }
 
+    /** KVM_MEM_MAX_NR_PAGES: the largest slot KVM accepts, and nothing larger, at the top of a 5-level space. */
+    @Test
+    void slotsStopAtKvmMemMaxNrPages()
+    {
+        final Memslots slots = new Memslots(1L << 45);
+        final IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+            () -> slots.add(0, Memslot.MAX_PAGES + 1, Backing.PAGE_4K));
+        assertTrue(ex.getMessage().contains("more than KVM_MEM_MAX_NR_PAGES (2147483647)"), ex.getMessage());
+        // 64 TiB in one slot: once "capacity < 0" from the dirty bitmap's int byte count
+        assertThrows(IllegalArgumentException.class, () -> slots.add(0, 1L << 34, Backing.PAGE_1G));
+        assertEquals(0, slots.all().length);
+        assertEquals((1L << 28) + 64, DirtyBitmap.reservedBytes(Memslot.MAX_PAGES), "2^25 words, no int overflow");
+    }
+
     @Test
     void vmAddMemslotRefusesTooAndBacksNothingThen()
     {

@@ -51,7 +51,7 @@ final class Converters {
         @Override
         public Long convert(String value) {
             return Sizes.parse(value).orElseThrow(() -> new CommandLine.TypeConversionException(
-                    "'" + value + "' is not a size (" + Sizes.SHAPE + ")"));
+                    "'" + value + "' " + Sizes.problem(value)));
         }
     }
 }

@@ -54,6 +54,14 @@ public final class Main implements Callable<Integer> {
         cl.setErr(errWriter);
         try {
             return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // picocli handles Exceptions only; an Error escaping main would exit 1, "violations"
+            err.println(outOfMemory(e));
+            return ExitCodes.ENGINE_FAILED;
+        } catch (Error e) {
+            err.println("tdpmmu: internal error: " + e);
+            e.printStackTrace(err);
+            return ExitCodes.ENGINE_FAILED;
         } finally {
             outWriter.flush();
             errWriter.flush();
@@ -89,6 +97,16 @@ public final class Main implements Callable<Integer> {
         return ExitCodes.BAD_INPUT;
     }
 
+    /**
+     * The one line for an OutOfMemoryError (exit 4): the run had been admitted by its memory
+     * estimate, so the estimate fell short of what the JVM needed; no stack trace.
+     */
+    static String outOfMemory(OutOfMemoryError e) {
+        String what = e.getMessage() == null ? "" : " (" + e.getMessage().lines().findFirst().orElse("") + ")";
+        return "tdpmmu: out of memory" + what + ": this run needed more than its estimate; raise the limits with "
+                + "TDPMMU_JAVA_OPTS='-Xmx... -XX:MaxDirectMemorySize=...' (see README) or use a smaller VM";
+    }
+
     private static int failure(Exception ex, CliContext ctx) {
         if (ex instanceof ScenarioException se) {
             ctx.err.println(se.getMessage());
@@ -101,6 +119,10 @@ public final class Main implements Callable<Integer> {
         if (ex instanceof Runner.EngineFailure && ex.getCause() instanceof org.tdpmmu.core.ResourceExhaustedException) {
             // an orderly stop: the engine tore the VM down and checked it; one line, no trace (issue 14.8)
             ctx.err.println("tdpmmu: " + ex.getCause().getMessage());
+            return ExitCodes.ENGINE_FAILED;
+        }
+        if (ex.getCause() instanceof OutOfMemoryError oom) {
+            ctx.err.println(outOfMemory(oom));
             return ExitCodes.ENGINE_FAILED;
         }
         if (ex instanceof Runner.EngineFailure) {

@@ -1,5 +1,9 @@
 package org.tdpmmu.scenarios.cli;
 
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.tdpmmu.scenarios.report.ReportWriter;
 import picocli.CommandLine.Option;
@@ -29,6 +33,38 @@ final class OutputOptions {
             throw new picocli.CommandLine.ParameterException(commandLine, "--json and --csv are mutually exclusive");
         }
         return json ? ReportWriter.Format.JSON : csv ? ReportWriter.Format.CSV : ReportWriter.Format.TEXT;
+    }
+
+    /** The format the options chose, once {@link #format} accepted them. */
+    ReportWriter.Format chosenFormat() {
+        return json ? ReportWriter.Format.JSON : csv ? ReportWriter.Format.CSV : ReportWriter.Format.TEXT;
+    }
+
+    /**
+     * Refuses a {@code --report DIR} that cannot be written, before the run rather than after it:
+     * creates the directory (as writing the report would) and a probe file in it, then deletes the
+     * probe. A real write, because permission bits say nothing when running as root.
+     */
+    void checkReportDirWritable() {
+        if (reportDir == null) {
+            return;
+        }
+        try {
+            if (Files.exists(reportDir) && !Files.isDirectory(reportDir)) {
+                throw new CliException(ExitCodes.BAD_INPUT, "--report " + reportDir + ": exists and is not a directory");
+            }
+            Files.createDirectories(reportDir);
+            Path probe = Files.createTempFile(reportDir, ".tdpmmu-write-check", ".tmp");
+            Files.delete(probe);
+        } catch (AccessDeniedException e) {
+            throw new CliException(ExitCodes.BAD_INPUT, "--report " + reportDir + ": permission denied (cannot write "
+                    + e.getFile() + ")");
+        } catch (FileSystemException e) {
+            throw new CliException(ExitCodes.BAD_INPUT, "--report " + reportDir + ": cannot write there ("
+                    + e.getFile() + (e.getReason() == null ? " is in the way" : ": " + e.getReason()) + ")");
+        } catch (IOException e) {
+            throw new CliException(ExitCodes.BAD_INPUT, "--report " + reportDir + ": cannot write there (" + e.getMessage() + ")");
+        }
     }
 
     boolean progressWanted(boolean interactive) {

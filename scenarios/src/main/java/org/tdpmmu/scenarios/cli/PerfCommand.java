@@ -127,6 +127,7 @@ final class PerfCommand implements Callable<Integer> {
         ReportWriter.Format format = output.format(spec.commandLine());
         Scenario scenario = scenario();
         Runner runner = new Runner(ctx, output);
+        runner.admit(List.of(scenario));
         if (format == ReportWriter.Format.TEXT) {
             ctx.out.print(PerfOutput.header(scenario));
             ctx.out.flush();

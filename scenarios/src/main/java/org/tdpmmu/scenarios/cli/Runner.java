@@ -3,7 +3,11 @@ package org.tdpmmu.scenarios.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import org.tdpmmu.scenarios.engine.PhaseResult;
 import org.tdpmmu.scenarios.engine.ProgressListener;
 import org.tdpmmu.scenarios.engine.RunResult;
@@ -12,20 +16,60 @@ import org.tdpmmu.scenarios.model.Scenario;
 import org.tdpmmu.scenarios.model.Step;
 import org.tdpmmu.scenarios.report.ReportWriter;
 import org.tdpmmu.scenarios.report.TextReport;
+import org.tdpmmu.scenarios.sim.MemoryEstimate;
 
 /** Runs scenarios on the engine and prints the results: the part the commands share. */
 final class Runner {
 
     private final CliContext ctx;
     private final OutputOptions output;
+    /**
+     * {@code -Dtdpmmu.memoryCheck=off} admits a scenario over the limits, to see what the JVM does
+     * then (an OutOfMemoryError: exit 4, one line); for testing that path, not for use.
+     */
+    static final String MEMORY_CHECK = "tdpmmu.memoryCheck";
+    static final String MEMORY_CHECK_OFF = "off";
+
+    private final Set<Scenario> admitted = Collections.newSetFromMap(new IdentityHashMap<>());
 
     Runner(CliContext ctx, OutputOptions output) {
         this.ctx = ctx;
         this.output = output;
     }
 
+    /**
+     * Refuses, before anything is allocated, what cannot work (exit 2): a {@code --report DIR} that
+     * cannot be written, or scenarios whose memory estimate exceeds this JVM's limits
+     * ({@link MemoryEstimate#refusal}); announces a long run on stderr. {@link #run} calls it; a
+     * command that prints before running calls it first.
+     */
+    void admit(List<Scenario> scenarios) {
+        if (admitted.containsAll(scenarios)) {
+            return;
+        }
+        output.checkReportDirWritable();
+        MemoryEstimate.Limits limits = MemoryEstimate.Limits.current();
+        MemoryEstimate.Output kind = MemoryEstimate.Output.valueOf(output.chosenFormat().name());
+        MemoryEstimate first = null;
+        for (Scenario s : scenarios) {
+            MemoryEstimate e = MemoryEstimate.of(s, scenarios.size(), kind, output.reportDir != null);
+            first = first == null ? e : first;
+            Optional<String> refusal = e.refusal(limits);
+            if (refusal.isPresent() && !MEMORY_CHECK_OFF.equals(System.getProperty(MEMORY_CHECK))) {
+                throw new CliException(ExitCodes.BAD_INPUT, prefix(s) + refusal.get());
+            }
+        }
+        first.longRunNote().ifPresent(n -> ctx.err.println(prefix(scenarios.get(0)) + n));
+        admitted.addAll(scenarios);
+    }
+
+    private static String prefix(Scenario s) {
+        return "tdpmmu: " + (s.source().startsWith("<") ? "" : s.source() + ": ");
+    }
+
     /** Runs each scenario once, in order, with a progress bar when wanted. */
     List<RunResult> run(List<Scenario> scenarios) throws Exception {
+        admit(scenarios);
         ScenarioEngine engine = ctx.engine();
         List<RunResult> results = new ArrayList<>();
         ConsoleProgress bar = output.progressWanted(ctx.interactive) ? new ConsoleProgress(ctx.err) : null;

@@ -100,7 +100,9 @@ final class Fields {
         YamlNode.Scalar s = scalar(e.get(), p, "an integer in " + range);
         Optional<Long> v = parseInteger(s.text());
         if (v.isEmpty()) {
-            throw error(s.line(), p, s.describe() + " is not an integer (allowed: " + range + ")");
+            int sign = overflowSign(s.text());
+            throw error(s.line(), p, s.describe() + (sign == 0 ? " is not an integer"
+                    : sign > 0 ? " is too large" : " is too small") + " (allowed: " + range + ")");
         }
         if (v.get() < min || v.get() > max) {
             throw error(s.line(), p, s.text() + " is out of range " + range);
@@ -180,8 +182,7 @@ final class Fields {
             return null;
         }
         YamlNode.Scalar s = scalar(e.get(), p, "a size (" + Sizes.SHAPE + ")");
-        return Sizes.parse(s.text()).orElseThrow(() ->
-                error(s.line(), p, s.describe() + " is not a size (" + Sizes.SHAPE + ")"));
+        return Sizes.parse(s.text()).orElseThrow(() -> error(s.line(), p, s.describe() + " " + Sizes.problem(s.text())));
     }
 
     /** Decimal (with sign and underscores) or {@code 0x} hexadecimal. */
@@ -198,6 +199,33 @@ final class Fields {
         } catch (NumberFormatException e) {
             return Optional.empty();
         }
+    }
+
+    /**
+     * +1 or -1 when {@code text} is a well-formed integer (as {@link #parseInteger} reads them) that
+     * does not fit in a long, with its sign; 0 when it is not an integer at all.
+     */
+    static int overflowSign(String text) {
+        String s = text.trim().replace("_", "").toLowerCase(Locale.ROOT);
+        int radix = 10;
+        int sign = 1;
+        if (s.startsWith("0x")) {
+            s = s.substring(2);
+            radix = 16;
+        } else if (s.startsWith("+") || s.startsWith("-")) {
+            sign = s.charAt(0) == '-' ? -1 : 1;
+            s = s.substring(1);
+        }
+        if (s.isEmpty()) {
+            return 0;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (Character.digit(s.charAt(i), radix) < 0) {
+                return 0;
+            }
+        }
+        // Every digit is valid, so parseInteger failed only because the value overflows.
+        return sign;
     }
 
     private static String trim(double d) {

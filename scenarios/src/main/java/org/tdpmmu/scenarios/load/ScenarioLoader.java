@@ -1,9 +1,5 @@
 package org.tdpmmu.scenarios.load;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,6 +37,8 @@ public final class ScenarioLoader {
     /** KVM_USER_MEM_SLOTS on x86. */
     public static final int MAX_MEMSLOTS = 32764;
     public static final int MAX_ITERATIONS = 100_000;
+    /** Steps a scenario may expand into: each keeps a result, and the list itself is built in memory. */
+    public static final long MAX_STEPS = 1_000_000;
     public static final double MAX_ZIPF_EXPONENT = 10.0;
     public static final double DEFAULT_ZIPF_EXPONENT = 0.99;
     public static final double MAX_HOST_RATE = 1_000_000.0;
@@ -66,15 +64,7 @@ public final class ScenarioLoader {
     /** Loads {@code path}; messages name the path as given. */
     public static Scenario load(Path path) {
         String name = path.toString();
-        String text;
-        try {
-            text = Files.readString(path, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new ScenarioException(name, 0, null, "no such file");
-        } catch (IOException e) {
-            throw new ScenarioException(name, 0, null, "cannot read: " + e.getMessage());
-        }
-        return parse(text, name);
+        return parse(ScenarioFile.read(path, name), name);
     }
 
     /** Parses {@code yaml}; {@code fileName} is used in messages and for the default scenario name. */
@@ -105,7 +95,13 @@ public final class ScenarioLoader {
                 f.missing(root, "", "phases", "a list of phases: " + String.join(", ", Phase.YAML_NAMES)));
         List<Phase> phases = new PhaseReader(f).read(f.list(phasesEntry.value(), "phases"));
         List<HostEvent> host = host(root, phases, vm);
-        return new Scenario(name, description, vm, costs, phases, host, file);
+        Scenario scenario = new Scenario(name, description, vm, costs, phases, host, file);
+        long steps = scenario.stepCount();
+        if (steps > MAX_STEPS) {
+            throw f.error(phasesEntry.keyLine(), "phases", "expand into " + steps + " steps, more than the "
+                    + MAX_STEPS + " a scenario may have (each dirtyPass iteration is 2 or 3 steps: pass, get, clear)");
+        }
+        return scenario;
     }
 
     private String defaultName() {
@@ -121,23 +117,18 @@ public final class ScenarioLoader {
         f.allowOnly(vm, "vm", VM_FIELDS);
         int vcpus = f.int32(vm, "vm", "vcpus", 1, MAX_VCPUS, null);
         int rootLevel = f.int32(vm, "vm", "rootLevel", 4, 5, 4);
-        int physBits = VmConfig.guestPhysBits(rootLevel);
-        long maxGfn = 1L << (physBits - 12);
-        long baseGfn = f.integer(vm, "vm", "slotBaseGfn", 0, maxGfn - 1, VmConfig.DEFAULT_SLOT_BASE_GFN);
+        long baseGfn = f.integer(vm, "vm", "slotBaseGfn", 0, maxGfn(rootLevel) - 1, VmConfig.DEFAULT_SLOT_BASE_GFN);
         Backing backing = f.enumValue(vm, "vm", "backing", Backing.class, Backing.ANONYMOUS);
         Long perVcpu = memoryPerVcpu(vm);
 
         Optional<YamlNode.Entry> slotsEntry = f.entry(vm, "slots");
         List<SlotConfig> slots;
-        String slotsField;
-        int slotsLine;
         if (slotsEntry.isPresent()) {
             f.entry(vm, "memslots").ifPresent(e -> {
                 throw f.error(e.keyLine(), "vm.memslots", "not allowed together with vm.slots (list each slot in vm.slots instead)");
             });
-            slots = slotList(f.list(slotsEntry.get().value(), "vm.slots"), backing, baseGfn);
-            slotsField = "vm.slots";
-            slotsLine = slotsEntry.get().keyLine();
+            slots = slotList(f.list(slotsEntry.get().value(), "vm.slots"), backing, baseGfn, vm, rootLevel);
+            int slotsLine = slotsEntry.get().keyLine();
             long total = slots.stream().mapToLong(SlotConfig::sizeBytes).sum();
             if (perVcpu == null) {
                 perVcpu = total / vcpus / Sizes.KIB_4 * Sizes.KIB_4;
@@ -154,17 +145,26 @@ public final class ScenarioLoader {
                 throw f.missing(vm, "vm", "memoryPerVcpu", "a size, a multiple of 4 KiB, e.g. 64M");
             }
             int memslots = f.int32(vm, "vm", "memslots", 1, MAX_MEMSLOTS, 1);
-            slots = uniformSlots(vm, vcpus, perVcpu, memslots, backing, baseGfn);
-            slotsField = vm.get("memslots") != null ? "vm.memslots" : "vm.memoryPerVcpu";
-            slotsLine = f.lineOf(vm, vm.get("memslots") != null ? "memslots" : "memoryPerVcpu");
-        }
-        long end = slots.stream().mapToLong(SlotConfig::endGfn).max().orElseThrow();
-        if (end > maxGfn) {
-            throw f.error(slotsLine, slotsField, String.format(
-                    "guest memory ends at gfn 0x%x, beyond the %d-bit guest physical space of a %d-level root (gfns below 0x%x)%s",
-                    end, physBits, rootLevel, maxGfn, rootLevel == 4 ? "; use rootLevel: 5 or less memory" : ""));
+            slots = uniformSlots(vm, vcpus, perVcpu, memslots, backing, baseGfn, rootLevel);
         }
         return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false));
+    }
+
+    /** One past the last gfn a root of {@code rootLevel} levels translates. */
+    private static long maxGfn(int rootLevel) {
+        return 1L << (VmConfig.guestPhysBits(rootLevel) - 12);
+    }
+
+    private static String pastTheSpace(long base, long pages, int rootLevel) {
+        int bits = VmConfig.guestPhysBits(rootLevel);
+        return String.format("%s of guest memory from gfn 0x%x ends at gfn 0x%x, beyond the %d-bit guest physical "
+                + "space of a %d-level root (gfns below 0x%x)", Sizes.human(pages * Sizes.KIB_4), base, base + pages,
+                bits, rootLevel, maxGfn(rootLevel));
+    }
+
+    /** The fewest equal slots {@code pages} splits into within KVM's memslot size limit. */
+    private static long minSlots(long pages) {
+        return (pages + SlotConfig.MAX_PAGES - 1) / SlotConfig.MAX_PAGES;
     }
 
     private Long memoryPerVcpu(YamlNode.MapNode vm) {
@@ -183,7 +183,7 @@ public final class ScenarioLoader {
     }
 
     private List<SlotConfig> uniformSlots(YamlNode.MapNode vm, int vcpus, long perVcpu, int memslots,
-                                          Backing backing, long baseGfn) {
+                                          Backing backing, long baseGfn, int rootLevel) {
         long total;
         try {
             total = Math.multiplyExact(vcpus, perVcpu);
@@ -197,6 +197,23 @@ public final class ScenarioLoader {
                     + " of guest memory does not split into " + memslots + " equal slots of whole 4 KiB pages");
         }
         long perSlot = pages / memslots * Sizes.KIB_4;
+        long maxGfn = maxGfn(rootLevel);
+        if (pages > maxGfn - baseGfn) {
+            // When the memory alone fits the space, the base the user chose pushed it out.
+            boolean blameBase = vm.get("slotBaseGfn") != null && pages <= maxGfn;
+            throw f.error(f.lineOf(vm, blameBase ? "slotBaseGfn" : "memoryPerVcpu"),
+                    blameBase ? "vm.slotBaseGfn" : "vm.memoryPerVcpu",
+                    pastTheSpace(baseGfn, pages, rootLevel)
+                            + (blameBase ? String.format("; for %s the base can be at most 0x%x", Sizes.human(total),
+                                    maxGfn - pages) : rootLevel == 4 ? "; use rootLevel: 5 or less memory" : ""));
+        }
+        if (pages / memslots > SlotConfig.MAX_PAGES) {
+            boolean given = vm.get("memslots") != null;
+            throw f.error(f.lineOf(vm, given ? "memslots" : "memoryPerVcpu"), given ? "vm.memslots" : "vm.memoryPerVcpu",
+                    (memslots == 1 ? "the slot" : "each of the " + memslots + " slots") + " would hold "
+                            + Sizes.human(perSlot) + ", more than " + SlotConfig.MAX_PAGES_TEXT
+                            + "; use memslots: " + minSlots(pages) + " or more");
+        }
         if (perSlot % backing.pageSize() != 0) {
             String where = memslots == 1 ? "the slot" : "each of the " + memslots + " slots";
             throw f.error(f.lineOf(vm, "backing"), "vm.backing", where + " would hold " + Sizes.human(perSlot)
@@ -207,7 +224,9 @@ public final class ScenarioLoader {
         return VmConfig.uniform(vcpus, perVcpu, memslots, backing, 4, baseGfn).slots();
     }
 
-    private List<SlotConfig> slotList(YamlNode.ListNode list, Backing dfltBacking, long firstBase) {
+    private List<SlotConfig> slotList(YamlNode.ListNode list, Backing dfltBacking, long firstBase,
+                                      YamlNode.MapNode vm, int rootLevel) {
+        long maxGfn = maxGfn(rootLevel);
         if (list.items().isEmpty()) {
             throw f.error(list.line(), "vm.slots", "must list at least one slot");
         }
@@ -231,12 +250,16 @@ public final class ScenarioLoader {
             String sizeField = path + (hasPages ? ".pages" : ".size");
             int sizeLine = f.lineOf(m, hasPages ? "pages" : "size");
             if (hasPages) {
-                pages = f.integer(m, path, "pages", 1, Long.MAX_VALUE / Sizes.KIB_4, null);
+                pages = f.integer(m, path, "pages", 1, SlotConfig.MAX_PAGES, null);
             } else if (size != null) {
                 if (size <= 0 || size % Sizes.KIB_4 != 0) {
                     throw f.error(sizeLine, sizeField, size + " bytes is not a positive multiple of 4 KiB (4096 bytes)");
                 }
                 pages = size / Sizes.KIB_4;
+                if (pages > SlotConfig.MAX_PAGES) {
+                    throw f.error(sizeLine, sizeField, Sizes.human(size) + " is more than " + SlotConfig.MAX_PAGES_TEXT
+                            + "; split it into slots of at most 8 TiB - " + Sizes.human((1L << 43) - (SlotConfig.MAX_PAGES * Sizes.KIB_4 & -backing.pageSize())));
+                }
             } else {
                 throw f.error(m.line(), path, "missing size (e.g. size: 1G) or pages (4 KiB pages)");
             }
@@ -245,7 +268,16 @@ public final class ScenarioLoader {
                         + backing.yamlName() + " page size (" + Sizes.human(backing.pageSize())
                         + "); a slot size must be a multiple of its backing page size");
             }
-            long base = f.integer(m, path, "baseGfn", 0, Long.MAX_VALUE / 2, next);
+            long base = f.integer(m, path, "baseGfn", 0, maxGfn - 1, next);
+            if (pages > maxGfn - base) {
+                // Blame the number that put the slot there: its own base if given, else the first
+                // slot's vm.slotBaseGfn, else its size (it follows the previous slot).
+                boolean ownBase = f.entry(m, "baseGfn").isPresent();
+                boolean vmBase = !ownBase && i == 0 && vm.get("slotBaseGfn") != null;
+                String field = ownBase ? path + ".baseGfn" : vmBase ? "vm.slotBaseGfn" : sizeField;
+                int line = ownBase ? f.lineOf(m, "baseGfn") : vmBase ? f.lineOf(vm, "slotBaseGfn") : sizeLine;
+                throw f.error(line, field, pastTheSpace(base, pages, rootLevel));
+            }
             SlotConfig slot = new SlotConfig(i, base, pages, backing);
             for (int j = 0; j < slots.size(); j++) {
                 SlotConfig o = slots.get(j);

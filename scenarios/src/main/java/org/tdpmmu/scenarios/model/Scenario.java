@@ -71,6 +71,23 @@ public record Scenario(String name, String description, VmConfig vm, CostModel c
         return steps;
     }
 
+    /** How many steps {@link #steps} has, counted without building them (saturating at Long.MAX_VALUE). */
+    public long stepCount() {
+        long n = 0;
+        for (Phase phase : phases) {
+            long k;
+            if (phase instanceof Phase.DirtyPass d) {
+                k = (long) d.iterations() * (d.harvest() == HarvestMethod.CLEAR ? 3 : 2);
+            } else if (phase instanceof Phase.Harvest h) {
+                k = h.method() == HarvestMethod.CLEAR ? 2 : 1;
+            } else {
+                k = 1;
+            }
+            n = n > Long.MAX_VALUE - k ? Long.MAX_VALUE : n + k;
+        }
+        return n;
+    }
+
     private static void addHarvest(List<Step> steps, Phase.Harvest h, int n, int p) {
         steps.add(new Step("get-dirty-log-" + n, StepKind.GET_DIRTY_LOG, h, n, p));
         if (h.method() == HarvestMethod.CLEAR) {

@@ -1,5 +1,6 @@
 package org.tdpmmu.scenarios.model;
 
+import java.math.BigInteger;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -19,21 +20,54 @@ public final class Sizes {
     public static final String SHAPE =
             "a number of bytes, optionally followed by K, M, G or T (e.g. 4096, 64M, 1G)";
 
+    /** Why an overflowing size is refused, for messages. */
+    public static final String TOO_LARGE = "sizes stop below 8 EiB, 2^63 bytes; guest memory must also fit in the "
+            + "48-bit (rootLevel 4) or 57-bit (rootLevel 5) guest physical space";
+
     private Sizes() {
     }
 
     /** The number of bytes {@code text} denotes, or empty if it is not a size or overflows a long. */
     public static Optional<Long> parse(String text) {
+        BigInteger v = parseExact(text);
+        return v == null || v.bitLength() > 63 ? Optional.empty() : Optional.of(v.longValue());
+    }
+
+    /**
+     * True when {@code text} has the shape of a size but denotes 2^63 bytes or more, so a message can
+     * say "too large" rather than "not a size".
+     */
+    public static boolean tooLarge(String text) {
+        BigInteger v = parseExact(text);
+        return v != null && v.bitLength() > 63;
+    }
+
+    /** What is wrong with {@code text} as a size, for a message after the quoted text. */
+    public static String problem(String text) {
+        return tooLarge(text) ? "is too large (" + TOO_LARGE + ")" : "is not a size (" + SHAPE + ")";
+    }
+
+    /** Like {@link #parse} but throws {@link IllegalArgumentException} with {@link #problem}. */
+    public static long parseOrThrow(String text) {
+        return parse(text).orElseThrow(() ->
+                new IllegalArgumentException("\"" + text + "\" " + problem(text)));
+    }
+
+    /**
+     * The exact value of {@code text}, or null when it is not a size. Overlong digit strings are
+     * capped before any arithmetic, so a megabyte of digits costs a scan, not a BigInteger parse.
+     */
+    private static BigInteger parseExact(String text) {
         if (text == null) {
-            return Optional.empty();
+            return null;
         }
         String s = text.trim().replace("_", "");
         if (s.isEmpty()) {
-            return Optional.empty();
+            return null;
         }
         String lower = s.toLowerCase(Locale.ROOT);
         if (lower.startsWith("0x")) {
-            return parseNumber(lower.substring(2), 16).filter(v -> v >= 0);
+            return parseNumber(lower.substring(2), 16);
         }
         if (lower.endsWith("ib")) {
             lower = lower.substring(0, lower.length() - 2);
@@ -41,7 +75,7 @@ public final class Sizes {
             lower = lower.substring(0, lower.length() - 1);
         }
         if (lower.isEmpty()) {
-            return Optional.empty();
+            return null;
         }
         int shift = switch (lower.charAt(lower.length() - 1)) {
             case 'k' -> 10;
@@ -51,37 +85,22 @@ public final class Sizes {
             default -> 0;
         };
         String digits = shift == 0 ? lower : lower.substring(0, lower.length() - 1);
-        Optional<Long> n = parseNumber(digits, 10);
-        if (n.isEmpty() || n.get() < 0) {
-            return Optional.empty();
-        }
-        long v = n.get();
-        if (shift > 0 && v > (Long.MAX_VALUE >> shift)) {
-            return Optional.empty();
-        }
-        return Optional.of(v << shift);
+        BigInteger n = parseNumber(digits, 10);
+        return n == null ? null : n.shiftLeft(shift);
     }
 
-    /** Like {@link #parse} but throws {@link IllegalArgumentException} with {@link #SHAPE}. */
-    public static long parseOrThrow(String text) {
-        return parse(text).orElseThrow(() ->
-                new IllegalArgumentException("\"" + text + "\" is not a size (" + SHAPE + ")"));
-    }
-
-    private static Optional<Long> parseNumber(String digits, int radix) {
+    private static BigInteger parseNumber(String digits, int radix) {
         if (digits.isEmpty()) {
-            return Optional.empty();
+            return null;
         }
         for (int i = 0; i < digits.length(); i++) {
             if (Character.digit(digits.charAt(i), radix) < 0) {
-                return Optional.empty();
+                return null;
             }
         }
-        try {
-            return Optional.of(Long.parseLong(digits, radix));
-        } catch (NumberFormatException e) {
-            return Optional.empty();
-        }
+        String significant = digits.replaceFirst("^0+(?=.)", "");
+        // 2^64 has 20 decimal or 17 hexadecimal digits: anything longer is too large whatever it says.
+        return significant.length() > 24 ? BigInteger.ONE.shiftLeft(64) : new BigInteger(significant, radix);
     }
 
     /**

@@ -13,10 +13,23 @@ import java.util.Objects;
  */
 public record SlotConfig(int id, long baseGfn, long pages, Backing backing) {
 
+    /**
+     * The most 4 KiB pages one memslot may have: KVM_MEM_MAX_NR_PAGES, 2^31 - 1 (8 TiB less 4 KiB);
+     * KVM_SET_USER_MEMORY_REGION refuses a larger slot with EINVAL, as its dirty bitmap's bit
+     * operations take an int position.
+     */
+    public static final long MAX_PAGES = (1L << 31) - 1;
+    /** {@link #MAX_PAGES} for messages. */
+    public static final String MAX_PAGES_TEXT = "KVM allows in one memslot (KVM_MEM_MAX_NR_PAGES: 2^31 - 1 pages, 8 TiB - 4 KiB)";
+
     public SlotConfig {
         Objects.requireNonNull(backing, "backing");
         if (id < 0 || baseGfn < 0 || pages <= 0) {
             throw new IllegalArgumentException("bad slot " + id + ": base " + baseGfn + ", " + pages + " pages");
+        }
+        if (pages > MAX_PAGES) {
+            throw new IllegalArgumentException("slot " + id + ": " + Sizes.human(pages * Sizes.KIB_4) + " is more than "
+                    + MAX_PAGES_TEXT);
         }
         if (pages % backing.pageFrames() != 0) {
             throw new IllegalArgumentException("slot " + id + ": " + pages

@@ -62,6 +62,11 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
         }
         long totalPages = Math.multiplyExact((long) vcpus, memoryPerVcpu) / Sizes.KIB_4;
         long perSlot = totalPages / memslots;
+        if (perSlot > SlotConfig.MAX_PAGES) {
+            throw new IllegalArgumentException((memslots == 1 ? "the slot" : "each of the " + memslots + " slots")
+                    + " would hold " + Sizes.human(perSlot * Sizes.KIB_4) + ", more than " + SlotConfig.MAX_PAGES_TEXT
+                    + "; use at least " + (totalPages + SlotConfig.MAX_PAGES - 1) / SlotConfig.MAX_PAGES + " slots");
+        }
         if (totalPages % memslots != 0 || perSlot % backing.pageFrames() != 0) {
             throw new IllegalArgumentException(Sizes.human(totalPages * Sizes.KIB_4) + " of guest memory does not split into "
                     + memslots + " slots that are each a multiple of the " + backing.yamlName()

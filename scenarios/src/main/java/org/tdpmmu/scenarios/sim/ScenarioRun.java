@@ -90,7 +90,7 @@ final class ScenarioRun implements AutoCloseable
     private final Histogram[] latency;
     private final long[] vcpuNanos;
     private final CyclicBarrier barrier;
-    private final byte[] lastPass;
+    private final PageBytes lastPass;
     private final AtomicLongArray writtenSinceHarvest;
     private final ConcurrentLinkedQueue<Violation> violations = new ConcurrentLinkedQueue<>();
     /**
@@ -143,7 +143,7 @@ final class ScenarioRun implements AutoCloseable
                 layout.totalPages() + " pages of the memslots");
         }
         this.logging = new DirtyLogging(vm);
-        this.lastPass = new byte[(int)Math.min(Integer.MAX_VALUE - 8, layout.totalPages())];
+        this.lastPass = new PageBytes(layout.totalPages());
         this.writtenSinceHarvest = new AtomicLongArray((int)((layout.totalPages() + 63) >>> 6));
         this.vcpus = new Vcpu[vcpuCount];
         this.threads = new Thread[vcpuCount];
@@ -210,34 +210,14 @@ final class ScenarioRun implements AutoCloseable
         return vm;
     }
 
+    /** The VM sized by {@link MemoryEstimate}'s rules, so the estimate bounds what the run holds. */
     private static VmConfig coreConfig(final Scenario scenario)
     {
-        final org.tdpmmu.scenarios.model.VmConfig shape = scenario.vm();
-        long pages = 0;
-        long frames = 0;
-        long biggest = 1;
-        for (final SlotConfig s : shape.slots())
-        {
-            pages += s.pages();
-            final long unit = coreBacking(s).pages();
-            biggest = Math.max(biggest, unit);
-            frames += ((s.pages() + 2 * unit - 1) / unit + 1) * unit;
-        }
-        long migrate = 0;
-        for (final HostEvent e : scenario.host())
-        {
-            migrate = Math.max(migrate, e.pagesPerEvent());
-        }
-        // Room for the pages one migration allocates before it frees the old ones.
-        frames += migrate == 0 ? 0 : ((migrate + biggest - 1) / biggest + 2) * biggest;
-        frames += biggest;
-        // Tables for 4 KiB mappings of everything, twice over for splits and frees awaiting RCU.
-        final long tables = 2 * (pages / 512 + pages / (512 * 512) + 64) + 1024;
         return VmConfig.small()
-            .withRootLevel(shape.rootLevel())
-            .withMaxVcpus(shape.vcpus())
-            .withTableCapacity((int)Math.min(1 << 30, tables))
-            .withHostFrameLimit(frames)
+            .withRootLevel(scenario.vm().rootLevel())
+            .withMaxVcpus(scenario.vm().vcpus())
+            .withTableCapacity((int)MemoryEstimate.tableCapacity(scenario))
+            .withHostFrameLimit(MemoryEstimate.hostFrameLimit(scenario))
             .withRcuReclaimer(true);
     }
 
@@ -328,6 +308,11 @@ final class ScenarioRun implements AutoCloseable
         sampler.stepEnded(index, t1);
         final long wall = t1 - t0;
         stopHostEvents(hosts);
+        final Error failed = fatal;
+        if (failed != null)
+        {
+            throw failed;
+        }
         progress.phaseEnded();
         final Map<String, Long> delta = delta(before, counters());
         final Histogram merged = new Histogram(3);
@@ -496,6 +481,12 @@ final class ScenarioRun implements AutoCloseable
             {
                 violations.add(new Violation(violationName(e), "vCPU " + id + " in " + step.name() + ": " + e.getMessage()));
             }
+            catch (final Error e)
+            {
+                // Not a safety violation (exit 1) but the engine failing (exit 4): the main thread
+                // rethrows it after the step's barrier, which this thread still reaches.
+                fatal(e);
+            }
             finally
             {
                 vcpu.exitGuest();
@@ -599,7 +590,7 @@ final class ScenarioRun implements AutoCloseable
             {
                 final boolean logged = slot.dirtyLogging();
                 vcpu.write(gfn, value(gfn, passNo));
-                lastPass[(int)index] = (byte)passNo;
+                lastPass.set(index, passNo);
                 if (logged)
                 {
                     final long bit = 1L << (index & 63);
@@ -658,7 +649,7 @@ final class ScenarioRun implements AutoCloseable
         final long pages = vcpuCount * pagesPerVcpu;
         for (long index = 0; index < pages; index++)
         {
-            final int pass = lastPass[(int)index] & 0xff;
+            final int pass = lastPass.get(index);
             if (pass == 0)
             {
                 continue;
@@ -729,6 +720,16 @@ final class ScenarioRun implements AutoCloseable
     }
 
     private volatile boolean hostStop;
+    /** The first Error a vCPU or host thread hit (an OutOfMemoryError, most likely). */
+    private volatile Error fatal;
+
+    private synchronized void fatal(final Error e)
+    {
+        if (fatal == null)
+        {
+            fatal = e;
+        }
+    }
 
     private void hostLoop(final HostEvent e, final long seed)
     {
@@ -765,6 +766,11 @@ final class ScenarioRun implements AutoCloseable
             {
                 violations.add(new Violation("host-event", e.kind().yamlName() + " of [gfn 0x" +
                     Long.toHexString(start) + ", +" + count + "): " + ex));
+                return;
+            }
+            catch (final Error ex)
+            {
+                fatal(ex);
                 return;
             }
         }

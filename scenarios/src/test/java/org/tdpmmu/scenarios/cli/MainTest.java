@@ -157,9 +157,158 @@ class MainTest {
     void unwritableReportDirIsBadInput(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("plain-file");
         Files.writeString(file, "x");
-        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "run", SMALL, "--report", file.resolve("sub").toString());
+        FakeEngine engine = new FakeEngine();
+        CliHarness.Outcome o = CliHarness.run(engine, "run", SMALL, "--report", file.resolve("sub").toString());
         assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
-        assertTrue(o.err().startsWith("--report " + file.resolve("sub") + ": cannot write the report: "), o.err());
+        // refused before the run, not after it
+        assertEquals("--report " + file.resolve("sub") + ": cannot write there (" + file.resolve("sub") + ": Not a directory)\n", o.err());
+        assertEquals(List.of(), engine.runs());
+        assertEquals("", o.out());
+        o = CliHarness.run(engine, "perf", "-b", "4M", "--report", file.toString());
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+        assertEquals("--report " + file + ": exists and is not a directory\n", o.err());
+        assertEquals("", o.out(), "perf prints its header only once the run is admitted");
+        assertEquals(List.of(), engine.runs());
+    }
+
+    // ------------------------------------------------------------------ memory estimate (issue 14, point 3)
+
+    private static Path write(Path dir, String name, String yaml) throws Exception {
+        Path f = dir.resolve(name);
+        Files.writeString(f, yaml);
+        return f;
+    }
+
+    @Test
+    void checkPrintsTheEstimateAndRefusesWhatRunCannotHold(@TempDir Path dir) throws Exception {
+        // 64 TiB on 1 GiB pages: once "capacity < 0" from the dirty bitmap, now refused from its estimate
+        Path huge = write(dir, "huge.yaml", "vm: { vcpus: 1, memoryPerVcpu: 64T, memslots: 16, backing: anonymous_hugetlb_1gb }\n"
+                + "phases: [populate]\n");
+        CliHarness.Outcome o = CliHarness.run(null, "check", huge.toString());
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+        assertTrue(o.out().contains("  memory estimate: direct 388.6 GiB (page tables 256.5 GiB, host frames 130.1 GiB"), o.out());
+        assertTrue(o.out().contains(": does NOT fit"), o.out());
+        assertOneCleanLine(o.err());
+        assertTrue(o.err().startsWith("tdpmmu: " + huge + ": scenario huge needs about 388.6 GiB of direct memory"), o.err());
+        for (String cmd : new String[] {"run", "compare"}) {
+            FakeEngine engine = new FakeEngine();
+            o = CliHarness.run(engine, cmd, huge.toString());
+            if (cmd.equals("compare")) {
+                assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+                continue; // no disable phase: refused for that first
+            }
+            assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+            assertOneCleanLine(o.err());
+            assertTrue(o.err().contains("needs about 388.6 GiB of direct memory"), o.err());
+            assertEquals(List.of(), engine.runs(), "refused before the engine allocates anything");
+        }
+        o = CliHarness.run(null, "check", SMALL);
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(o.out().contains("  memory estimate: direct 6.0 MiB (page tables 5.5 MiB, host frames 532.3 KiB, "
+                + "dirty bitmaps 8.1 KiB), heap "), o.out());
+        assertTrue(o.out().contains("  work: 262 k guest accesses, 459 k SPTE visits, 11 steps\n"), o.out());
+    }
+
+    @Test
+    void perfRefusesWhatKvmOrTheJvmCannotHold() {
+        FakeEngine engine = new FakeEngine();
+        // one slot of 64 TiB: more than KVM_MEM_MAX_NR_PAGES (the dirty bitmap overflowed an int here)
+        CliHarness.Outcome o = CliHarness.run(engine, "perf", "-v", "1", "-b", "64T", "-s", "anonymous_hugetlb_1gb");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+        assertOneCleanLine(o.err());
+        assertTrue(o.err().contains("the slot would hold 64 TiB, more than KVM allows in one memslot "
+                + "(KVM_MEM_MAX_NR_PAGES: 2^31 - 1 pages, 8 TiB - 4 KiB); use at least 9 slots"), o.err());
+        // 16 TiB in slots KVM allows: once a direct-buffer OutOfMemoryError after 36 s
+        o = CliHarness.run(engine, "perf", "-v", "1", "-b", "16T", "-x", "4");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+        assertOneCleanLine(o.err());
+        assertTrue(o.err().startsWith("tdpmmu: scenario perf needs about "), o.err());
+        assertEquals("", o.out(), "nothing printed before the refusal");
+        assertEquals(List.of(), engine.runs());
+        o = CliHarness.run(engine, "perf", "-b", "99999999999999999999T");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+        assertTrue(o.err().contains("'99999999999999999999T' is too large"), o.err());
+    }
+
+    @Test
+    void manyIterationsAreRefusedForTheirResults(@TempDir Path dir) throws Exception {
+        // iterations: 100000 once died of heap exhaustion writing --json
+        Path f = write(dir, "many.yaml", "vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases:\n  - populate\n"
+                + "  - enableDirtyLogging\n  - dirtyPass: { iterations: 100000 }\n");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < 20L << 30,
+                "this JVM's heap could hold 300,000 step results");
+        FakeEngine engine = new FakeEngine();
+        CliHarness.Outcome o = CliHarness.run(engine, "run", f.toString(), "--json");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+        assertOneCleanLine(o.err());
+        assertTrue(o.err().matches("tdpmmu: .*many.yaml: scenario many needs about [0-9.]+ GiB of heap \\(VM [0-9.]+ KiB, "
+                + "300 k step results [0-9.]+ GiB\\) but this JVM allows .*\n"), o.err());
+        assertEquals(List.of(), engine.runs());
+    }
+
+    @Test
+    void aLongRunIsAnnouncedNotRefused(@TempDir Path dir) throws Exception {
+        // 512 vCPUs each over all 32 GiB: 4.3 G accesses per pass, in little memory
+        Path f = write(dir, "long.yaml", "vm: { vcpus: 512, memoryPerVcpu: 64M, overlapVcpuMemory: true }\n"
+                + "phases: [populate]\n");
+        FakeEngine engine = new FakeEngine();
+        CliHarness.Outcome o = CliHarness.run(engine, "run", f.toString());
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals(List.of("tdpmmu: " + f + ": note: scenario long is long: 4.3 G guest accesses, 0 SPTE visits, 1 steps; "
+                + "at a few million per second per core this takes minutes or more (--progress shows each step)"),
+                o.err().lines().toList());
+        assertEquals(1, engine.runs().size());
+    }
+
+    @Test
+    void outOfMemoryExitsFourWithOneLine() {
+        org.tdpmmu.scenarios.engine.ScenarioEngine starved = (s, p) -> {
+            throw new OutOfMemoryError("Cannot reserve 33554432 bytes of direct buffer memory (allocated: 6442450944, "
+                    + "limit: 6442450944)");
+        };
+        CliHarness.Outcome o = CliHarness.run(starved, "run", SMALL);
+        assertEquals(ExitCodes.ENGINE_FAILED, o.exitCode(), "never 1: that means safety violations");
+        assertOneCleanLine(o.err());
+        assertEquals("tdpmmu: out of memory (Cannot reserve 33554432 bytes of direct buffer memory (allocated: "
+                + "6442450944, limit: 6442450944)): this run needed more than its estimate; raise the limits with "
+                + "TDPMMU_JAVA_OPTS='-Xmx... -XX:MaxDirectMemorySize=...' (see README) or use a smaller VM\n", o.err());
+    }
+
+    // ------------------------------------------------------------------ bad files (issue 14, point 4)
+
+    @Test
+    void badFilesExitTwoWithOneLine(@TempDir Path dir) throws Exception {
+        Path alias = write(dir, "alias.yaml", "name: *d\nvm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: [populate]\n");
+        Path binary = dir.resolve("binary.yaml");
+        Files.write(binary, new byte[] {'n', 'a', 'm', 'e', ':', ' ', (byte) 0xc3, (byte) 0x28, '\n'});
+        Path base = write(dir, "base.yaml", "vm: { vcpus: 1, memoryPerVcpu: 64M, slotBaseGfn: 0xfffffff00 }\nphases: [populate]\n");
+        Path big = write(dir, "big.yaml", "vm: { vcpus: 1, memoryPerVcpu: 99999999999999999999999T }\nphases: [populate]\n");
+        String[][] cases = {
+            {alias.toString(), alias + ":1: name: YAML alias *d is not allowed in a scenario file; anchors, aliases and "
+                    + "merge keys are not supported: write each value out"},
+            {binary.toString(), binary + ":1: not UTF-8 text (byte 0xc3 at offset 6); a scenario is a YAML text file in UTF-8"},
+            {base.toString(), base + ":1: vm.slotBaseGfn: 64 MiB of guest memory from gfn 0xfffffff00 ends at gfn "
+                    + "0x1000003f00, beyond the 48-bit guest physical space of a 4-level root (gfns below 0x1000000000); "
+                    + "for 64 MiB the base can be at most 0xfffffc000"},
+            {big.toString(), big + ":1: vm.memoryPerVcpu: \"99999999999999999999999T\" is too large (sizes stop below "
+                    + "8 EiB, 2^63 bytes; guest memory must also fit in the 48-bit (rootLevel 4) or 57-bit (rootLevel 5) "
+                    + "guest physical space)"},
+            {dir.toString(), dir + ": is a directory, not a scenario file"},
+        };
+        for (String[] c : cases) {
+            for (String cmd : new String[] {"check", "run"}) {
+                FakeEngine engine = new FakeEngine();
+                CliHarness.Outcome o = CliHarness.run(engine, cmd, c[0]);
+                assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), () -> cmd + " " + c[0] + " -> " + o.err());
+                assertEquals(c[1] + "\n", o.err());
+                assertEquals(List.of(), engine.runs());
+            }
+        }
+        if (Files.exists(Path.of("/dev/zero"))) {
+            CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "run", "/dev/zero");
+            assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+            assertEquals("/dev/zero: is not a regular file (a device, FIFO or socket); a scenario is a YAML text file\n", o.err());
+        }
     }
 
     @Test

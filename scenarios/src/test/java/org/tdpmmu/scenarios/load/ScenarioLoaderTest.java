@@ -220,7 +220,21 @@ class ScenarioLoaderTest {
         assertMessage(replace(4, "  memoryPerVcpu: 5000"), "bad.yaml:4: vm.memoryPerVcpu: 5000 bytes is not a multiple of 4 KiB (4096 bytes)");
         assertContains(replace(4, "  memoryPerVcpu: 0"), "bad.yaml:4: vm.memoryPerVcpu: 0 is out of range", "greater than 0");
         assertMessage(replace(4, "  memoryPerVcpu: 1_000_000_000_000_000T"), "bad.yaml:4: vm.memoryPerVcpu: "
-                + "\"1_000_000_000_000_000T\" is not a size (a number of bytes, optionally followed by K, M, G or T (e.g. 4096, 64M, 1G))");
+                + "\"1_000_000_000_000_000T\" is too large (sizes stop below 8 EiB, 2^63 bytes; guest memory must also "
+                + "fit in the 48-bit (rootLevel 4) or 57-bit (rootLevel 5) guest physical space)");
+        assertContains(replace(4, "  memoryPerVcpu: 0x10000000000000000"), "bad.yaml:4: vm.memoryPerVcpu:", "is too large");
+        assertContains(replace(4, "  memoryPerVcpu: " + "9".repeat(100_000)), "bad.yaml:4: vm.memoryPerVcpu:", "is too large");
+    }
+
+    @Test
+    void overflowingIntegersAreTooLargeNotMalformed() {
+        assertMessage(replace(3, "  vcpus: 99999999999999999999999"),
+                "bad.yaml:3: vm.vcpus: 99999999999999999999999 is too large (allowed: 1..512)");
+        assertMessage(replace(3, "  vcpus: -99999999999999999999999"),
+                "bad.yaml:3: vm.vcpus: -99999999999999999999999 is too small (allowed: 1..512)");
+        assertMessage(replace(3, "  vcpus: 0xffffffffffffffffff"),
+                "bad.yaml:3: vm.vcpus: 0xffffffffffffffffff is too large (allowed: 1..512)");
+        assertMessage(replace(3, "  vcpus: 12abc"), "bad.yaml:3: vm.vcpus: \"12abc\" is not an integer (allowed: 1..512)");
     }
 
     @Test
@@ -255,9 +269,27 @@ class ScenarioLoaderTest {
 
     @Test
     void addressSpace() {
-        assertContains(replace(2, "vm:\n  slotBaseGfn: 0xffffff000"),
-                "vm.memslots: guest memory ends at gfn", "beyond the 48-bit guest physical space of a 4-level root",
-                "rootLevel: 5");
+        // the base pushes memory that would fit out of the space: the base is to blame
+        assertMessage(replace(2, "vm:\n  slotBaseGfn: 0xffffff000"), "bad.yaml:3: vm.slotBaseGfn: 256 MiB of guest "
+                + "memory from gfn 0xffffff000 ends at gfn 0x100000f000, beyond the 48-bit guest physical space of a "
+                + "4-level root (gfns below 0x1000000000); for 256 MiB the base can be at most 0xfffff0000");
+        assertContains(replace(2, "vm:\n  slotBaseGfn: 0x1000000000"), "bad.yaml:3: vm.slotBaseGfn: 0x1000000000 is out "
+                + "of range 0..68719476735");
+        // memory that cannot fit anywhere is blamed on its size
+        assertContains(replace(3, "  vcpus: 512").replace("64M", "1T").replace("memslots: 1", "memslots: 128"),
+                "bad.yaml:4: vm.memoryPerVcpu: 512 TiB of guest memory from gfn 0x100000", "beyond the 48-bit guest physical "
+                        + "space of a 4-level root", "rootLevel: 5");
+        // slots: their own baseGfn, the vm's slotBaseGfn for the first, else the size of the one that ends past
+        String head = "vm:\n  vcpus: 1\n";
+        String tail = "\nphases: [populate]\n";
+        assertContains(head + "  slots:\n    - { size: 4M }\n    - { size: 4M, baseGfn: 0xfffffff00 }" + tail,
+                "bad.yaml:5: vm.slots[1].baseGfn: 4 MiB of guest memory from gfn 0xfffffff00 ends at gfn 0x1000000300");
+        assertContains(head + "  slotBaseGfn: 0xfffffff00\n  slots:\n    - { size: 4M }" + tail,
+                "bad.yaml:3: vm.slotBaseGfn: 4 MiB of guest memory from gfn 0xfffffff00");
+        assertContains(head + "  slots:\n    - { size: 4M, baseGfn: 0xffffff000 }\n    - { size: 8G }" + tail,
+                "bad.yaml:5: vm.slots[1].size: 8 GiB of guest memory from gfn 0xffffff400");
+        assertContains(head + "  slots:\n    - { size: 4M, baseGfn: 0x1000000000 }" + tail,
+                "bad.yaml:4: vm.slots[0].baseGfn: 0x1000000000 is out of range 0..68719476735");
         assertMessage(replace(2, "vm:\n  rootLevel: 6"), "bad.yaml:3: vm.rootLevel: 6 is out of range 4..5");
     }
 
@@ -367,6 +399,105 @@ class ScenarioLoaderTest {
         assertMessage("", "bad.yaml: the file is empty (a scenario needs at least vm: and phases:)");
         assertMessage("vm:\n  vcpus: 1\n  vcpus: 2\n", "bad.yaml:3: duplicate key \"vcpus\" (first at line 2)");
         assertContains("- a\n- b\n", "bad.yaml:1: expected a map with the fields name, description, vm");
+    }
+
+    @Test
+    void kvmMemslotSizeLimit() {
+        // KVM_MEM_MAX_NR_PAGES: 2^31 - 1 pages in one slot; 64 TiB in one slot once overflowed the dirty bitmap
+        assertMessage("vm: { vcpus: 1, memoryPerVcpu: 64T, backing: anonymous_hugetlb_1gb }\nphases: [populate]\n",
+                "bad.yaml:1: vm.memoryPerVcpu: the slot would hold 64 TiB, more than KVM allows in one memslot "
+                        + "(KVM_MEM_MAX_NR_PAGES: 2^31 - 1 pages, 8 TiB - 4 KiB); use memslots: 9 or more");
+        assertContains("vm: { vcpus: 1, memoryPerVcpu: 64T, memslots: 4 }\nphases: [populate]\n",
+                "bad.yaml:1: vm.memslots: each of the 4 slots would hold 16 TiB", "use memslots: 9 or more");
+        assertContains("vm:\n  vcpus: 1\n  slots:\n    - { size: 8T }\nphases: [populate]\n",
+                "bad.yaml:4: vm.slots[0].size: 8 TiB is more than KVM allows in one memslot", "of at most 8 TiB - 4 KiB");
+        assertContains("vm:\n  vcpus: 1\n  slots:\n    - { size: 8T, backing: anonymous_hugetlb_1gb }\nphases: [populate]\n",
+                "of at most 8 TiB - 1 GiB");
+        assertContains("vm:\n  vcpus: 1\n  slots:\n    - { pages: 0x80000000 }\nphases: [populate]\n",
+                "bad.yaml:4: vm.slots[0].pages: 0x80000000 is out of range 1..2147483647");
+        // the largest slot KVM allows is accepted, at the top of the 5-level space too
+        Scenario s = ScenarioLoader.parse("vm:\n  vcpus: 1\n  rootLevel: 5\n  slots:\n    - { pages: 0x7fffffff, baseGfn: "
+                + "0x1fff80000001 }\nphases: [populate]\n", "x.yaml");
+        assertEquals(1L << 45, s.vm().slots().get(0).endGfn());
+    }
+
+    @Test
+    void stepsAreCappedBeforeTheyAreBuilt() {
+        String many = "vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases:\n  - enableDirtyLogging\n"
+                + "  - dirtyPass: { iterations: 100000 }\n".repeat(4);
+        assertMessage(many, "bad.yaml:2: phases: expand into 1200001 steps, more than the 1000000 a scenario may have "
+                + "(each dirtyPass iteration is 2 or 3 steps: pass, get, clear)");
+    }
+
+    @Test
+    void anchorsAliasesAndMergeKeysAreRefused() {
+        // an alias used to be read as the anchor's name: this named the scenario "d"
+        assertMessage("x: &d foo\nname: *d\nvm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: [populate]\n",
+                "bad.yaml:1: YAML anchor &d is not allowed in a scenario file; anchors, aliases and merge keys are not "
+                        + "supported: write each value out");
+        assertMessage("vm: &v { vcpus: 1, memoryPerVcpu: 4K }\nphases: [populate]\n",
+                "bad.yaml:1: YAML anchor &v is not allowed in a scenario file; anchors, aliases and merge keys are not "
+                        + "supported: write each value out");
+        assertMessage("name: *d\nvm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: [populate]\n",
+                "bad.yaml:1: name: YAML alias *d is not allowed in a scenario file; anchors, aliases and merge keys are "
+                        + "not supported: write each value out");
+        assertMessage("vm:\n  <<: { vcpus: 1 }\n  memoryPerVcpu: 4K\nphases: [populate]\n",
+                "bad.yaml:2: vm.<<: YAML merge keys (<<) are not allowed in a scenario file; anchors, aliases and merge "
+                        + "keys are not supported: write each value out");
+        // an ampersand in a string is not an anchor
+        assertEquals("a & b", ScenarioLoader.parse("name: x\ndescription: \"a & b\"\nvm: { vcpus: 1, memoryPerVcpu: 4K }\n"
+                + "phases: [populate]\n", "x.yaml").description());
+    }
+
+    @Test
+    void binaryInputIsNotUtf8() throws Exception {
+        ScenarioException e = assertThrows(ScenarioException.class, () ->
+                ScenarioFile.decode("name: x\nvm: \u00e9\n\u0000".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), "bin.yaml"));
+        assertEquals("bin.yaml:2: not UTF-8 text (byte 0xe9 at offset 12); a scenario is a YAML text file in UTF-8",
+                e.getMessage());
+        assertEquals("caf\u00e9", ScenarioFile.decode("caf\u00e9".getBytes(java.nio.charset.StandardCharsets.UTF_8), "u.yaml"));
+    }
+
+    @Test
+    void onlySmallRegularFilesAreRead(@TempDir Path dir) throws Exception {
+        assertEquals(dir + ": is a directory, not a scenario file",
+                assertThrows(ScenarioException.class, () -> ScenarioLoader.load(dir)).getMessage());
+        Path zero = Path.of("/dev/zero");
+        if (Files.exists(zero)) {
+            // once read until the heap ran out
+            assertEquals("/dev/zero: is not a regular file (a device, FIFO or socket); a scenario is a YAML text file",
+                    assertThrows(ScenarioException.class, () -> ScenarioLoader.load(zero)).getMessage());
+        }
+        Path fifo = dir.resolve("fifo.yaml");
+        if (new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0) {
+            // once blocked forever on open, waiting for a writer
+            assertEquals(fifo + ": is not a regular file (a device, FIFO or socket); a scenario is a YAML text file",
+                    assertThrows(ScenarioException.class, () -> ScenarioLoader.load(fifo)).getMessage());
+        }
+        Path big = dir.resolve("big.yaml");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(big.toFile(), "rw")) {
+            f.setLength(25L << 20); // sparse: refused from its size, never read
+        }
+        assertEquals(big + ": is 25 MiB (26214400 bytes), more than the 1 MiB a scenario file may have",
+                assertThrows(ScenarioException.class, () -> ScenarioLoader.load(big)).getMessage());
+        Path binary = dir.resolve("binary.yaml");
+        Files.write(binary, new byte[] {(byte) 0xff, (byte) 0xfe, 0, 'n'});
+        assertEquals(binary + ":1: not UTF-8 text (byte 0xff at offset 0); a scenario is a YAML text file in UTF-8",
+                assertThrows(ScenarioException.class, () -> ScenarioLoader.load(binary)).getMessage());
+    }
+
+    @Test
+    void permissionDeniedIsSaid(@TempDir Path dir) throws Exception {
+        // tests may run as root, who reads anything: check the mapping directly, then the file if we can
+        assertEquals("permission denied", ScenarioFile.ioProblem(new java.nio.file.AccessDeniedException("x.yaml")));
+        assertEquals("no such file", ScenarioFile.ioProblem(new java.nio.file.NoSuchFileException("x.yaml")));
+        Path locked = dir.resolve("locked.yaml");
+        Files.writeString(locked, BASE);
+        Files.setPosixFilePermissions(locked, java.util.Set.of());
+        if (!Files.isReadable(locked)) {
+            assertEquals(locked + ": permission denied",
+                    assertThrows(ScenarioException.class, () -> ScenarioLoader.load(locked)).getMessage());
+        }
     }
 
     @Test

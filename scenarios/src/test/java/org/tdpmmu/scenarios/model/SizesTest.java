@@ -48,6 +48,27 @@ class SizesTest {
     }
 
     @Test
+    void overflowIsTooLargeNotMalformed() {
+        // the largest size a long holds, in every spelling, and one past it
+        assertEquals(Optional.of(Long.MAX_VALUE), Sizes.parse("0x7fffffffffffffff"));
+        assertEquals(Optional.of(Long.MAX_VALUE), Sizes.parse("9223372036854775807"));
+        assertEquals(Optional.of(8388607L << 40), Sizes.parse("8388607T"));
+        for (String big : new String[] {"0x8000000000000000", "9223372036854775808", "8388608T", "9000000T",
+                "99999999999999999999", "0".repeat(30) + "1" + "0".repeat(40), "9".repeat(1_000_000)}) {
+            assertTrue(Sizes.tooLarge(big), big);
+            assertEquals(Optional.empty(), Sizes.parse(big));
+            assertTrue(Sizes.problem(big).startsWith("is too large ("), big);
+        }
+        // leading zeros do not make a number large
+        assertEquals(Optional.of(4096L), Sizes.parse("0".repeat(100) + "4K"));
+        for (String bad : new String[] {"64X", "-4K", "1.5G", "", "T"}) {
+            assertTrue(!Sizes.tooLarge(bad) && Sizes.problem(bad).startsWith("is not a size ("), bad);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Sizes.parseOrThrow("9000000T"));
+        assertTrue(e.getMessage().startsWith("\"9000000T\" is too large (sizes stop below 8 EiB"), e.getMessage());
+    }
+
+    @Test
     void formatsExactly() {
         assertEquals("64M", Sizes.format(64L << 20));
         assertEquals("1G", Sizes.format(1L << 30));
