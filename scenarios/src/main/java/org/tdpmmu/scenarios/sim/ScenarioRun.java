@@ -133,7 +133,7 @@ final class ScenarioRun implements AutoCloseable
         }
     }
 
-    private static VmConfig coreConfig(final Scenario scenario)
+    static VmConfig coreConfig(final Scenario scenario)
     {
         final org.tdpmmu.scenarios.model.VmConfig shape = scenario.vm();
         long pages = 0;
@@ -164,7 +164,7 @@ final class ScenarioRun implements AutoCloseable
             .withRcuReclaimer(true);
     }
 
-    private static Backing coreBacking(final SlotConfig s)
+    static Backing coreBacking(final SlotConfig s)
     {
         switch (s.backing().maxLevel())
         {
@@ -424,24 +424,16 @@ final class ScenarioRun implements AutoCloseable
         switch (step.kind())
         {
             case POPULATE:
-                pass(id, vcpu, 1, 100, new AccessOrder(org.tdpmmu.scenarios.model.AccessPattern.SEQUENTIAL,
-                    passPages, 0, 0));
+                pass(id, vcpu, 1, 100, AccessOrder.forStep(step, id, passPages));
                 break;
             case DIRTY_PASS:
-            {
-                final Phase.DirtyPass d = (Phase.DirtyPass)step.phase();
-                lastPassPhase = d;
-                pass(id, vcpu, passNumber(step.index() + 1), d.writePercent(),
-                    new AccessOrder(d.pattern(), passPages, d.zipfExponent(), seed(d.seed(), id, step.index())));
+                lastPassPhase = (Phase.DirtyPass)step.phase();
+                pass(id, vcpu, passNumber(step.index() + 1), AccessOrder.writePercent(step),
+                    AccessOrder.forStep(step, id, passPages));
                 break;
-            }
             case SECOND_PASS:
-            {
-                final Phase.SecondPass s = (Phase.SecondPass)step.phase();
-                pass(id, vcpu, passNumber(250), s.writePercent(),
-                    new AccessOrder(s.pattern(), passPages, s.zipfExponent(), seed(s.seed(), id, 1_000_000)));
+                pass(id, vcpu, passNumber(250), AccessOrder.writePercent(step), AccessOrder.forStep(step, id, passPages));
                 break;
-            }
             case DISABLE_DIRTY_LOGGING:
             {
                 final Phase.DisableDirtyLogging d = (Phase.DisableDirtyLogging)step.phase();
@@ -455,7 +447,7 @@ final class ScenarioRun implements AutoCloseable
                         final int passNo = passNumber(overlap ? 200 : 200 + (round & 31));
                         round++;
                         pass(id, vcpu, passNo, p.writePercent(),
-                            new AccessOrder(p.pattern(), passPages, p.zipfExponent(), seed(p.seed(), id, -round)));
+                            new AccessOrder(p.pattern(), passPages, p.zipfExponent(), AccessOrder.seed(p.seed(), id, -round)));
                     }
                 }
                 break;
@@ -468,11 +460,6 @@ final class ScenarioRun implements AutoCloseable
     private static int passNumber(final int n)
     {
         return 1 + (n - 1) % 254;
-    }
-
-    private static long seed(final long base, final int vcpu, final int pass)
-    {
-        return base * 0x9E3779B97F4A7C15L + vcpu * 0xBF58476D1CE4E5B9L + pass;
     }
 
     /** One pass of vCPU {@code id} over its region; stops early when the run says so (-e). */
@@ -659,7 +646,7 @@ final class ScenarioRun implements AutoCloseable
         barrier.await(10, TimeUnit.MINUTES);
     }
 
-    private static RecoveryStrategy coreStrategy(final org.tdpmmu.scenarios.model.RecoveryStrategy s)
+    static RecoveryStrategy coreStrategy(final org.tdpmmu.scenarios.model.RecoveryStrategy s)
     {
         return RecoveryStrategy.valueOf(s.name());
     }
