@@ -83,6 +83,11 @@ final class ScenarioRun implements AutoCloseable
      */
     private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
+    /**
+     * Pages an initially-set enable reported dirty without a write and no harvest has reported
+     * since: property 7 allows their one report (KVM_DIRTY_LOG_INITIALLY_SET's all-ones bitmap).
+     */
+    private final java.util.BitSet initiallySetPending = new java.util.BitSet();
 
     private volatile Step current;
     private volatile boolean shutdown;
@@ -261,6 +266,10 @@ final class ScenarioRun implements AutoCloseable
                 {
                     logging.enable(slot, mode, e.eagerSplit(), e.initiallySet());
                 }
+                if (e.initiallySet())
+                {
+                    initiallySetPending.set(0, (int)Math.min(Integer.MAX_VALUE, layout.totalPages()));
+                }
                 break;
             }
             case GET_DIRTY_LOG:
@@ -315,21 +324,42 @@ final class ScenarioRun implements AutoCloseable
         }
     }
 
-    /** Property 2: every page written since the last harvest is in this one. */
+    /**
+     * Property 2: every page written since the last harvest is in this one. Property 7: every page
+     * in it was written since the last harvest that reported it, but for the one all-ones report
+     * of an initially-set enable. Harvests run while the vCPUs are stopped, so the written set is
+     * exact.
+     */
     private void checkDirtyReported(final Memslot slot, final long[] bitmap)
     {
         final int slotIndex = slotIndex(slot);
         long missed = 0;
         long firstMissed = -1;
+        long extra = 0;
+        long firstExtra = -1;
         for (long page = 0; page < slot.npages(); page++)
         {
             final long index = layout.indexOf(slotIndex, slot.baseGfn() + page);
             final long bit = 1L << (index & 63);
+            final boolean reported = (bitmap[(int)(page >>> 6)] & (1L << (page & 63))) != 0;
+            final boolean pending = initiallySetPending.get((int)index);
+            if (reported && pending)
+            {
+                initiallySetPending.clear((int)index);
+            }
             if ((writtenSinceHarvest.get((int)(index >>> 6)) & bit) == 0)
             {
+                if (reported && !pending)
+                {
+                    extra++;
+                    if (firstExtra < 0)
+                    {
+                        firstExtra = slot.baseGfn() + page;
+                    }
+                }
                 continue;
             }
-            if ((bitmap[(int)(page >>> 6)] & (1L << (page & 63))) == 0)
+            if (!reported)
             {
                 missed++;
                 if (firstMissed < 0)
@@ -343,6 +373,12 @@ final class ScenarioRun implements AutoCloseable
         {
             violations.add(new Violation("no-missed-dirty-page", missed + " page(s) written while logging was on " +
                 "are missing from the harvest of " + slot + ", first gfn 0x" + Long.toHexString(firstMissed)));
+        }
+        if (extra > 0)
+        {
+            violations.add(new Violation("no-extra-dirty-page", extra + " page(s) in the harvest of " + slot +
+                " were not written since the last harvest that reported them, first gfn 0x" +
+                Long.toHexString(firstExtra)));
         }
     }
 
