@@ -13,7 +13,10 @@ import java.util.Map;
  * shadow-paging host passes for a TDP MMU one.
  */
 public final class Kvm {
-    static final String DEVICE = "/dev/kvm";
+    /** The device; the system property {@code tdpmmu.kvm.device} names another (tests use a missing one). */
+    static String device() {
+        return System.getProperty("tdpmmu.kvm.device", "/dev/kvm");
+    }
     private static final Path MODULES = Path.of("/sys/module");
 
     private Kvm() {
@@ -21,25 +24,26 @@ public final class Kvm {
 
     /** Opens /dev/kvm and checks the API version, or says in one line why it cannot. */
     static int open() throws KvmUnavailableException {
-        if (!Files.exists(Path.of(DEVICE))) {
-            throw new KvmUnavailableException(DEVICE + " does not exist (no KVM on this host)");
+        final String device = device();
+        if (!Files.exists(Path.of(device))) {
+            throw new KvmUnavailableException(device + " does not exist (no KVM on this host)");
         }
         final int fd;
         try {
-            fd = LibC.C.open(DEVICE, LibC.O_RDWR | LibC.O_CLOEXEC);
+            fd = LibC.C.open(device, LibC.O_RDWR | LibC.O_CLOEXEC);
         } catch (LastErrorException e) {
-            throw new KvmUnavailableException(DEVICE + " cannot be opened: " + describe(e));
+            throw new KvmUnavailableException(device + " cannot be opened: " + describe(e));
         } catch (UnsatisfiedLinkError e) {
             throw new KvmUnavailableException("libc cannot be loaded through JNA: " + e.getMessage());
         }
         try {
             final int version = LibC.C.ioctl(fd, KvmApi.GET_API_VERSION, 0L);
             if (version != 12) {
-                throw new KvmUnavailableException(DEVICE + " speaks KVM API version " + version + ", not 12");
+                throw new KvmUnavailableException(device + " speaks KVM API version " + version + ", not 12");
             }
         } catch (LastErrorException e) {
             KvmVm.closeQuietly(fd);
-            throw new KvmUnavailableException(DEVICE + " refused KVM_GET_API_VERSION: " + describe(e));
+            throw new KvmUnavailableException(device + " refused KVM_GET_API_VERSION: " + describe(e));
         }
         return fd;
     }
