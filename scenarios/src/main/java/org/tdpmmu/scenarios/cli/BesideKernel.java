@@ -182,9 +182,9 @@ final class BesideKernel {
             final Long k = kernel.get(label);
             final long[] o = ours.get(label);
             ctx.out.printf(Locale.ROOT, "%-40s %15s %15s %15s %11s %11s%n", label,
-                    k == null ? "-" : Formats.kernelSeconds(k) + "s",
-                    o == null ? "-" : Formats.kernelSeconds(o[0]) + "s",
-                    o == null ? "-" : Formats.kernelSeconds(o[1]) + "s",
+                    k == null ? "-" : Formats.kernelSeconds(k),
+                    o == null ? "-" : Formats.kernelSeconds(o[0]),
+                    o == null ? "-" : Formats.kernelSeconds(o[1]),
                     ratio(o == null ? -1 : o[0], k), ratio(o == null ? -1 : o[1], k));
         }
     }
