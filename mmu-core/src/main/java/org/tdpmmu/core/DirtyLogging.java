@@ -409,17 +409,30 @@ public final class DirtyLogging
      * Moves set D bits of the slot's 4 KiB leaves into the bitmap, clearing each with an atomic
      * and-not so a D bit hardware sets meanwhile is either moved now or stays for the next sweep
      * (the analogue of flushing PML buffers, kernel: kvm_arch_sync_dirty_log). Read lock.
+     *
+     * <p>A D bit on a leaf without W is cleared and not reported: hardware sets D only through W,
+     * so it predates the write-protection (a child of a write-protected huge page inherits the
+     * huge page's D bit when a write splits it, as make_huge_page_split_spte copies it), and a
+     * write since would have taken the fast path, which marks the page itself. PML logs only the
+     * D transitions of writes, so the kernel never reports such a page; reporting it made a
+     * split huge page show up whole (found by kvm-check against a real KVM).
      */
     void syncDbits(final Memslot slot)
     {
         mmu.walkShared(slot.baseGfn(), slot.endGfn(), Spte.PG_LEVEL_4K, iter ->
         {
             final long spte = iter.oldSpte();
-            if (iter.level() == Spte.PG_LEVEL_4K && Spte.isPresentLeaf(spte, iter.level()) && Spte.isDirty(spte) &&
-                (mmu.clearSpteBits(iter, Spte.DIRTY) & Spte.DIRTY) != 0)
+            if (iter.level() == Spte.PG_LEVEL_4K && Spte.isPresentLeaf(spte, iter.level()) && Spte.isDirty(spte))
             {
-                counters.dbitCleared.increment();
-                mmu.markPageDirty(slot, iter.gfn());
+                final long before = mmu.clearSpteBits(iter, Spte.DIRTY);
+                if ((before & Spte.DIRTY) != 0)
+                {
+                    counters.dbitCleared.increment();
+                    if (Spte.isWritable(before))
+                    {
+                        mmu.markPageDirty(slot, iter.gfn());
+                    }
+                }
             }
             return false;
         });

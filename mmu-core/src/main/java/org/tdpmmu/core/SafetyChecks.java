@@ -561,7 +561,15 @@ public final class SafetyChecks
      * {@link #check} reports every page whose last write started after the end of the last harvest
      * that reported it although some harvest started after that write had finished. Only the last
      * write of a page matters: a harvest reporting the page later covers the earlier ones.
-     * Allocation-free after construction: three longs per page.
+     *
+     * <p>Property 7, no extra dirty page: {@link #endHarvest} also checks each page it is given
+     * against the writes, and {@link #extra} lists every report of a page no write justifies: one
+     * never written, or whose last write had finished before the previous harvest that reported
+     * it began (that harvest covered it). Allowed, as KVM documents: the all-ones first harvest
+     * after an enable with KVM_DIRTY_LOG_INITIALLY_SET ({@link #initiallySet}), until a harvest
+     * has reported the page once. A write the clock cannot place (overwritten by a later write
+     * that began after the harvest ended) counts as justifying, so the check never reports falsely.
+     * Allocation-free after construction but on a violation: four longs per page.
      */
     public static final class DirtyLogTracker
     {
@@ -570,6 +578,11 @@ public final class SafetyChecks
         private final long[] writeStart;
         private final long[] writeEnd;
         private final long[] reportedEnd;
+        /** Start tick of the last harvest that reported each page (property 7). */
+        private final long[] reportedStart;
+        /** Pages an initially-set enable reported dirty without a write, until first harvested. */
+        private final java.util.BitSet initiallySet;
+        private final List<String> extra = new java.util.concurrent.CopyOnWriteArrayList<>();
         private volatile long lastHarvestStart;
         private volatile long harvests;
 
@@ -591,6 +604,23 @@ public final class SafetyChecks
             this.writeStart = new long[n];
             this.writeEnd = new long[n];
             this.reportedEnd = new long[n];
+            this.reportedStart = new long[n];
+            this.initiallySet = new java.util.BitSet(n);
+        }
+
+        /** Logging was enabled with KVM_DIRTY_LOG_INITIALLY_SET: every page may be reported once unwritten. */
+        public void initiallySet()
+        {
+            synchronized (initiallySet)
+            {
+                initiallySet.set(0, writeStart.length);
+            }
+        }
+
+        /** Property 7 violations found by the harvests so far (see the class comment). */
+        public List<String> extra()
+        {
+            return List.copyOf(extra);
         }
 
         /** Before {@code vcpu.write(gfn, ..)}: @return the write's start tick. */
@@ -636,12 +666,39 @@ public final class SafetyChecks
                     {
                         throw new IllegalArgumentException("dirty bitmap reports page " + p + " outside " + slot);
                     }
+                    checkJustified(p, t);
                     LONGS.setRelease(reportedEnd, p, t);
+                    LONGS.setRelease(reportedStart, p, lastHarvestStart);
                     reported++;
                 }
             }
             harvests = harvests + 1;
             return reported;
+        }
+
+        /** Property 7 for page {@code p} reported by the harvest ending at tick {@code end}. */
+        private void checkJustified(final int p, final long end)
+        {
+            synchronized (initiallySet)
+            {
+                if (initiallySet.get(p))
+                {
+                    initiallySet.clear(p);
+                    return;
+                }
+            }
+            final long ws = (long)LONGS.getAcquire(writeStart, p);
+            final long we = (long)LONGS.getAcquire(writeEnd, p);
+            final long prev = (long)LONGS.getAcquire(reportedStart, p);
+            if (ws != 0 && (ws > end || we < ws || we > prev))
+            {
+                // Unplaceable (a later write overwrote it), in flight, or after the last report began.
+                return;
+            }
+            extra.add("property 7 (extra dirty page): gfn 0x" + Long.toHexString(slot.baseGfn() + p) + " of " + slot +
+                " was reported by the harvest ending at tick " + end + (ws == 0 ? " but never written" :
+                " but its last write ended at tick " + we + ", before the harvest that reported it at tick " + prev +
+                " began"));
         }
 
         public long harvests()

@@ -482,7 +482,7 @@ public final class TdpMmu implements MmuNotifier
             // A split (leaf -> table) keeps D in the children; every other loss of a set D bit
             // loses the only record of the write unless it reaches the log now.
             final boolean dLost = !isPresent || (isLeaf && (!Spte.isDirty(newSpte) || pfnChanged));
-            if (Spte.isDirty(old) && dLost && !bugNoDirtyCarry)
+            if (Spte.isDirty(old) && Spte.isWritable(old) && dLost && !bugNoDirtyCarry)
             {
                 carryDirty(gfn, level);
             }
@@ -597,10 +597,18 @@ public final class TdpMmu implements MmuNotifier
         }
     }
 
+    /**
+     * Moves the D bit of a writable leaf that is going away into the dirty log. Only in a D-bit
+     * logged slot, where D is the record of a write (the PML log's role); a write-protect logged
+     * slot marked the page when the fault granted W. Only for a writable leaf (checked by the
+     * caller): hardware sets D only through W, so D on a write-protected leaf predates the
+     * protection, that is the enable or the harvest that protected it, and records no write since
+     * (kernel: the PML log, not the SPTE, is KVM's record, so a zap marks nothing).
+     */
     private void carryDirty(final long gfn, final int level)
     {
         final Memslot slot = slots.find(gfn);
-        if (slot == null || !slot.dirtyLogging())
+        if (slot == null || slot.logMode() != Memslot.LOG_DBIT)
         {
             return;
         }

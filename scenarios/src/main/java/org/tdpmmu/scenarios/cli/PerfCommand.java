@@ -115,6 +115,11 @@ final class PerfCommand implements Callable<Integer> {
             description = "tdpmmu: TDP root level, 4 (48-bit guest physical) or 5 (57-bit) (default: ${DEFAULT-VALUE}).")
     int rootLevel;
 
+    @Option(names = "--beside-kernel", paramLabel = "BINARY",
+            description = "Run the kernel's dirty_log_perf_test BINARY with the same flags on /dev/kvm first and print "
+                    + "its lines beside tdpmmu's (see scripts/kernel-selftests.sh); exit 3 without a usable /dev/kvm.")
+    java.nio.file.Path besideKernel;
+
     @Mixin
     OutputOptions output;
 
@@ -128,6 +133,10 @@ final class PerfCommand implements Callable<Integer> {
         Scenario scenario = scenario();
         Runner runner = new Runner(ctx, output);
         runner.admit(List.of(scenario));
+        if (besideKernel != null) {
+            return new BesideKernel(ctx).run(besideKernel, spec.commandLine().getParseResult().originalArgs(), scenario,
+                    runner, format);
+        }
         if (format == ReportWriter.Format.TEXT) {
             ctx.out.print(PerfOutput.header(scenario));
             ctx.out.flush();

@@ -103,6 +103,11 @@ final class ScenarioRun implements AutoCloseable
     private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
     private final TimelineSampler sampler;
+    /**
+     * Pages an initially-set enable reported dirty without a write and no harvest has reported
+     * since: property 7 allows their one report (KVM_DIRTY_LOG_INITIALLY_SET's all-ones bitmap).
+     */
+    private final java.util.BitSet initiallySetPending = new java.util.BitSet();
 
     private volatile Step current;
     private volatile boolean shutdown;
@@ -211,7 +216,7 @@ final class ScenarioRun implements AutoCloseable
     }
 
     /** The VM sized by {@link MemoryEstimate}'s rules, so the estimate bounds what the run holds. */
-    private static VmConfig coreConfig(final Scenario scenario)
+    static VmConfig coreConfig(final Scenario scenario)
     {
         return VmConfig.small()
             .withRootLevel(scenario.vm().rootLevel())
@@ -221,7 +226,7 @@ final class ScenarioRun implements AutoCloseable
             .withRcuReclaimer(true);
     }
 
-    private static Backing coreBacking(final SlotConfig s)
+    static Backing coreBacking(final SlotConfig s)
     {
         switch (s.backing().maxLevel())
         {
@@ -350,6 +355,10 @@ final class ScenarioRun implements AutoCloseable
                 {
                     logging.enable(slot, mode, e.eagerSplit(), e.initiallySet());
                 }
+                if (e.initiallySet())
+                {
+                    initiallySetPending.set(0, (int)Math.min(Integer.MAX_VALUE, layout.totalPages()));
+                }
                 break;
             }
             case GET_DIRTY_LOG:
@@ -404,21 +413,42 @@ final class ScenarioRun implements AutoCloseable
         }
     }
 
-    /** Property 2: every page written since the last harvest is in this one. */
+    /**
+     * Property 2: every page written since the last harvest is in this one. Property 7: every page
+     * in it was written since the last harvest that reported it, but for the one all-ones report
+     * of an initially-set enable. Harvests run while the vCPUs are stopped, so the written set is
+     * exact.
+     */
     private void checkDirtyReported(final Memslot slot, final long[] bitmap)
     {
         final int slotIndex = slotIndex(slot);
         long missed = 0;
         long firstMissed = -1;
+        long extra = 0;
+        long firstExtra = -1;
         for (long page = 0; page < slot.npages(); page++)
         {
             final long index = layout.indexOf(slotIndex, slot.baseGfn() + page);
             final long bit = 1L << (index & 63);
+            final boolean reported = (bitmap[(int)(page >>> 6)] & (1L << (page & 63))) != 0;
+            final boolean pending = initiallySetPending.get((int)index);
+            if (reported && pending)
+            {
+                initiallySetPending.clear((int)index);
+            }
             if ((writtenSinceHarvest.get((int)(index >>> 6)) & bit) == 0)
             {
+                if (reported && !pending)
+                {
+                    extra++;
+                    if (firstExtra < 0)
+                    {
+                        firstExtra = slot.baseGfn() + page;
+                    }
+                }
                 continue;
             }
-            if ((bitmap[(int)(page >>> 6)] & (1L << (page & 63))) == 0)
+            if (!reported)
             {
                 missed++;
                 if (firstMissed < 0)
@@ -432,6 +462,12 @@ final class ScenarioRun implements AutoCloseable
         {
             violations.add(new Violation("no-missed-dirty-page", missed + " page(s) written while logging was on " +
                 "are missing from the harvest of " + slot + ", first gfn 0x" + Long.toHexString(firstMissed)));
+        }
+        if (extra > 0)
+        {
+            violations.add(new Violation("no-extra-dirty-page", extra + " page(s) in the harvest of " + slot +
+                " were not written since the last harvest that reported them, first gfn 0x" +
+                Long.toHexString(firstExtra)));
         }
     }
 
@@ -524,24 +560,16 @@ final class ScenarioRun implements AutoCloseable
         switch (step.kind())
         {
             case POPULATE:
-                pass(id, vcpu, 1, 100, new AccessOrder(org.tdpmmu.scenarios.model.AccessPattern.SEQUENTIAL,
-                    passPages, 0, 0));
+                pass(id, vcpu, 1, 100, AccessOrder.forStep(step, id, passPages));
                 break;
             case DIRTY_PASS:
-            {
-                final Phase.DirtyPass d = (Phase.DirtyPass)step.phase();
-                lastPassPhase = d;
-                pass(id, vcpu, passNumber(step.index() + 1), d.writePercent(),
-                    new AccessOrder(d.pattern(), passPages, d.zipfExponent(), seed(d.seed(), id, step.index())));
+                lastPassPhase = (Phase.DirtyPass)step.phase();
+                pass(id, vcpu, passNumber(step.index() + 1), AccessOrder.writePercent(step),
+                    AccessOrder.forStep(step, id, passPages));
                 break;
-            }
             case SECOND_PASS:
-            {
-                final Phase.SecondPass s = (Phase.SecondPass)step.phase();
-                pass(id, vcpu, passNumber(250), s.writePercent(),
-                    new AccessOrder(s.pattern(), passPages, s.zipfExponent(), seed(s.seed(), id, 1_000_000)));
+                pass(id, vcpu, passNumber(250), AccessOrder.writePercent(step), AccessOrder.forStep(step, id, passPages));
                 break;
-            }
             case DISABLE_DIRTY_LOGGING:
             {
                 final Phase.DisableDirtyLogging d = (Phase.DisableDirtyLogging)step.phase();
@@ -555,7 +583,7 @@ final class ScenarioRun implements AutoCloseable
                         final int passNo = passNumber(overlap ? 200 : 200 + (round & 31));
                         round++;
                         pass(id, vcpu, passNo, p.writePercent(),
-                            new AccessOrder(p.pattern(), passPages, p.zipfExponent(), seed(p.seed(), id, -round)));
+                            new AccessOrder(p.pattern(), passPages, p.zipfExponent(), AccessOrder.seed(p.seed(), id, -round)));
                     }
                 }
                 break;
@@ -568,11 +596,6 @@ final class ScenarioRun implements AutoCloseable
     private static int passNumber(final int n)
     {
         return 1 + (n - 1) % 254;
-    }
-
-    private static long seed(final long base, final int vcpu, final int pass)
-    {
-        return base * 0x9E3779B97F4A7C15L + vcpu * 0xBF58476D1CE4E5B9L + pass;
     }
 
     /** One pass of vCPU {@code id} over its region; stops early when the run says so (-e). */
@@ -817,7 +840,7 @@ final class ScenarioRun implements AutoCloseable
         barrier.await(10, TimeUnit.MINUTES);
     }
 
-    private static RecoveryStrategy coreStrategy(final org.tdpmmu.scenarios.model.RecoveryStrategy s)
+    static RecoveryStrategy coreStrategy(final org.tdpmmu.scenarios.model.RecoveryStrategy s)
     {
         return RecoveryStrategy.valueOf(s.name());
     }

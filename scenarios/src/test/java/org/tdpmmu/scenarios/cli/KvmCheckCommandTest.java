@@ -1,0 +1,94 @@
+package org.tdpmmu.scenarios.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tdpmmu.scenarios.kvm.Kvm;
+import org.tdpmmu.scenarios.kvm.KvmUnavailableException;
+
+/**
+ * kvm-check and perf --beside-kernel: a real run where /dev/kvm works (skipped with the reason
+ * elsewhere), one clear line and exit 3 where it does not, and the kernel-line parsing.
+ */
+class KvmCheckCommandTest {
+    private static final String TINY = String.join("\n",
+            "name: tiny",
+            "vm:",
+            "  vcpus: 2",
+            "  slots:",
+            "    - { size: 2M, backing: anonymous }",
+            "    - { size: 2M, backing: anonymous_hugetlb_2mb }",
+            "phases:",
+            "  - populate",
+            "  - enableDirtyLogging: { mode: dbit }",
+            "  - dirtyPass: { iterations: 2, writePercent: 50, pattern: random, seed: 2, harvest: clear }",
+            "  - disableDirtyLogging",
+            "  - teardown",
+            "");
+
+    private static void assumeKvm() {
+        try {
+            Kvm.require();
+        } catch (KvmUnavailableException e) {
+            Assumptions.abort("skipped: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void everyHarvestMatchesTheRealKvm(@TempDir Path dir) throws Exception {
+        assumeKvm();
+        final Path f = dir.resolve("tiny.yaml");
+        Files.writeString(f, TINY);
+        final CliHarness.Outcome o = CliHarness.run(null, "kvm-check", f.toString());
+        assertEquals(0, o.exitCode(), o.out() + o.err());
+        assertTrue(o.out().contains("host KVM: "), o.out());
+        assertTrue(o.out().contains("method initially-set, 2 vCPUs"), o.out());
+        assertTrue(o.out().contains("pf_taken"), "KVM's statistics are printed: " + o.out());
+        assertTrue(o.out().contains("every harvest identical"), o.out());
+    }
+
+    @Test
+    void aMissingDeviceIsOneLineAndExit3(@TempDir Path dir) throws Exception {
+        final Path f = dir.resolve("tiny.yaml");
+        Files.writeString(f, TINY);
+        System.setProperty("tdpmmu.kvm.device", dir.resolve("no-kvm").toString());
+        try {
+            final CliHarness.Outcome o = CliHarness.run(null, "kvm-check", f.toString());
+            assertEquals(3, o.exitCode(), o.err());
+            assertEquals(1, o.err().strip().lines().count(), o.err());
+            assertTrue(o.err().contains("does not exist"), o.err());
+            final CliHarness.Outcome p = CliHarness.run(null, "perf", "-b", "4M", "--beside-kernel", "/bin/true");
+            assertEquals(3, p.exitCode(), p.err());
+            assertEquals(1, p.err().strip().lines().count(), p.err());
+        } finally {
+            System.clearProperty("tdpmmu.kvm.device");
+        }
+    }
+
+    @Test
+    void onlyTheKernelsFlagsGoToTheKernelTest() {
+        assertEquals(List.of("-v", "2", "-b", "64M", "-a", "-i3", "-g"), BesideKernel.kernelArgs(List.of(
+                "-v", "2", "--strategy", "zap_huge", "-b", "64M", "-a", "--dbit", "-i3", "--beside-kernel", "/x",
+                "-g", "--json")));
+    }
+
+    @Test
+    void kernelLinesAreParsedToNanoseconds() {
+        final Map<String, Long> m = BesideKernel.parse(String.join("\n",
+                "Testing guest mode: PA-bits:ANY, VA-bits:48,  4K pages",
+                "Populate memory time: 1.500000000s",
+                "Iteration 1 dirty memory time: 0.000123456s",
+                "Get dirty log over 2 iterations took 0.5s. (Avg 0.25s/iteration)"));
+        assertEquals(1_500_000_000L, m.get("Populate memory time"));
+        assertEquals(123_456L, m.get("Iteration 1 dirty memory time"));
+        assertEquals(500_000_000L, m.get("Get dirty log over 2 iterations"));
+        assertEquals(3, m.size());
+    }
+}
