@@ -31,6 +31,8 @@ public final class StressVm
     public static final int VCPUS = 2;
 
     private static final Set<SeededBug> BUGS = parse(System.getProperty(PROPERTY, ""));
+    /** Set by the model checker (mmu-explore), which runs every bug in one JVM; null: {@link #BUGS}. */
+    private static volatile Set<SeededBug> override;
 
     private StressVm()
     {
@@ -39,7 +41,7 @@ public final class StressVm
     /** A VM with the default footprint and the seeded bugs of {@value #PROPERTY}. */
     public static Vm create()
     {
-        return new Vm(config(BUGS));
+        return new Vm(config(seededBugs()));
     }
 
     /**
@@ -49,7 +51,7 @@ public final class StressVm
      */
     public static Vm create(final int tables)
     {
-        return new Vm(config(tables, FRAMES, BUGS));
+        return new Vm(config(tables, FRAMES, seededBugs()));
     }
 
     /** The configuration the tests use, with an explicit set of seeded bugs (JUnit latch tests). */
@@ -69,10 +71,26 @@ public final class StressVm
             .withSeededBugs(bugs);
     }
 
-    /** The seeded bugs this JVM was started with. */
+    /** The seeded bugs of the VMs created now: this JVM's {@value #PROPERTY}, or the override. */
     public static Set<SeededBug> seededBugs()
     {
-        return BUGS;
+        final Set<SeededBug> o = override;
+        return o != null ? o : BUGS;
+    }
+
+    /**
+     * For the model checker only (mmu-explore runs every seeded bug in one JVM): the seeded bugs of
+     * the VMs created from now on, in place of {@value #PROPERTY}; null goes back to the property.
+     */
+    public static void overrideSeededBugs(final Set<SeededBug> bugs)
+    {
+        override = bugs == null ? null : bugs.isEmpty() ? EnumSet.noneOf(SeededBug.class) : EnumSet.copyOf(bugs);
+    }
+
+    /** Parses a comma-separated list of {@link SeededBug} names (the {@value #PROPERTY} syntax). */
+    public static Set<SeededBug> parseSeededBugs(final String value)
+    {
+        return parse(value);
     }
 
     static Set<SeededBug> parse(final String value)

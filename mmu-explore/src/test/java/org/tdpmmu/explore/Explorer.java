@@ -1,0 +1,160 @@
+package org.tdpmmu.explore;
+
+import static org.jetbrains.lincheck.datastructures.ManagedStrategyGuaranteeKt.forClasses;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import org.jetbrains.kotlinx.lincheck.Actor;
+import org.jetbrains.kotlinx.lincheck.execution.ExecutionScenario;
+import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
+import org.tdpmmu.core.SeededBug;
+import org.tdpmmu.stress.StressVm;
+
+/**
+ * Runs Lincheck's model checker over one race: every schedule of the race's actor threads at the
+ * granularity of the simulated-memory accessors, up to a bound of invocations.
+ */
+final class Explorer
+{
+    /** Schedules explored per race (Lincheck invocations); the surefire config sets the bounded default. */
+    static final String INVOCATIONS = "explore.invocations";
+
+    private Explorer()
+    {
+    }
+
+    static int invocations()
+    {
+        return Integer.getInteger(INVOCATIONS, 2000);
+    }
+
+    /** Explores {@code raceClass} with no seeded bug: every schedule must end ACCEPTABLE. */
+    static void explore(final Class<?> raceClass)
+    {
+        final AssertionError failure = run(raceClass, EnumSet.noneOf(SeededBug.class), invocations());
+        if (failure != null)
+        {
+            throw failure;
+        }
+    }
+
+    /**
+     * Explores {@code raceClass} with {@code bugs} seeded.
+     *
+     * @return the failure (Lincheck's interleaving, the MMU's trace of it and the rerun command), or
+     *     null if every schedule within the bound ended ACCEPTABLE.
+     */
+    static AssertionError run(final Class<?> raceClass, final Set<SeededBug> bugs, final int invocations)
+    {
+        final Race race = Race.of(raceClass);
+        RaceTwin.race = race;
+        StressVm.overrideSeededBugs(bugs);
+        MmuTrace.reset();
+        try
+        {
+            options(race, invocations).check(RaceTwin.class);
+            return null;
+        }
+        catch (final AssertionError e)
+        {
+            final String report = race.name() + " with seeded bugs " + bugs + ", " + invocations +
+                " invocations: a schedule ended FORBIDDEN\n" + MmuTrace.annotate(e.getMessage()) + "\n" +
+                "rerun exactly this exploration (Lincheck's model checker is deterministic):\n  " +
+                rerunCommand(race, bugs, invocations) + "\n";
+            save(race, bugs, report);
+            return new AssertionError(report, e);
+        }
+        finally
+        {
+            StressVm.overrideSeededBugs(null);
+            RaceTwin.race = null;
+        }
+    }
+
+    /** The command that reruns one race's exploration with the same bound (same schedules, same failure). */
+    static String rerunCommand(final Race race, final Set<SeededBug> bugs, final int invocations)
+    {
+        return "mvn -B -o -pl mmu-explore -am test -Dsurefire.failIfNoSpecifiedTests=false -Dtest=ReplayTest" +
+            " -Dexplore.race=" + race.type().getName() + (bugs.isEmpty() ? "" : " -Dexplore.bugs=" +
+            bugs.stream().map(Enum::name).collect(Collectors.joining(","))) + " -D" + INVOCATIONS + "=" + invocations;
+    }
+
+    /** Every failure report, whole: target/explore-failures/RACE[-BUGS].txt (the console gets a head). */
+    static final Path FAILURES = Path.of("target", "explore-failures");
+
+    private static void save(final Race race, final Set<SeededBug> bugs, final String report)
+    {
+        try
+        {
+            Files.createDirectories(FAILURES);
+            final String name = race.name() + (bugs.isEmpty() ? "" : "-" +
+                bugs.stream().map(Enum::name).collect(Collectors.joining("-")));
+            Files.writeString(FAILURES.resolve(name + ".txt"), report);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    static void constructed(final Object state)
+    {
+        MmuTrace.constructed(state);
+    }
+
+    static ModelCheckingOptions options(final Race race, final int invocations)
+    {
+        return new ModelCheckingOptions()
+            .iterations(0)
+            .invocationsPerIteration(invocations)
+            .addCustomScenario(scenario(race))
+            .minimizeFailedScenario(false)
+            .verifier(ArbiterVerifier.class)
+            .loopBound(Integer.getInteger("explore.loopBound", 4096))
+            // The one door to simulated memory: each accessor is one atomic step, a switch point
+            // before it. Lincheck does not see off-heap accesses, and inside an accessor there is
+            // nothing the model's own threads may interleave with (the hardware's atomic unit).
+            .addGuarantee(forClasses("org.tdpmmu.core.PageTableStore").allMethods().treatAsAtomic())
+            .addGuarantee(forClasses("org.tdpmmu.core.DirtyBitmap").allMethods().treatAsAtomic())
+            .addGuarantee(forClasses("org.tdpmmu.core.HostMemory")
+                .methods("back", "resolvePfn", "lvContent", "soContent", "contentOf", "isLive", "framesInUse",
+                    "migrations", "framesMigrated", "offHeapBytes")
+                .treatAsAtomic())
+            // Statistics only: no decision reads them.
+            .addGuarantee(forClasses("java.util.concurrent.atomic.LongAdder").allMethods().ignore())
+            // The jcstress meeting point only makes overlaps frequent under real scheduling; the
+            // checker makes every overlap itself, so it runs unexplored (and gives up at once).
+            .addGuarantee(forClasses("org.tdpmmu.stress.Rendezvous").allMethods().ignore());
+    }
+
+    private static ExecutionScenario scenario(final Race race)
+    {
+        final List<List<Actor>> threads = new ArrayList<>();
+        for (int i = 0; i < race.actorCount(); i++)
+        {
+            threads.add(List.of(new Actor(method("actor" + i), List.of())));
+        }
+        return new ExecutionScenario(List.of(), threads, List.of(new Actor(method("arbiter"), List.of())), null);
+    }
+
+    private static Method method(final String name)
+    {
+        try
+        {
+            return RaceTwin.class.getMethod(name);
+        }
+        catch (final NoSuchMethodException ex)
+        {
+            throw new IllegalStateException(ex);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package org.tdpmmu.explore;
+
+import org.jetbrains.lincheck.datastructures.Operation;
+
+/**
+ * The class Lincheck instantiates once per explored schedule: a fresh state of the current
+ * {@link Race} (so a fresh tiny VM), one operation per actor thread, and the arbiter as the post
+ * part. Lincheck knows nothing of the race: {@link Explorer} sets {@link #race} before it starts
+ * and builds the scenario (thread i runs {@code actorI}).
+ */
+public final class RaceTwin
+{
+    static final int MAX_ACTORS = 3;
+
+    /** The race being explored; written before Lincheck starts, read by every constructor. */
+    static volatile Race race;
+
+    private final Race current = race;
+    private final Object state = current.newState();
+
+    public RaceTwin()
+    {
+        Explorer.constructed(state);
+    }
+
+    @Operation
+    public void actor0()
+    {
+        current.runActor(state, 0);
+    }
+
+    @Operation
+    public void actor1()
+    {
+        current.runActor(state, 1);
+    }
+
+    @Operation
+    public void actor2()
+    {
+        current.runActor(state, 2);
+    }
+
+    /** The post part: the race's arbiter; throws on a FORBIDDEN outcome. */
+    @Operation
+    public String arbiter()
+    {
+        return current.judge(state);
+    }
+}

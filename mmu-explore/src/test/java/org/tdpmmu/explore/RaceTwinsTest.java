@@ -1,0 +1,135 @@
+package org.tdpmmu.explore;
+
+import org.junit.jupiter.api.Test;
+import org.tdpmmu.stress.DbitVsHarvest;
+import org.tdpmmu.stress.DbitVsRemovedPt;
+import org.tdpmmu.stress.EagerSplitVsWrite;
+import org.tdpmmu.stress.EnableLoggingVsFault;
+import org.tdpmmu.stress.FaultVsAtomicZap;
+import org.tdpmmu.stress.FaultVsFrozenSpte;
+import org.tdpmmu.stress.FaultVsInvalidation;
+import org.tdpmmu.stress.FlushVsTlbFill;
+import org.tdpmmu.stress.NestedInvalidationVsSample;
+import org.tdpmmu.stress.PromoteVsFault;
+import org.tdpmmu.stress.PromoteVsInvalidation;
+import org.tdpmmu.stress.RcuCallbackVsLateReader;
+import org.tdpmmu.stress.TwoFaultsOneGfn;
+import org.tdpmmu.stress.TwoVcpusLinkSameTable;
+import org.tdpmmu.stress.WalkerVsTableFree;
+
+/**
+ * The model-checked twin of every race in the jcstress catalogue (the same class: state, actors,
+ * arbiter, outcomes), plus the races only the model checker runs (three actors, a yield between
+ * two steps, a nested invalidation from two threads). No seeded bug: every explored schedule must
+ * end in an ACCEPTABLE outcome. Bound: {@code -Dexplore.invocations} schedules per race (EXPLORE.md).
+ */
+class RaceTwinsTest
+{
+    @Test
+    void twoFaultsOneGfn()
+    {
+        Explorer.explore(TwoFaultsOneGfn.class);
+    }
+
+    @Test
+    void twoVcpusLinkSameTable()
+    {
+        Explorer.explore(TwoVcpusLinkSameTable.class);
+    }
+
+    @Test
+    void faultVsAtomicZap()
+    {
+        Explorer.explore(FaultVsAtomicZap.class);
+    }
+
+    @Test
+    void faultVsFrozenSpte()
+    {
+        Explorer.explore(FaultVsFrozenSpte.class);
+    }
+
+    @Test
+    void walkerVsTableFree()
+    {
+        Explorer.explore(WalkerVsTableFree.class);
+    }
+
+    @Test
+    void faultVsInvalidation()
+    {
+        Explorer.explore(FaultVsInvalidation.class);
+    }
+
+    @Test
+    void nestedInvalidationVsSample()
+    {
+        Explorer.explore(NestedInvalidationVsSample.class);
+    }
+
+    @Test
+    void flushVsTlbFill()
+    {
+        Explorer.explore(FlushVsTlbFill.class);
+    }
+
+    @Test
+    void dbitVsHarvest()
+    {
+        Explorer.explore(DbitVsHarvest.class);
+    }
+
+    @Test
+    void dbitVsRemovedPt()
+    {
+        Explorer.explore(DbitVsRemovedPt.class);
+    }
+
+    @Test
+    void promoteVsFault()
+    {
+        Explorer.explore(PromoteVsFault.class);
+    }
+
+    @Test
+    void promoteVsInvalidation()
+    {
+        Explorer.explore(PromoteVsInvalidation.class);
+    }
+
+    @Test
+    void eagerSplitVsWrite()
+    {
+        Explorer.explore(EagerSplitVsWrite.class);
+    }
+
+    @Test
+    void enableLoggingVsFault()
+    {
+        Explorer.explore(EnableLoggingVsFault.class);
+    }
+
+    @Test
+    void rcuCallbackVsLateReader()
+    {
+        Explorer.explore(RcuCallbackVsLateReader.class);
+    }
+
+    @Test
+    void faultZapHarvest()
+    {
+        Explorer.explore(FaultZapHarvest.class);
+    }
+
+    @Test
+    void sweepYieldVsInvalidation()
+    {
+        Explorer.explore(SweepYieldVsInvalidation.class);
+    }
+
+    @Test
+    void nestedInvalidationsVsFault()
+    {
+        Explorer.explore(NestedInvalidationsVsFault.class);
+    }
+}

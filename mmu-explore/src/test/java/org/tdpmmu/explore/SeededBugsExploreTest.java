@@ -1,0 +1,97 @@
+package org.tdpmmu.explore;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Arrays;
+import java.util.EnumSet;
+
+import org.junit.jupiter.api.Test;
+import org.tdpmmu.core.SeededBug;
+import org.tdpmmu.stress.DbitVsHarvest;
+import org.tdpmmu.stress.DbitVsRemovedPt;
+import org.tdpmmu.stress.FaultVsAtomicZap;
+import org.tdpmmu.stress.FaultVsFrozenSpte;
+import org.tdpmmu.stress.FaultVsInvalidation;
+import org.tdpmmu.stress.FlushVsTlbFill;
+import org.tdpmmu.stress.NestedInvalidationVsSample;
+import org.tdpmmu.stress.PromoteVsInvalidation;
+import org.tdpmmu.stress.TwoFaultsOneGfn;
+import org.tdpmmu.stress.TwoVcpusLinkSameTable;
+import org.tdpmmu.stress.WalkerVsTableFree;
+
+/**
+ * Every {@link SeededBug} caught by the model checker alone: with the bug seeded, exploring the
+ * listed twins must reach a FORBIDDEN outcome (the first that does stops the search). One method
+ * per bug, named as in the latch tests ({@code SeededBugsTest}); {@code scripts/seeded-bugs.sh} reads
+ * which twin caught it from {@link SeededExploration#RESULTS}.
+ */
+class SeededBugsExploreTest
+{
+    @Test
+    void everySeededBugHasAMethod()
+    {
+        final long methods = Arrays.stream(SeededBugsExploreTest.class.getDeclaredMethods())
+            .filter(m -> m.isAnnotationPresent(Test.class)).count();
+        assertEquals(EnumSet.allOf(SeededBug.class).size() + 1, methods, "one @Test per SeededBug (+ this one)");
+    }
+
+    @Test
+    void skipInvalidationRetry()
+    {
+        SeededExploration.mustCatch(SeededBug.SKIP_INVALIDATION_RETRY, FaultVsInvalidation.class, NestedInvalidationVsSample.class, NestedInvalidationsVsFault.class);
+    }
+
+    @Test
+    void noFreezeInRemovedPt()
+    {
+        SeededExploration.mustCatch(SeededBug.NO_FREEZE_IN_REMOVED_PT, FaultVsAtomicZap.class);
+    }
+
+    @Test
+    void noRcuDeferredFree()
+    {
+        SeededExploration.mustCatch(SeededBug.NO_RCU_DEFERRED_FREE, WalkerVsTableFree.class, FaultVsAtomicZap.class);
+    }
+
+    @Test
+    void noFlushAfterZap()
+    {
+        SeededExploration.mustCatch(SeededBug.NO_FLUSH_AFTER_ZAP, FlushVsTlbFill.class);
+    }
+
+    @Test
+    void plainStoreInsteadOfCmpxchg()
+    {
+        SeededExploration.mustCatch(SeededBug.PLAIN_STORE_INSTEAD_OF_CMPXCHG, TwoFaultsOneGfn.class, TwoVcpusLinkSameTable.class);
+    }
+
+    @Test
+    void noFrozenCheckBeforeInstall()
+    {
+        SeededExploration.mustCatch(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL, FaultVsFrozenSpte.class);
+    }
+
+    @Test
+    void noDirtyCarryOnZap()
+    {
+        SeededExploration.mustCatch(SeededBug.NO_DIRTY_CARRY_ON_ZAP, DbitVsRemovedPt.class, FaultZapHarvest.class);
+    }
+
+    @Test
+    void noReprotectBeforeHarvest()
+    {
+        SeededExploration.mustCatch(SeededBug.NO_REPROTECT_BEFORE_HARVEST, DbitVsHarvest.class, FaultZapHarvest.class);
+    }
+
+    @Test
+    void promoteDuringInvalidation()
+    {
+        SeededExploration.mustCatch(SeededBug.PROMOTE_DURING_INVALIDATION, PromoteVsInvalidation.class);
+    }
+
+    @Test
+    void leakLoserTable()
+    {
+        SeededExploration.mustCatch(SeededBug.LEAK_LOSER_TABLE, TwoFaultsOneGfn.class, TwoVcpusLinkSameTable.class);
+    }
+}
