@@ -26,12 +26,12 @@ import org.tdpmmu.scenarios.model.Scenario;
  *
  * <p>Every N in 1..A + 3 is tried, A the larger allocation count of two clean runs (it varies with
  * races, and with how many migrations the timer fires; the sweep ends early after ten runs in a row
- * that allocated fewer than their N). Printed by the test in the last full build
- * on the 2-core machine here, 73 injection points in all: page-table allocations 24 with eager
- * split (1 root, 10 fault top-ups that stop the run, 9 eager-split allocations absorbed, the rest
- * past the run's last allocation) and 22 without (the splits come from write faults, so 18 stop
- * in a fault); host pages 27 (8 backing the memslot, then migration targets; up to ~180 when the
- * counting runs are slow and migrate more). A run takes tens of ms.
+ * that allocated fewer than their N). Printed by the test in the last full build on the 2-core
+ * machine here, 66 injection points in all: page-table allocations 27 with eager split (1 root,
+ * 11 fault top-ups that stop the run, 9 eager-split allocations absorbed, 6 past the run's last
+ * allocation) and 22 without (the splits come from write faults: 17 stop in a fault); host pages
+ * 17 (8 backing the memslot, 9 migration targets; more when the counting runs are slow and
+ * migrate more). A run takes tens of ms.
  */
 class FaultInjectionRunTest
 {
