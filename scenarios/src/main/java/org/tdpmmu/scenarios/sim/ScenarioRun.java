@@ -49,6 +49,8 @@ import org.tdpmmu.scenarios.model.StepKind;
  * write from an earlier round is then not told apart.
  * Pages written while their slot logs dirty pages are remembered in a bitset until the next
  * harvest, which must report every one of them (no missed dirty page).
+ * A {@link TimelineSampler} records the vCPUs' accesses and faults over the run for the report's
+ * timeline; the vCPUs only publish their own totals to it, they never wait for it.
  */
 final class ScenarioRun implements AutoCloseable
 {
