@@ -52,6 +52,8 @@ import org.tdpmmu.scenarios.model.StepKind;
  * write from an earlier round is then not told apart.
  * Pages written while their slot logs dirty pages are remembered in a bitset until the next
  * harvest, which must report every one of them (no missed dirty page).
+ * A {@link TimelineSampler} records the vCPUs' accesses and faults over the run for the report's
+ * timeline; the vCPUs only publish their own totals to it, they never wait for it.
  *
  * <p><b>Orderly stop.</b> A {@link ResourceExhaustedException} (a page-table or host page the model
  * could not allocate: the kernel's -ENOMEM, which makes KVM_RUN fail) stops the run instead of
