@@ -47,6 +47,11 @@ public final class HtmlReport {
 
     /** Writes the report into {@code dir} (created if needed) and returns the index.html path. */
     public static Path write(List<RunResult> runs, Path dir) throws IOException {
+        return write(runs, null, dir);
+    }
+
+    /** {@link #write(List, Path)} with the "what ran" block of {@code provenance} (none when null). */
+    public static Path write(List<RunResult> runs, Provenance provenance, Path dir) throws IOException {
         Files.createDirectories(dir);
         List<String> labels = Metrics.labels(runs);
         List<String> images = new ArrayList<>();
@@ -111,7 +116,8 @@ public final class HtmlReport {
         }
 
         Path index = dir.resolve("index.html");
-        Files.writeString(index, html(runs, images, notes), StandardCharsets.UTF_8);
+        Files.writeString(index, html(runs, images, notes).replace(WHAT_RAN, whatRan(provenance)),
+                StandardCharsets.UTF_8);
         return index;
     }
 
@@ -142,7 +148,7 @@ public final class HtmlReport {
                 .append("td,th{border:1px solid #ccc;padding:3px 8px}\n")
                 .append("td{text-align:right}td:first-child,th:first-child{text-align:left}\n")
                 .append(".bad{color:#b00}\n</style>\n</head>\n<body>\n");
-        sb.append("<h1>").append(title).append("</h1>\n");
+        sb.append("<h1>").append(title).append("</h1>\n").append(WHAT_RAN);
         sb.append("<p>").append(runs.size()).append(runs.size() == 1 ? " run" : " runs").append(": ")
                 .append(esc(String.join(", ", Metrics.labels(runs)))).append(". Modeled time is Σ count × unit cost ")
                 .append("(CPU time summed over all threads), see FORMAT.md.</p>\n");
@@ -165,6 +171,21 @@ public final class HtmlReport {
         }
         sb.append("</body>\n</html>\n");
         return sb.toString();
+    }
+
+    // ---- "what ran" (provenance): kept apart from the charts above ----
+
+    private static final String WHAT_RAN = "<!-- what ran -->\n";
+
+    /** The "what ran" block: the provenance as a two-column table, empty without one. */
+    static String whatRan(Provenance provenance) {
+        if (provenance == null) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder("<h2>What ran</h2>\n<table class=\"what-ran\">\n");
+        provenance.summary().forEach((k, v) -> sb.append("<tr><th>").append(esc(k.strip())).append("</th><td style=\"text-align:left\">")
+                .append(esc(v)).append("</td></tr>\n"));
+        return sb.append("</table>\n").toString();
     }
 
     private static String table(TextTable t) {
