@@ -36,6 +36,12 @@ final class OutputOptions {
                     + "faster, but the first runs pay the warm-up.")
     Boolean fork;
 
+    @Option(names = "--warm-up",
+            description = "Before each measured run, run the same scenario with the same strategy once in the same "
+                    + "JVM and discard its times (not its safety violations), so that wall figures are of compiled "
+                    + "code rather than of a cold JVM. Doubles the time.")
+    boolean warmUp;
+
     /** The child-JVM protocol: run once, here, and write the results as JSON to this file. */
     @Option(names = "--result-file", paramLabel = "FILE", hidden = true)
     Path resultFile;

@@ -172,7 +172,7 @@ final class PerfCommand implements Callable<Integer> {
 
     /** Names of the options that choose how to run and print, not what runs. */
     private static final Set<String> NOT_SCENARIO = Set.of("--json", "--csv", "--report", "--progress", "--repeat",
-            "--fork", "--result-file");
+            "--fork", "--result-file", "--warm-up");
 
     /**
      * The flags as given that define the scenario (everything but the output and repeat options), in

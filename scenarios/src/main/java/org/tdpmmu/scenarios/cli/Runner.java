@@ -165,9 +165,23 @@ final class Runner {
     }
 
     private RunResult inProcess(ScenarioEngine engine, Scenario s, ConsoleProgress bar) throws EngineFailure {
+        RunResult warm = output.warmUp ? once(engine, s, ProgressListener.NONE) : null;
+        RunResult r = once(engine, s, bar == null ? ProgressListener.NONE : bar);
+        if (warm == null || warm.ok()) {
+            return r;
+        }
+        // the warm-up's times are discarded, its violations are not
+        List<org.tdpmmu.scenarios.engine.Violation> vs = new ArrayList<>();
+        warm.violations().forEach(v -> vs.add(new org.tdpmmu.scenarios.engine.Violation(v.property(),
+                "(warm-up run) " + v.message())));
+        vs.addAll(r.violations());
+        return new RunResult(r.scenarioName(), r.strategy(), r.phases(), vs);
+    }
+
+    private RunResult once(ScenarioEngine engine, Scenario s, ProgressListener progress) throws EngineFailure {
         RunResult r;
         try {
-            r = engine.run(s, bar == null ? ProgressListener.NONE : bar);
+            r = engine.run(s, progress);
         } catch (Exception | Error e) {
             // wrapped so the handler can tell engine failures from ours; and picocli handles
             // Exceptions only: an Error must not end the JVM with exit 1 ("violations")
@@ -183,8 +197,11 @@ final class Runner {
         Path file = Files.createTempFile("tdpmmu-run-", ".json");
         try {
             List<String> a = new ArrayList<>(args);
-            a.addAll(List.of("--repeat", "1", "--no-fork", progress ? "--progress" : "--no-progress",
-                    "--result-file", file.toString()));
+            a.addAll(List.of("--repeat", "1", "--no-fork", progress ? "--progress" : "--no-progress"));
+            if (output.warmUp) {
+                a.add("--warm-up");
+            }
+            a.addAll(List.of("--result-file", file.toString()));
             int code = ctx.childLauncher().launch(a, ctx.err);
             String what = "run " + k + " of " + total + " (" + s.strategy().map(x -> x.yamlName()).orElse(s.name())
                     + ") in a fresh JVM";
@@ -216,8 +233,8 @@ final class Runner {
 
     /** How the runs were isolated, for the provenance. */
     String isolation() {
-        return forked ? "each run in a fresh JVM" : repeats == 1 && single ? "one run, in a fresh JVM"
-                : "all runs in one JVM";
+        return (forked ? "each run in a fresh JVM" : repeats == 1 && single ? "one run, in a fresh JVM"
+                : "all runs in one JVM") + (output.warmUp ? ", each after a discarded warm-up run of its strategy" : "");
     }
 
     /** The provenance of {@code results}, runs of {@code scenario} (as loaded or built). */

@@ -161,6 +161,26 @@ class ForkTest {
         assertEquals(2, engine.runs().size());
     }
 
+    @Test
+    void warmUpRunsAreDiscardedButTheirViolationsKept() throws Exception {
+        FakeEngine engine = new FakeEngine();
+        List<List<String>> launched = new ArrayList<>();
+        CliHarness.Outcome o = run(engine, inThisJvm(engine, launched), "run", SMALL, "--repeat", "2", "--warm-up",
+                "--json");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals(2, launched.size());
+        assertTrue(launched.get(0).contains("--warm-up"), launched.get(0).toString());
+        assertEquals(4, engine.runs().size(), "one warm-up run in each child");
+        JsonNode root = new ObjectMapper().readTree(o.out());
+        assertEquals(2, root.at("/runs/0/repeats").asInt());
+        assertTrue(root.at("/provenance/runs/isolation").asText().endsWith("after a discarded warm-up run of its strategy"));
+        FakeEngine bad = FakeEngine.withViolations(new Violation(Violation.NO_LEAK, "1 table"));
+        o = CliHarness.run(bad, "run", SMALL, "--warm-up");
+        assertEquals(ExitCodes.VIOLATION, o.exitCode());
+        assertEquals(List.of("VIOLATION no-leak: (warm-up run) 1 table", "VIOLATION no-leak: 1 table"),
+                o.err().lines().toList());
+    }
+
     /** The real path: two child JVMs of the real engine on a tiny scenario (a few seconds). */
     @Test
     void realChildJvms(@TempDir Path dir) throws Exception {
