@@ -87,6 +87,7 @@ final class Runner {
         boolean progress = output.progressWanted(ctx.interactive);
         ConsoleProgress bar = progress && !forked ? new ConsoleProgress(ctx.err) : null;
         long started = System.nanoTime();
+        int lineWidth = 0;
         try {
             int k = 0;
             for (int rep = 0; rep < repeats; rep++) {
@@ -98,7 +99,8 @@ final class Runner {
                     RunResult r;
                     if (forked) {
                         if (progress && total > 1) {
-                            ctx.err.print("\r" + label + "\u001b[K");
+                            ctx.err.print("\r" + label + " ".repeat(Math.max(0, lineWidth - label.length())));
+                            lineWidth = label.length();
                             ctx.err.flush();
                         }
                         r = fork(s, childArgs.apply(s), progress, k, total);
@@ -116,7 +118,7 @@ final class Runner {
             if (bar != null) {
                 bar.close();
             } else if (forked && progress && total > 1) {
-                ctx.err.print("\r\u001b[K");
+                ctx.err.print("\r" + " ".repeat(lineWidth) + "\r");
                 ctx.err.flush();
             }
         }
