@@ -181,6 +181,19 @@ class ForkTest {
                 o.err().lines().toList());
     }
 
+    @Test
+    void progressNamesEachRunWithAnEtaAndChildrenDrawTheirSteps() {
+        FakeEngine engine = new FakeEngine();
+        List<List<String>> launched = new ArrayList<>();
+        CliHarness.Outcome o = run(engine, inThisJvm(engine, launched), "compare", SMALL, "--repeat", "1", "--progress");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(o.err().startsWith("\rrun 1/3 zap_leafs\rrun 2/3 zap_huge, ETA "), o.err());
+        assertTrue(o.err().contains("\rrun 3/3 promote_in_place, ETA "), o.err());
+        assertTrue(o.err().endsWith("\r"), "the line is cleared at the end");
+        assertTrue(launched.get(0).contains("--progress"), "a child draws its own step bar");
+        assertTrue(!o.out().contains("\r"));
+    }
+
     /** The real path: two child JVMs of the real engine on a tiny scenario (a few seconds). */
     @Test
     void realChildJvms(@TempDir Path dir) throws Exception {
