@@ -38,7 +38,7 @@ final class BesideKernel {
     private static final Set<String> BOOLEAN_FLAGS = Set.of("-a", "-e", "-g", "-o");
     /** tdpmmu options that take a value, skipped with it. */
     private static final Set<String> OUR_VALUE_OPTIONS = Set.of("--beside-kernel", "--strategy", "--root-level",
-            "--report");
+            "--report", "--repeat", "--result-file");
     /** A kernel line "NAME time: S.NNNNNNNNNs" or "Get dirty log over N iterations took S.NNNs. (Avg ...)". */
     private static final Pattern TIME_LINE = Pattern.compile("^(.*? time): (\\d+)\\.(\\d{1,9})s\\s*$");
     private static final Pattern TOTAL_LINE = Pattern.compile("^((?:Get|Clear) dirty log over \\d+ iterations) "
@@ -107,7 +107,7 @@ final class BesideKernel {
         } else {
             printText(host, command, kernelWall, kernel, ours);
         }
-        return runner.finish(List.of(r));
+        return runner.finish(List.of(r), runner.provenance(scenario, List.of(r)));
     }
 
     /** Kernel label to nanoseconds, in the order printed. */

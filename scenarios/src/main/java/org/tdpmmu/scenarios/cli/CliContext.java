@@ -14,13 +14,35 @@ final class CliContext {
     final PrintStream out;
     final PrintStream err;
     final boolean interactive;
+    private final boolean engineGiven;
+    private final ChildLauncher childLauncher;
     private ScenarioEngine engine;
 
     CliContext(PrintStream out, PrintStream err, ScenarioEngine engine, boolean interactive) {
+        this(out, err, engine, interactive, null);
+    }
+
+    /**
+     * @param childLauncher starts child JVMs; null for the real one ({@link ChildLauncher#JVM}). A
+     *                      given launcher also lets a given engine's runs fork (tests of the protocol).
+     */
+    CliContext(PrintStream out, PrintStream err, ScenarioEngine engine, boolean interactive,
+               ChildLauncher childLauncher) {
         this.out = Objects.requireNonNull(out);
         this.err = Objects.requireNonNull(err);
         this.engine = engine;
+        this.engineGiven = engine != null && childLauncher == null;
         this.interactive = interactive;
+        this.childLauncher = childLauncher == null ? ChildLauncher.JVM : childLauncher;
+    }
+
+    /** Whether runs may go to child JVMs: the engine is found there as here (not an object given to us). */
+    boolean canFork() {
+        return !engineGiven && !EngineProvider.hasRegistered();
+    }
+
+    ChildLauncher childLauncher() {
+        return childLauncher;
     }
 
     /** The engine; a {@link CliException} with exit code 3 when there is none. */

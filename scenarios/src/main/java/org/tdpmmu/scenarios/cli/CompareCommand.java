@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.tdpmmu.scenarios.engine.RunResult;
 import org.tdpmmu.scenarios.load.ScenarioLoader;
 import org.tdpmmu.scenarios.model.RecoveryStrategy;
 import org.tdpmmu.scenarios.model.Scenario;
@@ -17,7 +18,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "compare", mixinStandardHelpOptions = true,
         description = {"Run a scenario once per recovery strategy (zap_leafs, zap_huge, promote_in_place) "
                 + "and print the runs side by side: rows are the steps' wall times and key counters "
-                + "(faults after disable, TLB flushes at disable, ...), columns the strategies."})
+                + "(faults after disable, TLB flushes at disable, ...), columns the strategies. With --repeat N "
+                + "(default 3 for a small VM) each strategy runs N times, each run in a fresh JVM, and wall "
+                + "figures are medians [min-max]."})
 final class CompareCommand implements Callable<Integer> {
 
     private final CliContext ctx;
@@ -47,7 +50,10 @@ final class CompareCommand implements Callable<Integer> {
         for (RecoveryStrategy s : RecoveryStrategy.values()) {
             runs.add(scenario.withStrategy(s));
         }
-        Runner runner = new Runner(ctx, output);
-        return runner.emit(runner.run(runs), format);
+        Runner runner = new Runner(ctx, output, spec.commandLine());
+        String path = file.toAbsolutePath().toString();
+        List<RunResult> results = runner.run(runs,
+                s -> List.of("run", path, "--strategy", s.strategy().orElseThrow().yamlName()));
+        return runner.emit(results, runner.provenance(scenario, results), format);
     }
 }

@@ -12,7 +12,10 @@ import org.tdpmmu.scenarios.engine.ProgressListener;
 /**
  * A one-line progress bar on stderr, redrawn in place with {@code \r} five times a second by a
  * daemon thread, for steps that have run longer than one second:
- * {@code dirty-pass-1 [##########          ]  50%  1.4 s}. Steps shorter than a second draw nothing.
+ * {@code step 3/11 dirty-pass-1 [##########          ]  50%  1.4 s, ETA 1.4 s} — the step's place in
+ * the run, its share done, the time it has taken and, from its rate so far, the time it still needs;
+ * with repeats the run's place is in front ({@code run 2/9 zap_huge}). Steps shorter than a second
+ * draw nothing.
  * {@link #advanced} only adds to a counter, so engine threads pay one atomic add.
  */
 final class ConsoleProgress implements ProgressListener, AutoCloseable {
@@ -29,6 +32,9 @@ final class ConsoleProgress implements ProgressListener, AutoCloseable {
     private long start;
     private boolean drawn;
     private int lastWidth;
+    private String runLabel = "";
+    private int steps;
+    private int step;
 
     ConsoleProgress(PrintStream err) {
         this.err = err;
@@ -39,9 +45,21 @@ final class ConsoleProgress implements ProgressListener, AutoCloseable {
         });
     }
 
+    /**
+     * A run of {@code steps} steps starts; {@code label} ({@code run 2/9 zap_huge}, may be empty)
+     * goes in front of its steps' bars.
+     */
+    synchronized void runStarted(String label, int steps) {
+        finish();
+        this.runLabel = label == null || label.isEmpty() ? "" : label + " ";
+        this.steps = steps;
+        this.step = 0;
+    }
+
     @Override
     public synchronized void phaseStarted(String name, long totalUnits) {
         finish();
+        step++;
         this.name = name;
         this.total = Math.max(0, totalUnits);
         this.start = System.nanoTime();
@@ -73,7 +91,11 @@ final class ConsoleProgress implements ProgressListener, AutoCloseable {
 
     private void draw(long elapsed, boolean complete) {
         long d = complete ? total : Math.min(done.get(), total);
-        StringBuilder sb = new StringBuilder("\r").append(name).append(' ');
+        StringBuilder sb = new StringBuilder("\r").append(runLabel);
+        if (steps > 0) {
+            sb.append("step ").append(Math.min(step, steps)).append('/').append(steps).append(' ');
+        }
+        sb.append(name).append(' ');
         if (total > 0) {
             int filled = (int) (BAR * d / total);
             sb.append('[').append("#".repeat(filled)).append(" ".repeat(BAR - filled)).append("] ")
@@ -82,6 +104,9 @@ final class ConsoleProgress implements ProgressListener, AutoCloseable {
             sb.append(complete ? "done" : "...");
         }
         sb.append(String.format(Locale.ROOT, "  %.1f s", elapsed / 1e9));
+        if (!complete && total > 0 && d > 0 && d < total) {
+            sb.append(String.format(Locale.ROOT, ", ETA %.1f s", eta(elapsed, d, total) / 1e9));
+        }
         int width = sb.length();
         if (width < lastWidth) {
             sb.append(" ".repeat(lastWidth - width));
@@ -90,6 +115,14 @@ final class ConsoleProgress implements ProgressListener, AutoCloseable {
         err.print(sb);
         err.flush();
         drawn = true;
+    }
+
+    /** The time the rest of a step needs at the rate it went so far: elapsed x (total - done) / done. */
+    static long eta(long elapsedNanos, long done, long total) {
+        if (done <= 0 || done >= total) {
+            return 0;
+        }
+        return (long) (elapsedNanos * ((double) (total - done) / done));
     }
 
     private void finish() {

@@ -15,7 +15,7 @@ import picocli.CommandLine.Spec;
  * Exit codes: see {@link ExitCodes}. {@link #main} is the only place that calls
  * {@link System#exit}; tests call {@link #run(String[], PrintStream, PrintStream, ScenarioEngine)}.
  */
-@Command(name = "tdpmmu", mixinStandardHelpOptions = true, version = "tdpmmu 0.1.0",
+@Command(name = "tdpmmu", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A simulator of the Linux KVM x86 TDP MMU: run dirty-logging scenarios and compare "
                 + "huge-page recovery strategies.",
         exitCodeListHeading = "%nExit codes:%n",
@@ -29,6 +29,14 @@ public final class Main implements Callable<Integer> {
 
     @Spec
     CommandLine.Model.CommandSpec spec;
+
+    /** {@code tdpmmu --version}: the version and git commit the build recorded. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"tdpmmu " + org.tdpmmu.scenarios.report.Provenance.buildVersion()};
+        }
+    }
 
     private Main() {
     }
@@ -45,8 +53,13 @@ public final class Main implements Callable<Integer> {
      * @return the exit code
      */
     public static int run(String[] args, PrintStream out, PrintStream err, ScenarioEngine engine) {
+        return run(args, out, err, engine, null);
+    }
+
+    /** {@link #run(String[], PrintStream, PrintStream, ScenarioEngine)} with child JVMs started by {@code launcher}. */
+    static int run(String[] args, PrintStream out, PrintStream err, ScenarioEngine engine, ChildLauncher launcher) {
         HtmlReport.headless();
-        CliContext ctx = new CliContext(out, err, engine, System.console() != null);
+        CliContext ctx = new CliContext(out, err, engine, System.console() != null, launcher);
         CommandLine cl = commandLine(ctx);
         PrintWriter outWriter = new PrintWriter(out, true);
         PrintWriter errWriter = new PrintWriter(err, true);

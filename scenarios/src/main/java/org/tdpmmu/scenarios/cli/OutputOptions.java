@@ -27,6 +27,29 @@ final class OutputOptions {
                     + "(default: only when the console is interactive and the output is a table).")
     Boolean progress;
 
+    @Option(names = "--repeat", paramLabel = "N",
+            description = "Run each strategy N times (1..100) and report every wall figure as the median with "
+                    + "its range [min-max]; modeled time and counts are those of the median run, and any that "
+                    + "differed between runs is listed. Default: " + Runner.DEFAULT_REPEATS_SMALL
+                    + " for a VM of at most " + Runner.SMALL_VM_HUMAN + " of guest memory when the runs fork, else 1.")
+    Integer repeat;
+
+    @Option(names = "--fork", negatable = true,
+            description = "Run each run in a fresh JVM, started with this JVM's flags, so that no run inherits "
+                    + "another's JIT warm-up (default). --no-fork runs them all in this JVM, one after another: "
+                    + "faster, but the first runs pay the warm-up.")
+    Boolean fork;
+
+    @Option(names = "--warm-up",
+            description = "Before each measured run, run the same scenario with the same strategy once in the same "
+                    + "JVM and discard its times (not its safety violations), so that wall figures are of compiled "
+                    + "code rather than of a cold JVM. Doubles the time.")
+    boolean warmUp;
+
+    /** The child-JVM protocol: run once, here, and write the results as JSON to this file. */
+    @Option(names = "--result-file", paramLabel = "FILE", hidden = true)
+    Path resultFile;
+
     /** The stdout format; a usage error when both --json and --csv are given. */
     ReportWriter.Format format(picocli.CommandLine commandLine) {
         if (json && csv) {

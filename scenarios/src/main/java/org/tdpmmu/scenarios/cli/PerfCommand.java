@@ -1,6 +1,8 @@
 package org.tdpmmu.scenarios.cli;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.tdpmmu.scenarios.engine.RunResult;
 import org.tdpmmu.scenarios.load.ScenarioLoader;
@@ -14,6 +16,7 @@ import org.tdpmmu.scenarios.model.RecoveryStrategy;
 import org.tdpmmu.scenarios.model.Scenario;
 import org.tdpmmu.scenarios.model.Sizes;
 import org.tdpmmu.scenarios.model.VmConfig;
+import org.tdpmmu.scenarios.report.Provenance;
 import org.tdpmmu.scenarios.report.ReportWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -36,6 +39,8 @@ import picocli.CommandLine.Spec;
 final class PerfCommand implements Callable<Integer> {
 
     static final String SOURCE = "<perf flags>";
+    /** dirty_log_perf_test asserts at least two iterations (its main, before running). */
+    static final int MIN_ITERATIONS = 2;
 
     private final CliContext ctx;
 
@@ -52,7 +57,8 @@ final class PerfCommand implements Callable<Integer> {
     long bytesPerVcpu;
 
     @Option(names = "-i", paramLabel = "ITERATIONS", defaultValue = "2",
-            description = "Number of dirty-memory iterations, each followed by a dirty-log harvest (default: ${DEFAULT-VALUE}).")
+            description = "Number of dirty-memory iterations, each followed by a dirty-log harvest; at least 2, "
+                    + "as the kernel test requires (default: ${DEFAULT-VALUE}).")
     int iterations;
 
     @Option(names = "-w", paramLabel = "PERCENT", defaultValue = "100",
@@ -97,6 +103,17 @@ final class PerfCommand implements Callable<Integer> {
             + "KVM_GET_DIRTY_LOG then KVM_CLEAR_DIRTY_LOG, and the first clear does the protecting.")
     boolean noManualProtect;
 
+    @Option(names = "-m", paramLabel = "MODE",
+            description = "The kernel test's guest mode: not modelled by tdpmmu, refused (see --root-level).")
+    String guestMode;
+
+    @Option(names = "-n", description = "The kernel test's nested mode (L2 vCPUs): not modelled by tdpmmu, refused.")
+    boolean nested;
+
+    @Option(names = "-c", paramLabel = "CPUS", description = "The kernel test's vCPU pinning: not modelled by tdpmmu, "
+            + "refused.")
+    String pcpus;
+
     @Option(names = "--strategy", paramLabel = "S", defaultValue = "promote_in_place",
             converter = Converters.Strategy.class, completionCandidates = Converters.StrategyNames.class,
             description = "tdpmmu: how huge pages are recovered when dirty logging is disabled: "
@@ -131,23 +148,66 @@ final class PerfCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ReportWriter.Format format = output.format(spec.commandLine());
         Scenario scenario = scenario();
-        Runner runner = new Runner(ctx, output);
+        Runner runner = new Runner(ctx, output, spec.commandLine());
+        runner.prepare(scenario, 1);
         runner.admit(List.of(scenario));
         if (besideKernel != null) {
             return new BesideKernel(ctx).run(besideKernel, spec.commandLine().getParseResult().originalArgs(), scenario,
                     runner, format);
         }
-        if (format == ReportWriter.Format.TEXT) {
-            ctx.out.print(PerfOutput.header(scenario));
+        boolean text = format == ReportWriter.Format.TEXT && !runner.child();
+        Provenance provenance = runner.provenanceOf(scenario,
+                List.of(scenario.strategy().map(RecoveryStrategy::yamlName).orElse(scenario.name())));
+        if (text) {
+            ctx.out.print(provenance.textHeader());
+            ctx.out.print(PerfOutput.header(scenario, iterations));
             ctx.out.flush();
         }
-        List<RunResult> results = runner.run(List.of(scenario));
-        if (format == ReportWriter.Format.TEXT) {
+        List<String> flags = scenarioFlags();
+        List<RunResult> results = runner.run(List.of(scenario), s -> {
+            List<String> args = new ArrayList<>(List.of("perf"));
+            args.addAll(flags);
+            return args;
+        });
+        if (runner.child()) {
+            return runner.writeChildResults(results);
+        }
+        if (text) {
             ctx.out.print(PerfOutput.lines(scenario, results.get(0)));
             ctx.out.flush();
-            return runner.finish(results);
+            return runner.finish(results, provenance);
         }
-        return runner.emit(results, format);
+        return runner.emit(results, provenance, format);
+    }
+
+    /** Names of the options that choose how to run and print, not what runs. */
+    private static final Set<String> NOT_SCENARIO = Set.of("--json", "--csv", "--report", "--progress", "--repeat",
+            "--fork", "--result-file", "--warm-up", "--beside-kernel");
+
+    /**
+     * The flags as given that define the scenario (everything but the output and repeat options), in
+     * the order given: they name the run ({@code perf -v 8 -b 256M}) and a child JVM gets them.
+     */
+    List<String> scenarioFlags() {
+        List<String> out = new ArrayList<>();
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        if (pr == null) {
+            return out;
+        }
+        for (CommandLine.Model.OptionSpec o : pr.matchedOptions()) {
+            if (NOT_SCENARIO.contains(o.longestName())) {
+                continue;
+            }
+            if (o.arity().max() == 0) {
+                out.add(o.longestName());
+            } else {
+                for (String v : o.originalStringValues()) {
+                    out.add(o.longestName());
+                    out.add(v);
+                }
+            }
+        }
+        return out;
     }
 
     /** The scenario the flags describe; a usage error (exit 2) for out-of-range values. */
@@ -155,8 +215,14 @@ final class PerfCommand implements Callable<Integer> {
         check(vcpus >= 1 && vcpus <= ScenarioLoader.MAX_VCPUS, "-v: " + vcpus + " is out of range 1.." + ScenarioLoader.MAX_VCPUS);
         check(bytesPerVcpu > 0 && bytesPerVcpu % Sizes.KIB_4 == 0,
                 "-b: " + bytesPerVcpu + " bytes is not a positive multiple of 4 KiB (4096 bytes)");
-        check(iterations >= 1 && iterations <= ScenarioLoader.MAX_ITERATIONS,
-                "-i: " + iterations + " is out of range 1.." + ScenarioLoader.MAX_ITERATIONS);
+        notModelled(guestMode != null, "-m", "guest modes (the kernel test's PA/VA bits and guest page "
+                + "size); the TDP paging depth is chosen with --root-level 4|5");
+        notModelled(nested, "-n", "nested virtualization (vCPUs as L2 guests under a nested TDP MMU)");
+        notModelled(pcpus != null, "-c", "pinning vCPU threads to host CPUs (vCPU threads run on simulated "
+                + "physical CPUs, one per core)");
+        check(iterations >= MIN_ITERATIONS && iterations <= ScenarioLoader.MAX_ITERATIONS,
+                "-i: " + iterations + " is out of range " + MIN_ITERATIONS + ".." + ScenarioLoader.MAX_ITERATIONS
+                        + " (the kernel test, too, refuses fewer than two iterations)");
         check(writePercent >= 0 && writePercent <= 100, "-w: " + writePercent + " is out of range 0..100");
         check(seed >= 0, "-r: " + seed + " is out of range 0.." + Long.MAX_VALUE);
         check(memslots >= 1 && memslots <= ScenarioLoader.MAX_MEMSLOTS,
@@ -186,9 +252,14 @@ final class PerfCommand implements Callable<Integer> {
                 new Phase.DisableDirtyLogging(strategy, vcpusRunning),
                 new Phase.SecondPass(writePercent, pattern, 0, seed),
                 new Phase.Teardown());
-        String description = "dirty_log_perf_test " + String.join(" ", spec.commandLine().getParseResult() == null
-                ? List.of() : spec.commandLine().getParseResult().originalArgs());
-        return new Scenario("perf", description.strip(), vm, CostModel.defaults(), phases, List.of(), SOURCE);
+        String flags = String.join(" ", scenarioFlags());
+        String name = ("perf " + flags).strip();
+        String description = ("dirty_log_perf_test " + flags).strip();
+        return new Scenario(name, description, vm, CostModel.defaults(), phases, List.of(), SOURCE);
+    }
+
+    private void notModelled(boolean given, String flag, String what) {
+        check(!given, flag + ": not modelled by tdpmmu: " + what);
     }
 
     private void check(boolean ok, String message) {

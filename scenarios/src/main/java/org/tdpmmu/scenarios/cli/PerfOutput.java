@@ -1,5 +1,6 @@
 package org.tdpmmu.scenarios.cli;
 
+import java.util.List;
 import java.util.Locale;
 import org.tdpmmu.scenarios.engine.PhaseResult;
 import org.tdpmmu.scenarios.engine.RunResult;
@@ -17,9 +18,14 @@ final class PerfOutput {
     private PerfOutput() {
     }
 
-    static String header(Scenario s) {
+    /**
+     * The lines before the run: {@code Test iterations: N} as the kernel test prints it first, then
+     * ours in the place of its "Testing guest mode" line, then the test memory range as memstress
+     * prints it.
+     */
+    static String header(Scenario s, int iterations) {
         long gpa = s.vm().slots().get(0).baseGfn() * Sizes.KIB_4;
-        return String.format(Locale.ROOT, "tdpmmu perf: %d vCPU%s x %s, %s, %d memslot%s, %d-level root%s%n"
+        return "Test iterations: " + iterations + "\n" + String.format(Locale.ROOT, "tdpmmu perf: %d vCPU%s x %s, %s, %d memslot%s, %d-level root%s%n"
                         + "guest physical test memory: [0x%x, 0x%x)%n",
                 s.vm().vcpus(), s.vm().vcpus() == 1 ? "" : "s", Sizes.format(s.vm().memoryPerVcpu()),
                 s.vm().slots().get(0).backing().yamlName(), s.vm().memslots(), s.vm().memslots() == 1 ? "" : "s",
@@ -39,7 +45,8 @@ final class PerfOutput {
             if (n.equals("populate")) {
                 sb.append("Populate memory time: ").append(t).append('\n');
             } else if (n.equals("enable-dirty-logging")) {
-                sb.append("Enabling dirty logging time: ").append(t).append('\n');
+                // the kernel test ends this line with a blank line
+                sb.append("Enabling dirty logging time: ").append(t).append("\n\n");
             } else if (n.startsWith("dirty-pass-")) {
                 sb.append("Iteration ").append(suffix(n)).append(" dirty memory time: ").append(t).append('\n');
             } else if (n.startsWith("get-dirty-log-")) {
@@ -61,6 +68,18 @@ final class PerfOutput {
             sb.append(summary("Clear", clears, clearTotal));
         }
         sb.append("--- tdpmmu ---\n");
+        if (r.runs().size() > 1) {
+            sb.append("Wall times above are medians of ").append(r.runs().size())
+                    .append(" runs; per step, min-max:\n");
+            for (PhaseResult p : r.phases()) {
+                RunResult.Spread w = r.wallSpread(p.name()).orElseThrow();
+                sb.append("  ").append(p.name()).append(": ").append(Formats.kernelSeconds(w.min())).append(" - ")
+                        .append(Formats.kernelSeconds(w.max())).append('\n');
+            }
+            List<String> diffs = r.repeatDifferences();
+            sb.append(diffs.isEmpty() ? "Modeled time and every count were identical in every run\n"
+                    : "Counts that differed between runs (shown: the median run's): " + String.join("; ", diffs) + "\n");
+        }
         r.phase("second-pass").ifPresent(p -> sb.append("Second pass time: ")
                 .append(Formats.kernelSeconds(p.wallNanos())).append('\n'));
         r.phase("teardown").ifPresent(p -> sb.append("Teardown time: ")

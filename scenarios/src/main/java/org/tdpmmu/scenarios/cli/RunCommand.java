@@ -1,8 +1,10 @@
 package org.tdpmmu.scenarios.cli;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.tdpmmu.scenarios.engine.RunResult;
 import org.tdpmmu.scenarios.load.ScenarioLoader;
 import org.tdpmmu.scenarios.model.RecoveryStrategy;
 import org.tdpmmu.scenarios.model.Scenario;
@@ -15,7 +17,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Run a scenario file once and print each step's times and counters.")
+        description = "Run a scenario file and print each step's times and counters. With --repeat N (default 3 "
+                + "for a small VM) it runs N times, each in a fresh JVM, and wall figures are medians [min-max].")
 final class RunCommand implements Callable<Integer> {
 
     private final CliContext ctx;
@@ -49,7 +52,13 @@ final class RunCommand implements Callable<Integer> {
             }
             scenario = scenario.withStrategy(strategy);
         }
-        Runner runner = new Runner(ctx, output);
-        return runner.emit(runner.run(List.of(scenario)), format);
+        Runner runner = new Runner(ctx, output, spec.commandLine());
+        String path = file.toAbsolutePath().toString();
+        List<RunResult> results = runner.run(List.of(scenario), s -> {
+            List<String> args = new ArrayList<>(List.of("run", path));
+            s.strategy().ifPresent(x -> args.addAll(List.of("--strategy", x.yamlName())));
+            return args;
+        });
+        return runner.emit(results, runner.provenance(scenario, results), format);
     }
 }

@@ -30,6 +30,11 @@ public final class EngineProvider {
         registered = engine;
     }
 
+    /** Whether an engine object was registered (it exists in this JVM only, a child JVM cannot find it). */
+    public static boolean hasRegistered() {
+        return registered != null;
+    }
+
     /** Forgets the registered engine (tests). */
     public static void clear() {
         registered = null;

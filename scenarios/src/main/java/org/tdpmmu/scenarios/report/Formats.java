@@ -30,6 +30,23 @@ public final class Formats {
         return nanos + " ns";
     }
 
+    /**
+     * A measured duration over repeats: the median, then the range when there was more than one
+     * repeat: {@code 12.30 ms [11.90-13.10 ms]}, {@code 1.020 s [980.0 us-1.200 s]}.
+     */
+    public static String spread(org.tdpmmu.scenarios.engine.RunResult.Spread s) {
+        if (s.n() < 2) {
+            return duration(s.median());
+        }
+        String min = duration(s.min());
+        String max = duration(s.max());
+        String unit = max.substring(max.indexOf(' '));
+        if (min.endsWith(unit)) {
+            min = min.substring(0, min.length() - unit.length());
+        }
+        return duration(s.median()) + " [" + min + "-" + max + "]";
+    }
+
     /** An integer with thousands separators: {@code 1,048,576}. */
     public static String count(long n) {
         return String.format(Locale.ROOT, "%,d", n);

@@ -61,7 +61,14 @@ public final class HtmlReport {
 
     /** Writes the report into {@code dir} (created if needed) and returns the index.html path. */
     public static Path write(List<RunResult> runs, Path dir) throws IOException {
+        return write(runs, null, dir);
+    }
+
+    /** {@link #write(List, Path)} with the "what ran" block of {@code provenance} (none when null). */
+    public static Path write(List<RunResult> merged, Provenance provenance, Path dir) throws IOException {
         Files.createDirectories(dir);
+        // the charts show every repeat (median and spread per strategy); the tables show the merged runs
+        List<RunResult> runs = merged.stream().flatMap(r -> r.runs().stream()).toList();
         Map<String, List<RunResult>> groups = byLabel(runs);
         List<Figure> figures = new ArrayList<>();
         List<String> notes = new ArrayList<>();
@@ -90,7 +97,8 @@ public final class HtmlReport {
         stepCharts(runs, groups, dir, figures);
 
         Path index = dir.resolve("index.html");
-        Files.writeString(index, html(runs, figures, notes), StandardCharsets.UTF_8);
+        Files.writeString(index, html(merged, figures, notes).replace(WHAT_RAN, whatRan(provenance)),
+                StandardCharsets.UTF_8);
         return index;
     }
 
@@ -272,7 +280,7 @@ public final class HtmlReport {
                 .append("td,th{border:1px solid #ccc;padding:3px 8px}\n")
                 .append("td{text-align:right}td:first-child,th:first-child{text-align:left}\n")
                 .append(".bad{color:#b00}\nfigure{margin:1em 0}figcaption{color:#444;font-size:90%}\n</style>\n</head>\n<body>\n");
-        sb.append("<h1>").append(title).append("</h1>\n");
+        sb.append("<h1>").append(title).append("</h1>\n").append(WHAT_RAN);
         sb.append("<p>").append(runs.size()).append(runs.size() == 1 ? " run" : " runs").append(": ")
                 .append(esc(String.join(", ", Metrics.labels(runs)))).append(". Modeled time is Σ count × unit cost ")
                 .append("(CPU time summed over all threads), see FORMAT.md.</p>\n");
@@ -302,6 +310,21 @@ public final class HtmlReport {
         }
         sb.append("</body>\n</html>\n");
         return sb.toString();
+    }
+
+    // ---- "what ran" (provenance): kept apart from the charts above ----
+
+    private static final String WHAT_RAN = "<!-- what ran -->\n";
+
+    /** The "what ran" block: the provenance as a two-column table, empty without one. */
+    static String whatRan(Provenance provenance) {
+        if (provenance == null) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder("<h2>What ran</h2>\n<table class=\"what-ran\">\n");
+        provenance.summary().forEach((k, v) -> sb.append("<tr><th>").append(esc(k.strip())).append("</th><td style=\"text-align:left\">")
+                .append(esc(v)).append("</td></tr>\n"));
+        return sb.append("</table>\n").toString();
     }
 
     private static String table(TextTable t) {

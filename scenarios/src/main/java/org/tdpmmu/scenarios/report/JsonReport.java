@@ -4,7 +4,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Map;
+import java.util.TreeMap;
+import org.tdpmmu.scenarios.model.RecoveryStrategy;
+import org.tdpmmu.scenarios.model.YamlNamed;
 import java.util.Base64;
 import java.util.List;
 import org.HdrHistogram.Histogram;
@@ -30,8 +36,21 @@ public final class JsonReport {
     }
 
     public static String render(List<RunResult> runs) {
+        return render(runs, null);
+    }
+
+    /**
+     * The JSON of {@code runs}, with {@code provenance} (may be null) under {@code "provenance"}.
+     * A run merged from repeats gives each wall figure as the median, with {@code wallNanosMin},
+     * {@code wallNanosMax} and every repeat's value in {@code wallNanosRepeats}, and lists under
+     * {@code repeatDifferences} any count that was not the same in every repeat.
+     */
+    public static String render(List<RunResult> runs, Provenance provenance) {
         ObjectNode root = MAPPER.createObjectNode();
         root.put("format", "tdpmmu-results/1");
+        if (provenance != null) {
+            root.set("provenance", provenance.json());
+        }
         ArrayNode arr = root.putArray("runs");
         for (RunResult r : runs) {
             arr.add(run(r));
@@ -48,12 +67,16 @@ public final class JsonReport {
         o.put("scenario", r.scenarioName());
         o.put("strategy", r.strategy() == null ? null : r.strategy().yamlName());
         o.put("ok", r.ok());
+        o.put("repeats", r.runs().size());
+        ArrayNode diffs = o.putArray("repeatDifferences");
+        r.repeatDifferences().forEach(diffs::add);
         ArrayNode vs = o.putArray("violations");
         for (Violation v : r.violations()) {
             vs.addObject().put("property", v.property()).put("message", v.message());
         }
         ObjectNode s = o.putObject("summary");
-        s.put("wallNanos", r.totalWallNanos());
+        spread(s, "wallNanos", r.totalWallSpread(),
+                r.runs().stream().mapToLong(RunResult::totalWallNanos).toArray());
         s.put("modeledNanos", r.totalModeledNanos());
         s.put("faults", r.phases().stream().mapToLong(PhaseResult::faults).sum());
         putOpt(s, "faultsAfterDisable", Metrics.faultsAfterDisable(r).orElse(null));
@@ -67,7 +90,8 @@ public final class JsonReport {
         for (PhaseResult p : r.phases()) {
             ObjectNode po = phases.addObject();
             po.put("name", p.name());
-            po.put("wallNanos", p.wallNanos());
+            spread(po, "wallNanos", r.wallSpread(p.name()).orElseThrow(), r.runs().stream()
+                    .flatMap(x -> x.phase(p.name()).stream()).mapToLong(PhaseResult::wallNanos).toArray());
             ArrayNode pv = po.putArray("perVcpuNanos");
             for (long n : p.perVcpuNanos()) {
                 pv.add(n);
@@ -109,6 +133,97 @@ public final class JsonReport {
                     .put("endNanos", t.stepEnd(i));
         }
         return o;
+    }
+
+    private static void spread(ObjectNode o, String key, RunResult.Spread sp, long[] each) {
+        o.put(key, sp.median());
+        if (each.length > 1) {
+            o.put(key + "Min", sp.min());
+            o.put(key + "Max", sp.max());
+            ArrayNode a = o.putArray(key + "Repeats");
+            for (long v : each) {
+                a.add(v);
+            }
+        }
+    }
+
+    /**
+     * The runs of a {@link #render} output, each as a single run (the child-JVM protocol: a child
+     * writes one run, the parent reads it back and merges the repeats). Reads what a single run's
+     * JSON holds: names, strategy, steps with wall, per-vCPU and modeled times, counters, peak
+     * tables, off-heap bytes, the whole fault-latency histogram ({@code hdr}), violations.
+     *
+     * @throws IllegalArgumentException if {@code json} is not such an output
+     */
+    public static List<RunResult> parse(String json) {
+        try {
+            JsonNode root = MAPPER.readTree(json);
+            if (root == null || !"tdpmmu-results/1".equals(root.path("format").asText())) {
+                throw new IllegalArgumentException("not a tdpmmu-results/1 document");
+            }
+            List<RunResult> out = new ArrayList<>();
+            for (JsonNode r : root.path("runs")) {
+                List<PhaseResult> phases = new ArrayList<>();
+                for (JsonNode p : r.path("phases")) {
+                    long[] perVcpu = new long[p.path("perVcpuNanos").size()];
+                    for (int i = 0; i < perVcpu.length; i++) {
+                        perVcpu[i] = p.path("perVcpuNanos").get(i).asLong();
+                    }
+                    Map<String, Long> counters = new TreeMap<>();
+                    p.path("counters").fields().forEachRemaining(e -> counters.put(e.getKey(), e.getValue().asLong()));
+                    Histogram h = null;
+                    JsonNode hdr = p.path("faultLatency").path("hdr");
+                    if (hdr.isTextual()) {
+                        h = Histogram.decodeFromCompressedByteBuffer(
+                                ByteBuffer.wrap(Base64.getDecoder().decode(hdr.asText())), 0);
+                    }
+                    phases.add(new PhaseResult(p.path("name").asText(), p.path("wallNanos").asLong(), perVcpu,
+                            p.path("modeledNanos").asLong(), counters, h, p.path("peakLiveTables").asLong(),
+                            p.path("offHeapBytes").asLong()));
+                }
+                List<Violation> vs = new ArrayList<>();
+                for (JsonNode v : r.path("violations")) {
+                    vs.add(new Violation(v.path("property").asText(), v.path("message").asText()));
+                }
+                String strategy = r.path("strategy").isTextual() ? r.path("strategy").asText() : null;
+                out.add(new RunResult(r.path("scenario").asText(), strategy == null ? null
+                        : YamlNamed.parse(RecoveryStrategy.class, strategy).orElseThrow(
+                                () -> new IllegalArgumentException("unknown strategy " + strategy)),
+                        phases, vs, parseTimeline(r.path("timeline"), phases.size())));
+            }
+            return out;
+        } catch (java.io.IOException | java.util.zip.DataFormatException e) {
+            throw new IllegalArgumentException("not a tdpmmu-results/1 document: " + e.getMessage(), e);
+        }
+    }
+
+    /** The {@link #timeline} object read back; null when the run has none. */
+    private static Timeline parseTimeline(JsonNode t, int steps) {
+        if (!t.isObject()) {
+            return null;
+        }
+        long[] time = longs(t.path("timeNanos"));
+        long[] acc = longs(t.path("accesses"));
+        long[] flt = longs(t.path("faults"));
+        long[] start = new long[steps];
+        long[] end = new long[steps];
+        JsonNode st = t.path("steps");
+        if (st.size() != steps) {
+            throw new IllegalArgumentException("timeline has " + st.size() + " steps, the run " + steps);
+        }
+        for (int i = 0; i < steps; i++) {
+            start[i] = st.get(i).path("startNanos").asLong();
+            end[i] = st.get(i).path("endNanos").asLong();
+        }
+        return new Timeline(t.path("intervalNanos").asLong(), time, acc, flt, start, end);
+    }
+
+    private static long[] longs(JsonNode a) {
+        long[] v = new long[a.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = a.get(i).asLong();
+        }
+        return v;
     }
 
     private static void putOpt(ObjectNode o, String key, Long v) {

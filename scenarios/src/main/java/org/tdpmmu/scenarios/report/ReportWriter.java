@@ -20,34 +20,57 @@ public final class ReportWriter {
 
     /** The human table: {@link TextReport#single} for one run, {@link TextReport#compare} for several. */
     public static String text(List<RunResult> runs) {
+        return text(runs, null);
+    }
+
+    /** The human table after the provenance header ({@code provenance} may be null: no header). */
+    public static String text(List<RunResult> runs, Provenance provenance) {
         requireRuns(runs);
-        return runs.size() == 1 ? TextReport.single(runs.get(0)) : TextReport.compare(runs);
+        return runs.size() == 1 ? TextReport.single(runs.get(0), provenance) : TextReport.compare(runs, provenance);
     }
 
     public static String json(List<RunResult> runs) {
+        return json(runs, null);
+    }
+
+    public static String json(List<RunResult> runs, Provenance provenance) {
         requireRuns(runs);
-        return JsonReport.render(runs);
+        return JsonReport.render(runs, provenance);
     }
 
     public static String csv(List<RunResult> runs) {
+        return csv(runs, null);
+    }
+
+    public static String csv(List<RunResult> runs, Provenance provenance) {
         requireRuns(runs);
-        return CsvReport.render(runs);
+        return CsvReport.render(runs, provenance);
     }
 
     /** Prints {@code runs} on {@code out} in {@code format}. */
     public static void write(List<RunResult> runs, Format format, PrintStream out) {
+        write(runs, null, format, out);
+    }
+
+    /** Prints {@code runs} on {@code out} in {@code format}, recording {@code provenance}. */
+    public static void write(List<RunResult> runs, Provenance provenance, Format format, PrintStream out) {
         out.print(switch (format) {
-            case TEXT -> text(runs);
-            case JSON -> json(runs);
-            case CSV -> csv(runs);
+            case TEXT -> text(runs, provenance);
+            case JSON -> json(runs, provenance);
+            case CSV -> csv(runs, provenance);
         });
         out.flush();
     }
 
     /** Writes {@code dir/index.html} and its PNG charts; returns the index path. */
     public static Path html(List<RunResult> runs, Path dir) throws IOException {
+        return html(runs, null, dir);
+    }
+
+    /** {@link #html(List, Path)} with a "what ran" block from {@code provenance} (may be null). */
+    public static Path html(List<RunResult> runs, Provenance provenance, Path dir) throws IOException {
         requireRuns(runs);
-        return HtmlReport.write(runs, dir);
+        return HtmlReport.write(runs, provenance, dir);
     }
 
     private static void requireRuns(List<RunResult> runs) {

@@ -19,7 +19,13 @@ public final class TextReport {
 
     /** One run: a row per step, then every counter's total, then the verdict. */
     public static String single(RunResult run) {
+        return single(run, null);
+    }
+
+    /** {@link #single(RunResult)} after {@code provenance}'s header (none when null). */
+    public static String single(RunResult run, Provenance provenance) {
         StringBuilder sb = new StringBuilder();
+        header(sb, provenance);
         sb.append("scenario ").append(run.scenarioName());
         if (run.strategy() != null) {
             sb.append(" (strategy ").append(run.strategy().yamlName()).append(')');
@@ -28,13 +34,13 @@ public final class TextReport {
         TextTable t = new TextTable("step", "wall", "modeled", "faults", "TLB flushes", "vCPUs flushed",
                 "fault p99", "peak tables");
         for (PhaseResult p : run.phases()) {
-            t.row(p.name(), Formats.duration(p.wallNanos()), Formats.duration(p.modeledNanos()),
+            t.row(p.name(), wall(run, p.name()), Formats.duration(p.modeledNanos()),
                     Formats.count(p.faults()), Formats.count(p.counter("tlb.flush.requests")),
                     Formats.count(p.counter("tlb.flush.vcpus")), p99(p.faultLatency()),
                     Formats.count(p.peakLiveTables()));
         }
         Map<String, Long> totals = run.totals();
-        t.row("total", Formats.duration(run.totalWallNanos()), Formats.duration(run.totalModeledNanos()),
+        t.row("total", Formats.spread(run.totalWallSpread()), Formats.duration(run.totalModeledNanos()),
                 Formats.count(run.phases().stream().mapToLong(PhaseResult::faults).sum()),
                 Formats.count(totals.getOrDefault("tlb.flush.requests", 0L)),
                 Formats.count(totals.getOrDefault("tlb.flush.vcpus", 0L)),
@@ -55,16 +61,24 @@ public final class TextReport {
             });
             sb.append(c.render());
         }
+        sb.append(differences(List.of(run)));
         sb.append('\n').append(verdict(List.of(run)));
         return sb.toString();
     }
 
     /** Several runs side by side: rows = steps and key counters, columns = runs (strategies). */
     public static String compare(List<RunResult> runs) {
+        return compare(runs, null);
+    }
+
+    /** {@link #compare(List)} after {@code provenance}'s header (none when null). */
+    public static String compare(List<RunResult> runs, Provenance provenance) {
         StringBuilder sb = new StringBuilder();
+        header(sb, provenance);
         sb.append("scenario ").append(runs.get(0).scenarioName())
                 .append(": one run per recovery strategy\n\n");
         sb.append(comparison(runs).render());
+        sb.append(differences(runs));
         sb.append('\n').append(verdict(runs));
         return sb.toString();
     }
@@ -76,9 +90,9 @@ public final class TextReport {
         header.addAll(Metrics.labels(runs));
         TextTable t = new TextTable(header);
         for (String step : Metrics.stepNames(runs)) {
-            t.row(cells(step + " wall", runs, r -> r.phase(step).map(p -> Formats.duration(p.wallNanos())).orElse("-")));
+            t.row(cells(step + " wall", runs, r -> wall(r, step)));
         }
-        t.row(cells("total wall", runs, r -> Formats.duration(r.totalWallNanos())));
+        t.row(cells("total wall", runs, r -> Formats.spread(r.totalWallSpread())));
         t.row(cells("total modeled", runs, r -> Formats.duration(r.totalModeledNanos())));
         t.row(cells("disable modeled", runs, r -> Metrics.disableStep(r).map(p -> Formats.duration(p.modeledNanos())).orElse("-")));
         t.row(cells("faults after disable", runs, r -> Metrics.faultsAfterDisable(r).map(Formats::count).orElse("-")));
@@ -134,6 +148,43 @@ public final class TextReport {
             }
         }
         return lines;
+    }
+
+    private static void header(StringBuilder sb, Provenance provenance) {
+        if (provenance != null) {
+            sb.append(provenance.textHeader()).append('\n');
+        }
+    }
+
+    /** A step's wall time: the median with the range over the repeats, or "-" when it did not run. */
+    static String wall(RunResult r, String step) {
+        return r.wallSpread(step).map(Formats::spread).orElse("-");
+    }
+
+    /**
+     * The note under a table of merged repeats: which counts differed between repeats (the table
+     * shows those of the median repeat), or that none did. Empty for single runs.
+     */
+    public static String differences(List<RunResult> runs) {
+        if (runs.stream().allMatch(r -> r.runs().size() < 2)) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder("\n");
+        List<String> labels = Metrics.labels(runs);
+        boolean any = false;
+        for (int i = 0; i < runs.size(); i++) {
+            List<String> d = runs.get(i).repeatDifferences();
+            if (!d.isEmpty()) {
+                any = true;
+                sb.append("counts that differed between the ").append(runs.get(i).runs().size())
+                        .append(" repeats of ").append(labels.get(i)).append(" (shown: the median repeat's): ")
+                        .append(String.join("; ", d)).append('\n');
+            }
+        }
+        if (!any) {
+            sb.append("modeled time and every count were identical in every repeat\n");
+        }
+        return sb.toString();
     }
 
     private static List<String> cells(String label, List<RunResult> runs, Function<RunResult, String> f) {

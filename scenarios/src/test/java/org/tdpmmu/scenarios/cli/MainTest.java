@@ -41,7 +41,8 @@ class MainTest {
         FakeEngine engine = new FakeEngine();
         CliHarness.Outcome o = CliHarness.run(engine, "run", SMALL);
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        assertTrue(o.out().startsWith("scenario small-default (strategy promote_in_place)"), o.out());
+        assertTrue(o.out().startsWith("# scenario: small-default"), o.out());
+        assertTrue(o.out().contains("\nscenario small-default (strategy promote_in_place)\n"), o.out());
         assertTrue(o.out().contains("clear-dirty-log-2"), o.out());
         assertTrue(o.out().contains("faults after disabling dirty logging: 0"), o.out());
         assertTrue(o.out().contains("result: OK, no safety violations"), o.out());
@@ -318,7 +319,7 @@ class MainTest {
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
         assertEquals(List.of(RecoveryStrategy.ZAP_LEAFS, RecoveryStrategy.ZAP_HUGE, RecoveryStrategy.PROMOTE_IN_PLACE),
                 engine.runs().stream().map(s -> s.strategy().orElseThrow()).toList());
-        String header = o.out().lines().filter(l -> l.contains("zap_leafs")).findFirst().orElseThrow();
+        String header = o.out().lines().filter(l -> !l.startsWith("#") && l.contains("zap_leafs")).findFirst().orElseThrow();
         assertTrue(header.matches("\\s+zap_leafs\\s+zap_huge\\s+promote_in_place"), header);
         String faults = o.out().lines().filter(l -> l.startsWith("faults after disable")).findFirst().orElseThrow();
         // FakeEngine: 4 x 64 MiB of 2 MiB pages = 128 huge mappings refaulted by the zapping strategies
@@ -361,8 +362,8 @@ class MainTest {
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
         List<String> lines = o.out().lines().toList();
         assertEquals(12, lines.size());
-        assertTrue(lines.get(0).startsWith("scenario,strategy,step,wall_ns,modeled_ns,faults,"), lines.get(0));
-        assertTrue(lines.get(1).startsWith("small-default,promote_in_place,populate,"), lines.get(1));
+        assertTrue(lines.get(0).startsWith("scenario,strategy,safe,violations,step,repeats,wall_ns,"), lines.get(0));
+        assertTrue(lines.get(1).startsWith("small-default,promote_in_place,true,0,populate,1,"), lines.get(1));
     }
 
     @Test
@@ -406,7 +407,8 @@ class MainTest {
         };
         CliHarness.Outcome o = CliHarness.run(slow, "run", SMALL, "--progress");
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        assertTrue(o.err().contains("\rslow-step ["), o.err());
+        assertTrue(o.err().contains("\rstep 1/11 slow-step ["), o.err());
+        assertTrue(o.err().contains(", ETA "), o.err());
         assertTrue(o.err().contains("100%"), o.err());
         assertFalse(o.out().contains("\r"));
         Scenario ran = fake.runs().get(0);

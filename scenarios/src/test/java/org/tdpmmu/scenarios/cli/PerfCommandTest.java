@@ -30,6 +30,11 @@ class PerfCommandTest {
         return cmd.scenario();
     }
 
+    /** The output without the provenance header (its lines start with "# "). */
+    static List<String> withoutHeader(String out) {
+        return out.lines().dropWhile(l -> l.startsWith("#")).toList();
+    }
+
     @Test
     void defaultsAreTheKernelTests() {
         Scenario s = parse();
@@ -98,8 +103,8 @@ class PerfCommandTest {
                 .withOverlapVcpuMemory(true), vm);
         CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-v", "2", "-b", "4M", "-o");
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        assertTrue(o.out().startsWith("tdpmmu perf: 2 vCPUs x 4M, anonymous, 1 memslot, 4-level root, "
-                + "vCPU memory overlapping\n"), o.out());
+        assertEquals("tdpmmu perf: 2 vCPUs x 4M, anonymous, 1 memslot, 4-level root, vCPU memory overlapping",
+                withoutHeader(o.out()).get(1), o.out());
     }
 
     @Test
@@ -113,13 +118,17 @@ class PerfCommandTest {
     void printsTheKernelTestsLines() {
         CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-v", "2", "-b", "4M", "-s", "anonymous_hugetlb_2mb");
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        List<String> lines = o.out().lines().toList();
+        List<String> lines = withoutHeader(o.out());
         String t = "\\d+\\.\\d{9}s";
-        assertEquals("tdpmmu perf: 2 vCPUs x 4M, anonymous_hugetlb_2mb, 1 memslot, 4-level root", lines.get(0));
-        assertEquals("guest physical test memory: [0x100000000, 0x100800000)", lines.get(1), "the kernel test's line");
-        lines = lines.subList(1, lines.size());
+        assertEquals("Test iterations: 2", lines.get(0), "the kernel test's first line");
+        assertEquals("tdpmmu perf: 2 vCPUs x 4M, anonymous_hugetlb_2mb, 1 memslot, 4-level root", lines.get(1));
+        assertEquals("guest physical test memory: [0x100000000, 0x100800000)", lines.get(2), "the kernel test's line");
+        lines = lines.subList(2, lines.size());
         assertTrue(lines.get(1).matches("Populate memory time: " + t), lines.get(1));
         assertTrue(lines.get(2).matches("Enabling dirty logging time: " + t), lines.get(2));
+        assertEquals("", lines.get(3), "the kernel test prints a blank line after the enabling time");
+        lines = new java.util.ArrayList<>(lines);
+        lines.remove(3);
         assertTrue(lines.get(3).matches("Iteration 1 dirty memory time: " + t), lines.get(3));
         assertTrue(lines.get(4).matches("Iteration 1 get dirty log time: " + t), lines.get(4));
         assertTrue(lines.get(5).matches("Iteration 1 clear dirty log time: " + t), lines.get(5));
@@ -135,18 +144,81 @@ class PerfCommandTest {
 
     @Test
     void withoutManualProtectThereAreNoClearLines() {
-        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-g", "-i", "1");
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-g", "-i", "3");
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        assertFalse(o.out().contains("clear dirty log"), o.out());
-        assertFalse(o.out().contains("Clear dirty log"), o.out());
-        assertTrue(o.out().contains("Get dirty log over 1 iterations took"), o.out());
+        String out = String.join("\n", withoutHeader(o.out()));
+        assertFalse(out.contains("clear dirty log"), out);
+        assertFalse(out.contains("Clear dirty log"), out);
+        assertTrue(out.contains("Get dirty log over 3 iterations took"), out);
     }
 
     @Test
     void perfJson() throws Exception {
         CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "--json");
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        assertEquals("perf", new com.fasterxml.jackson.databind.ObjectMapper().readTree(o.out())
+        assertEquals("perf -b 4M", new com.fasterxml.jackson.databind.ObjectMapper().readTree(o.out())
                 .get("runs").get(0).get("scenario").asText());
+    }
+
+    /** dirty_log_perf_test asserts p.iterations >= 2 before running; so does perf, with exit 2. */
+    @Test
+    void fewerThanTwoIterationsAreRefusedAsByTheKernelTest() {
+        for (String i : List.of("1", "0")) {
+            CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-i", i);
+            assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+            assertEquals("tdpmmu perf: -i: " + i + " is out of range 2..100000 (the kernel test, too, refuses fewer "
+                    + "than two iterations) (see 'tdpmmu perf --help')\n", o.err());
+            assertEquals("", o.out());
+        }
+        assertEquals(ExitCodes.OK, CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "-i", "2").exitCode());
+    }
+
+    /** The kernel test's -m, -n and -c are known flags that tdpmmu does not model: exit 2, saying so. */
+    @Test
+    void guestModeNestedAndPinningAreNotModelled() {
+        for (List<String> flag : List.of(List.of("-m", "3"), List.of("-n"), List.of("-c", "0,1"))) {
+            List<String> args = new java.util.ArrayList<>(List.of("perf", "-b", "4M"));
+            args.addAll(flag);
+            FakeEngine engine = new FakeEngine();
+            CliHarness.Outcome o = CliHarness.run(engine, args.toArray(new String[0]));
+            assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+            assertTrue(o.err().startsWith("tdpmmu perf: " + flag.get(0) + ": not modelled by tdpmmu: "), o.err());
+            assertEquals(1, o.err().lines().count(), o.err());
+            assertFalse(o.err().contains("Unknown option"), o.err());
+            assertEquals(0, engine.runs().size());
+        }
+    }
+
+    @Test
+    void aPerfRunIsNamedAfterItsFlags() {
+        assertEquals("perf -v 8 -b 256M -s anonymous_hugetlb_2mb",
+                parse("-v", "8", "-b", "256M", "-s", "anonymous_hugetlb_2mb").name());
+        assertEquals("perf", parse().name());
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-v", "2", "-b", "4M", "--repeat", "1");
+        assertTrue(o.out().startsWith("# scenario: perf -v 2 -b 4M — dirty_log_perf_test -v 2 -b 4M (<perf flags>)\n"),
+                o.out());
+        assertTrue(o.out().contains("# command: tdpmmu perf -v 2 -b 4M --repeat 1\n"), o.out());
+    }
+
+    @Test
+    void progressShowsTheStepCountAndAnEta() {
+        assertEquals(3_000_000_000L, ConsoleProgress.eta(1_000_000_000L, 25, 100), "a quarter done in 1 s: 3 s to go");
+        assertEquals(0, ConsoleProgress.eta(1_000_000_000L, 0, 100), "no rate yet");
+        assertEquals(0, ConsoleProgress.eta(1_000_000_000L, 100, 100));
+        FakeEngine fake = new FakeEngine();
+        org.tdpmmu.scenarios.engine.ScenarioEngine slow = (sc, p) -> {
+            p.phaseStarted("populate", 10);
+            p.phaseEnded();
+            p.phaseStarted("enable-dirty-logging", 4);
+            p.advanced(1);
+            Thread.sleep(1_400);
+            p.phaseEnded();
+            return fake.run(sc, org.tdpmmu.scenarios.engine.ProgressListener.NONE);
+        };
+        CliHarness.Outcome o = CliHarness.run(slow, "perf", "-b", "4M", "--progress");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertTrue(o.err().contains("\rstep 2/11 enable-dirty-logging [#######                       ]  25%"), o.err());
+        assertTrue(o.err().matches("(?s).*25%  1\\.\\d s, ETA \\d\\.\\d s.*"), o.err());
+        assertFalse(o.out().contains("\r"), "never on stdout");
     }
 }

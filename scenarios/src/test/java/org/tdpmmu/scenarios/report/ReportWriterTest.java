@@ -29,7 +29,11 @@ import org.tdpmmu.scenarios.support.Shipped;
 class ReportWriterTest {
 
     private static List<RunResult> compareRuns() {
-        Scenario s = ScenarioLoader.load(Shipped.path("small-default.yaml"));
+        return compareRuns(ScenarioLoader.load(Shipped.path("small-default.yaml")));
+    }
+
+    /** {@code s} run once per strategy on the fake engine. */
+    static List<RunResult> compareRuns(Scenario s) {
         FakeEngine engine = new FakeEngine();
         List<RunResult> runs = new ArrayList<>();
         for (RecoveryStrategy st : RecoveryStrategy.values()) {
@@ -106,11 +110,12 @@ class ReportWriterTest {
                 new PhaseResult("populate", 5, null, 7, Map.of("fault.installed", 3L), null, 1, 4096),
                 new PhaseResult("teardown", 6, null, 8, Map.of("table.free", 1L), null, 0, 0)), List.of());
         List<String> lines = ReportWriter.csv(List.of(r)).lines().toList();
-        assertEquals("scenario,strategy,step,wall_ns,modeled_ns,faults,peak_live_tables,off_heap_bytes,"
+        assertEquals("scenario,strategy,safe,violations,step,repeats,wall_ns,wall_min_ns,wall_max_ns,modeled_ns,faults,"
+                + "peak_live_tables,off_heap_bytes,"
                 + "fault_latency_p50_ns,fault_latency_p90_ns,fault_latency_p99_ns,fault_latency_p99_9_ns,fault_latency_max_ns,"
                 + "fault.installed,table.free", lines.get(0));
-        assertEquals("\"a,b\",zap_huge,populate,5,7,3,1,4096,,,,,,3,0", lines.get(1));
-        assertEquals("\"a,b\",zap_huge,teardown,6,8,0,0,0,,,,,,0,1", lines.get(2));
+        assertEquals("\"a,b\",zap_huge,true,0,populate,1,5,5,5,7,3,1,4096,,,,,,3,0", lines.get(1));
+        assertEquals("\"a,b\",zap_huge,true,0,teardown,1,6,6,6,8,0,0,0,,,,,,0,1", lines.get(2));
     }
 
     @Test
