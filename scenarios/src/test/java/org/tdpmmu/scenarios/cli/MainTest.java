@@ -223,7 +223,7 @@ class MainTest {
         o = CliHarness.run(engine, "perf", "-v", "1", "-b", "16T", "-x", "4");
         assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
         assertOneCleanLine(o.err());
-        assertTrue(o.err().startsWith("tdpmmu: scenario perf needs about "), o.err());
+        assertTrue(o.err().startsWith("tdpmmu: scenario perf -v 1 -b 16T -x 4 needs about "), o.err());
         assertEquals("", o.out(), "nothing printed before the refusal");
         assertEquals(List.of(), engine.runs());
         o = CliHarness.run(engine, "perf", "-b", "99999999999999999999T");
