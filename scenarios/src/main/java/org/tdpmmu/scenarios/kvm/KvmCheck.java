@@ -58,6 +58,11 @@ public final class KvmCheck {
     private final long shift;
     private int differences;
 
+    /** Harvests that differed so far. */
+    int differences() {
+        return differences;
+    }
+
     public KvmCheck(Scenario scenario, PrintStream out) {
         this.scenario = scenario;
         this.out = out;
@@ -300,7 +305,8 @@ public final class KvmCheck {
         return got;
     }
 
-    private void compare(String title, Step step, long[][] kvm, long[][] model) {
+    /** Compares one harvest of every slot, printing each difference; counted in {@link #run}'s result. */
+    void compare(String title, Step step, long[][] kvm, long[][] model) {
         for (int s = 0; s < kvm.length; s++) {
             final SlotConfig slot = scenario.vm().slots().get(s);
             final List<long[]> extra = new ArrayList<>();
