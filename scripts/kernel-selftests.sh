@@ -21,7 +21,7 @@ cached() { # true if every binary is in $1
 
 if [ -n "${KSRC:-}" ]; then
   [ -f "$KSRC/Makefile" ] || { echo "kernel-selftests: KSRC=$KSRC holds no kernel tree (no Makefile)" >&2; exit 2; }
-  tree="$KSRC"
+  tree="$(cd "$KSRC" && pwd)"
   out="$here/target/kernel-selftests/$(release_of "$tree")"
   if cached "$out"; then echo "$out"; exit 0; fi
 else

@@ -10,7 +10,8 @@ if [ ! -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
   exit 0
 fi
 exec 3>&-
-./tdpmmu kvm-check scenarios/kvm-lazy.yaml scenarios/kvm-eager.yaml scenarios/kvm-cold.yaml scenarios/small-default.yaml
+./tdpmmu kvm-check scenarios/kvm-lazy.yaml scenarios/kvm-eager.yaml scenarios/kvm-cold.yaml scenarios/small-default.yaml \
+  scenarios/migration-race.yaml
 bin="$(scripts/kernel-selftests.sh | tail -1)"
 ./tdpmmu perf -v 1 -b 64M -i 2 --no-progress --beside-kernel "$bin/dirty_log_perf_test"
 echo "kvm-ci: OK"

@@ -33,6 +33,8 @@ import org.tdpmmu.core.Vm;
     desc = "The zap came first; the write faulted, and the fault marked the page dirty.")
 @Outcome(id = Probe.LOST_DIRTY, expect = FORBIDDEN,
     desc = "The harvest does not report the page: the D bit was dropped with the removed table.")
+@Outcome(id = Probe.EXTRA_DIRTY, expect = FORBIDDEN,
+    desc = "A harvest reports a page nobody wrote since the last harvest that reported it (property 7).")
 @Outcome(id = Probe.USE_AFTER_FREE, expect = FORBIDDEN, desc = "A table was touched after it was freed.")
 @Outcome(expect = FORBIDDEN, desc = "A lost write, a leaked table, or any other exception inside the MMU.")
 @State
@@ -90,7 +92,12 @@ public class DbitVsRemovedPt
         try
         {
             final boolean mapped = Probe.mapped(vm, GFN);
-            final boolean dirty = Probe.dirty(log.getDirtyLog(slot, false), GFN);
+            final long[] harvest = log.getDirtyLog(slot, false);
+            final boolean dirty = Probe.dirty(harvest, GFN);
+            if (!Probe.onlyDirty(harvest, GFN))
+            {
+                return Probe.EXTRA_DIRTY;
+            }
             if (Probe.content(vm, slot, GFN) != VALUE)
             {
                 return Probe.LOST_WRITE;

@@ -34,6 +34,8 @@ import org.tdpmmu.core.Vm;
 @Outcome(id = "huge-in-logged-slot", expect = FORBIDDEN,
     desc = "A 2 MiB leaf is still mapped after enable returned: writes through it would escape the log.")
 @Outcome(id = Probe.LOST_DIRTY, expect = FORBIDDEN, desc = "A write made after enable returned is not reported.")
+@Outcome(id = Probe.EXTRA_DIRTY, expect = FORBIDDEN,
+    desc = "A harvest reports a page nobody wrote since the last harvest that reported it (property 7).")
 @Outcome(id = Probe.LOST_WRITE, expect = FORBIDDEN, desc = "A written value is not in its frame.")
 @Outcome(expect = FORBIDDEN, desc = "A leaked table, or any exception inside the MMU.")
 @State
@@ -113,6 +115,11 @@ public class EagerSplitVsWrite
             if (!Probe.dirty(harvest, LATER))
             {
                 return Probe.LOST_DIRTY;
+            }
+            if (!Probe.onlyDirty(harvest, GFN, LATER))
+            {
+                // Page 0 was written before logging; the split's children inherit its D bit.
+                return Probe.EXTRA_DIRTY;
             }
             if (Probe.leakedAfterDestroy(vm) != 0)
             {

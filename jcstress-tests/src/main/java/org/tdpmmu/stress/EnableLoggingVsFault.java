@@ -33,6 +33,8 @@ import org.tdpmmu.core.Vm;
 @Outcome(id = "writable-huge-in-logged-slot", expect = FORBIDDEN,
     desc = "A writable 2 MiB leaf was installed after the write-protect pass: writes through it are not logged.")
 @Outcome(id = Probe.LOST_DIRTY, expect = FORBIDDEN, desc = "A write made after enable returned is not in the next harvest.")
+@Outcome(id = Probe.EXTRA_DIRTY, expect = FORBIDDEN,
+    desc = "A harvest reports a page nobody wrote since the last harvest that reported it (property 7).")
 @Outcome(expect = FORBIDDEN, desc = "A lost write, a leaked table, or any exception inside the MMU.")
 @State
 public class EnableLoggingVsFault
@@ -100,9 +102,15 @@ public class EnableLoggingVsFault
             log.getDirtyLog(slot, false);
             vcpu.write(LATER, 2);
             vcpu.exitGuest();
-            if (!Probe.dirty(log.getDirtyLog(slot, false), LATER))
+            final long[] harvest = log.getDirtyLog(slot, false);
+            if (!Probe.dirty(harvest, LATER))
             {
                 return Probe.LOST_DIRTY;
+            }
+            if (!Probe.onlyDirty(harvest, LATER))
+            {
+                // The racing write was reported (or not) by the harvest before.
+                return Probe.EXTRA_DIRTY;
             }
             if (Probe.leakedAfterDestroy(vm) != 0)
             {

@@ -39,6 +39,8 @@ import org.tdpmmu.core.Vm;
     desc = "The fault touched the unlinked table after it was freed: the free did not wait for a grace period.")
 @Outcome(id = Probe.LOST_WRITE, expect = FORBIDDEN, desc = "The written value is not in the frame backing the gfn.")
 @Outcome(id = Probe.LOST_DIRTY, expect = FORBIDDEN, desc = "The write, made while logging was on, is not in the dirty log.")
+@Outcome(id = Probe.EXTRA_DIRTY, expect = FORBIDDEN,
+    desc = "A harvest reports a page nobody wrote since the last harvest that reported it (property 7).")
 @Outcome(expect = FORBIDDEN, desc = "Any other exception inside the MMU, or a stale translation.")
 @State
 public class FaultVsAtomicZap
@@ -105,9 +107,15 @@ public class FaultVsAtomicZap
             {
                 return Probe.LOST_WRITE;
             }
-            if (!Probe.dirty(log.getDirtyLog(slot, false), GFN))
+            final long[] harvest = log.getDirtyLog(slot, false);
+            if (!Probe.dirty(harvest, GFN))
             {
                 return Probe.LOST_DIRTY;
+            }
+            if (!Probe.onlyDirty(harvest, GFN))
+            {
+                // Page 0 was written before logging: the zap must not carry its D bit in.
+                return Probe.EXTRA_DIRTY;
             }
             if (Probe.leakedAfterDestroy(vm) != 0)
             {

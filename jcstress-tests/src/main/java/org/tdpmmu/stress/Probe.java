@@ -41,6 +41,8 @@ public final class Probe
     public static final String LOST_WRITE = "lost-write";
     /** A page written while dirty logging was on is in no harvest. */
     public static final String LOST_DIRTY = "lost-dirty";
+    /** Safety property 7: a harvest reports a page not written since it was last reported. */
+    public static final String EXTRA_DIRTY = "extra-dirty";
 
     /** Disables dirty logging without recovering huge pages: sets up the promotion races. */
     public static final HugePageRecovery NO_RECOVERY = new HugePageRecovery()
@@ -259,6 +261,24 @@ public final class Probe
     {
         vm.destroy();
         return vm.store().liveCount();
+    }
+
+    /** True if no bit but those of {@code allowed} is set in a get-dirty-log result (property 7). */
+    public static boolean onlyDirty(final long[] bitmap, final long... allowed)
+    {
+        final long[] rest = bitmap.clone();
+        for (final long page : allowed)
+        {
+            rest[(int)(page >>> 6)] &= ~(1L << (page & 63));
+        }
+        for (final long w : rest)
+        {
+            if (w != 0)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** True if bit {@code page} is set in a get-dirty-log result. */

@@ -84,6 +84,18 @@ public final class DirtyLogging
             throw new IllegalStateException("dirty logging is already on for " + slot);
         }
         final long t0 = System.nanoTime();
+        // A fresh log, as KVM allocates a zeroed bitmap each time logging is turned on
+        // (kvm_prepare_memory_region): bits left from an earlier logging period (pages written
+        // while it was being disabled) are no writes of this one. Nobody marks while logging is
+        // off: disable waited for every fault that saw it on.
+        final DirtyBitmap bitmap = slot.dirtyBitmap();
+        for (int w = 0; w < bitmap.words(); w++)
+        {
+            if (bitmap.lvWord(w) != 0)
+            {
+                bitmap.xchgWord(w, 0);
+            }
+        }
         // New faults map 4 KiB from here on; what is mapped already is handled below.
         slot.setLogMode(mode);
         waitForFaultsThatSawTheOldMode();

@@ -114,6 +114,31 @@ class NoExtraDirtyPageTest
         }
     }
 
+    /**
+     * Pages written after the last harvest of one logging period are no writes of the next: KVM
+     * gives each enable a fresh bitmap. The model kept one bitmap per slot across periods.
+     */
+    @Test
+    void aReEnabledLogStartsEmpty()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, 64, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            vcpu.write(BASE + 9, 1);
+            vcpu.exitGuest();
+            log.disable(slot, RecoveryStrategy.ZAP_HUGE.recovery());
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            vcpu.write(BASE + 10, 2);
+            vcpu.exitGuest();
+            final long[] got = log.getDirtyLog(slot, false);
+            assertFalse(dirty(got, 9), "written in the previous logging period");
+            assertTrue(dirty(got, 10));
+        }
+    }
+
     /** The tracker itself: a page reported twice for one write is an extra page; the initially-set report is not. */
     @Test
     void theTrackerFindsAReportWithoutAWrite()

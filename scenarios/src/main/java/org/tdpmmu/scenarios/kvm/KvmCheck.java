@@ -22,7 +22,8 @@ import org.tdpmmu.scenarios.sim.ModelReplay;
  * vCPU's pass in turn, then with the scenario's vCPUs at once.
  *
  * <p>Decisions: host events are not replayed (they are races inside the model; the real host's
- * own page migrations are not under our control); the harvest steps follow the method being
+ * own page migrations are not under our control), nor are vCPUs running during the disable
+ * ({@code vcpusRunning}): no harvest follows it; the harvest steps follow the method being
  * checked, not the scenario's own method; the slots keep their offsets modulo 1 GiB but are moved
  * below 4 GiB, as the guest is 32-bit; 2 MiB and 1 GiB backings ask the host for transparent huge
  * pages (madvise), and how much the host really backed huge is printed.
@@ -57,6 +58,11 @@ public final class KvmCheck {
     private final AccessScript script;
     private final long shift;
     private int differences;
+
+    /** Harvests that differed so far. */
+    int differences() {
+        return differences;
+    }
 
     public KvmCheck(Scenario scenario, PrintStream out) {
         this.scenario = scenario;
@@ -136,10 +142,12 @@ public final class KvmCheck {
             }
             final long[][] ring = method == Method.RING ? bitmaps(real) : null;
             int passNo = 0;
+            String lastPass = "no pass";
             for (Step step : scenario.steps()) {
                 switch (step.kind()) {
                     case POPULATE, DIRTY_PASS, SECOND_PASS -> {
                         passNo++;
+                        lastPass = step.name();
                         runPass(real, models, step, vcpus, passNo, ring);
                     }
                     case ENABLE_DIRTY_LOGGING -> {
@@ -156,7 +164,7 @@ public final class KvmCheck {
                             if (method.manual) {
                                 models[m].clear(modelGot);
                             }
-                            compare(title + ", model " + modeNames[m], step, got, modelGot);
+                            compare(title + ", model " + modeNames[m] + ", after " + lastPass, step, got, modelGot);
                         }
                     }
                     case DISABLE_DIRTY_LOGGING -> {
@@ -300,7 +308,8 @@ public final class KvmCheck {
         return got;
     }
 
-    private void compare(String title, Step step, long[][] kvm, long[][] model) {
+    /** Compares one harvest of every slot, printing each difference; counted in {@link #run}'s result. */
+    void compare(String title, Step step, long[][] kvm, long[][] model) {
         for (int s = 0; s < kvm.length; s++) {
             final SlotConfig slot = scenario.vm().slots().get(s);
             final List<long[]> extra = new ArrayList<>();

@@ -14,7 +14,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * never logged; the slots under test are 1.. in the order they were added.
  *
  * <p>Not thread-safe, except that different vCPUs may {@link #runPass} at once from different
- * threads (KVM serialises what it must).
+ * threads (KVM serialises what it must; their dirty-ring harvests into one array are serialised
+ * on it).
  */
 public final class KvmVm implements AutoCloseable {
     /** Where the code starts in slot 0. */
@@ -245,8 +246,11 @@ public final class KvmVm implements AutoCloseable {
                 return;
             }
             if (reason == KvmApi.EXIT_DIRTY_RING_FULL && ringOut != null) {
-                harvestRingOf(v, ringOut);
-                resetRings();
+                // vCPUs running at once share ringOut: one harvest into it at a time.
+                synchronized (ringOut) {
+                    harvestRingOf(v, ringOut);
+                    resetRings();
+                }
                 continue;
             }
             throw new IllegalStateException("vCPU " + index + ": unexpected KVM exit reason " + reason);
@@ -283,10 +287,12 @@ public final class KvmVm implements AutoCloseable {
      * marks them for reset, then KVM_RESET_DIRTY_RINGS re-protects those pages.
      */
     public void harvestRing(long[][] out) {
-        for (Vcpu v : vcpus) {
-            harvestRingOf(v, out);
+        synchronized (out) {
+            for (Vcpu v : vcpus) {
+                harvestRingOf(v, out);
+            }
+            resetRings();
         }
-        resetRings();
     }
 
     private void harvestRingOf(Vcpu v, long[][] out) {

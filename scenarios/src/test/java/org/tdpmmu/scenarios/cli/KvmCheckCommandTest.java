@@ -72,6 +72,40 @@ class KvmCheckCommandTest {
         }
     }
 
+    /** The kernel's test as scripts/kernel-selftests.sh caches it, or a skip saying so. */
+    private static Path kernelTest() throws Exception {
+        final Path cache = Path.of(System.getProperty("user.dir")).resolveSibling("target").resolve("kernel-selftests");
+        if (Files.isDirectory(cache)) {
+            try (var releases = Files.list(cache)) {
+                for (Path r : (Iterable<Path>) releases::iterator) {
+                    if (Files.isExecutable(r.resolve("dirty_log_perf_test"))) {
+                        return r.resolve("dirty_log_perf_test");
+                    }
+                }
+            }
+        }
+        Assumptions.abort("skipped: no dirty_log_perf_test under " + cache + " (run scripts/kernel-selftests.sh)");
+        return null;
+    }
+
+    @Test
+    void perfBesideTheKernelPrintsBothColumns() throws Exception {
+        assumeKvm();
+        final Path bin = kernelTest();
+        final CliHarness.Outcome o = CliHarness.run(null, "perf", "-b", "4M", "-i", "2", "--no-progress",
+                "--beside-kernel", bin.toString());
+        assertEquals(0, o.exitCode(), o.out() + o.err());
+        assertTrue(o.out().startsWith("host KVM: "), o.out());
+        assertTrue(o.out().contains("-b 4M -i 2"), "the kernel test got the same flags: " + o.out());
+        assertTrue(o.out().lines().anyMatch(l -> l.startsWith("Populate memory time") && l.matches(".*s .*s .*s .*x .*x")),
+                o.out());
+        final CliHarness.Outcome j = CliHarness.run(null, "perf", "-b", "4M", "-i", "2", "--json", "--no-progress",
+                "--beside-kernel", bin.toString());
+        assertEquals(0, j.exitCode(), j.err());
+        assertTrue(j.out().contains("\"format\" : \"tdpmmu-beside-kernel/1\""), j.out());
+        assertTrue(j.out().contains("\"tdp_mmu\""), j.out());
+    }
+
     @Test
     void onlyTheKernelsFlagsGoToTheKernelTest() {
         assertEquals(List.of("-v", "2", "-b", "64M", "-a", "-i3", "-g"), BesideKernel.kernelArgs(List.of(
