@@ -235,8 +235,10 @@ class MainTest {
         // iterations: 100000 once died of heap exhaustion writing --json
         Path f = write(dir, "many.yaml", "vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases:\n  - populate\n"
                 + "  - enableDirtyLogging\n  - dirtyPass: { iterations: 100000 }\n");
-        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < 20L << 30,
-                "this JVM's heap could hold 300,000 step results");
+        long needs = org.tdpmmu.scenarios.sim.MemoryEstimate.of(org.tdpmmu.scenarios.load.ScenarioLoader.load(f), 1,
+                org.tdpmmu.scenarios.sim.MemoryEstimate.Output.JSON, false).heapBytes();
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < needs,
+                "this JVM's heap could hold 300,000 step results and their JSON");
         FakeEngine engine = new FakeEngine();
         CliHarness.Outcome o = CliHarness.run(engine, "run", f.toString(), "--json");
         assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
