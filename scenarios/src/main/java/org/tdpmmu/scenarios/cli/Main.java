@@ -77,6 +77,7 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new PerfCommand(ctx));
         cl.addSubcommand(new CheckCommand(ctx));
         cl.addSubcommand(new CommandLine.HelpCommand());
+        Converters.registerNumbers(cl);
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> failure(ex, ctx));
         return cl;

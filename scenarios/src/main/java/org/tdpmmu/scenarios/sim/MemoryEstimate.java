@@ -219,13 +219,16 @@ public final class MemoryEstimate
 
     /**
      * Page-table pages the run's store may hold at once: 4 KiB mappings of all guest memory, twice
-     * over for splits and for frees awaiting an RCU grace period, plus slack for the upper levels
-     * and the vCPUs' caches. The engine's {@code VmConfig.tableCapacity}.
+     * over for splits and for frees awaiting an RCU grace period, plus slack for the upper levels,
+     * plus what every vCPU's memory cache holds (a fault tops it up to one table per level; its
+     * capacity is one more). The engine's {@code VmConfig.tableCapacity}. Without the caches, 511
+     * vCPUs on 4 KiB each exhausted the store in populate.
      */
     public static long tableCapacity(final Scenario s)
     {
         final long pages = s.vm().totalPages();
-        final long tables = add(mul(2, pages / 512 + pages / (512 * 512) + 64), 1024);
+        final long caches = (long)s.vm().vcpus() * (s.vm().rootLevel() + 1);
+        final long tables = add(add(mul(2, pages / 512 + pages / (512 * 512) + 64), 1024), caches);
         return Math.min(MAX_TABLE_CAPACITY, tables);
     }
 
