@@ -14,6 +14,38 @@ final class Converters {
     private Converters() {
     }
 
+    private static final java.util.regex.Pattern WHOLE_NUMBER =
+            java.util.regex.Pattern.compile("[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)");
+
+    /**
+     * Integer options say "too large" for a number past the type's range, where picocli's own
+     * converters say "is not an int"; otherwise they accept what picocli's do (decimal, 0x hex).
+     */
+    static void registerNumbers(CommandLine cl) {
+        CommandLine.ITypeConverter<Integer> ints = v -> (int) whole(v, Integer.MIN_VALUE, Integer.MAX_VALUE, "an int");
+        CommandLine.ITypeConverter<Long> longs = v -> whole(v, Long.MIN_VALUE, Long.MAX_VALUE, "a long");
+        cl.registerConverter(Integer.class, ints);
+        cl.registerConverter(Integer.TYPE, ints);
+        cl.registerConverter(Long.class, longs);
+        cl.registerConverter(Long.TYPE, longs);
+    }
+
+    private static long whole(String value, long min, long max, String what) {
+        String v = value.trim();
+        try {
+            long n = Long.decode(v);
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            if (!WHOLE_NUMBER.matcher(v).matches()) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not " + what);
+            }
+        }
+        throw new CommandLine.TypeConversionException("'" + value + "' is too " + (v.startsWith("-") ? "small" : "large")
+                + " (" + what + " holds " + min + ".." + max + ")");
+    }
+
     private static <E extends Enum<E> & YamlNamed> E named(Class<E> type, String value) {
         return YamlNamed.parse(type, value).orElseThrow(() -> new CommandLine.TypeConversionException(
                 "'" + value + "' is not one of " + YamlNamed.allowed(type)));

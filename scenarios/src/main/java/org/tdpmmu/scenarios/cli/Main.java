@@ -91,6 +91,7 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new CheckCommand(ctx));
         cl.addSubcommand(new KvmCheckCommand(ctx));
         cl.addSubcommand(new CommandLine.HelpCommand());
+        Converters.registerNumbers(cl);
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> failure(ex, ctx));
         return cl;

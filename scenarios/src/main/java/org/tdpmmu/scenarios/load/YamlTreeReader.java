@@ -49,7 +49,11 @@ final class YamlTreeReader {
         } catch (JacksonException e) {
             JsonLocation loc = e.getLocation();
             int line = loc == null ? 0 : loc.getLineNr();
-            throw new ScenarioException(file, Math.max(line, 0), null, "YAML syntax error: " + firstLine(e.getOriginalMessage()));
+            String m = e.getOriginalMessage();
+            if (m != null && m.contains("nesting depth")) {
+                m = "lists and maps are nested more than 1000 levels deep";
+            }
+            throw new ScenarioException(file, Math.max(line, 0), null, "YAML syntax error: " + firstLine(m));
         } catch (IOException e) {
             throw new ScenarioException(file, 0, null, "cannot read: " + e.getMessage());
         }

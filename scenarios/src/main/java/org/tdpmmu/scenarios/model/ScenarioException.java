@@ -40,7 +40,19 @@ public final class ScenarioException extends RuntimeException {
         if (field != null && !field.isEmpty()) {
             sb.append(field).append(": ");
         }
-        return sb.append(detail).toString();
+        return shorten(sb.append(detail).toString());
+    }
+
+    /** Longest message: a value quoted from the file (a 900 KB name) is cut in the middle. */
+    static final int MAX_MESSAGE = 600;
+
+    private static String shorten(String m) {
+        if (m.length() <= MAX_MESSAGE) {
+            return m;
+        }
+        int keep = MAX_MESSAGE / 2;
+        return m.substring(0, keep) + "...[" + (m.length() - 2 * keep) + " characters left out]..."
+                + m.substring(m.length() - keep);
     }
 
     public String file() {

@@ -21,8 +21,8 @@ import org.tdpmmu.scenarios.model.Sizes;
  * <p>The bound is structural, not a guess at what a run touches: the page-table store is sized to
  * its capacity (every table {@link #tableCapacity} allows, which is twice what 4 KiB mappings of all
  * of guest memory need), the host model to its frame limit ({@link #hostFrameLimit}), and every step
- * keeps a result and, when vCPUs run in it, a fault-latency histogram covering latencies up to
- * {@link #HISTOGRAM_MAX_NANOS}. {@link ScenarioRun} sizes the VM with the same two functions, so the
+ * keeps a result and, when vCPUs run in it, a packed fault-latency histogram
+ * ({@link #stepHistogramBytes}: the one figure that is typical rather than strict). {@link ScenarioRun} sizes the VM with the same two functions, so the
  * estimate and the run cannot drift apart. All arithmetic saturates at {@link Long#MAX_VALUE}: no
  * size up to the 57-bit guest physical space can overflow it.
  *
@@ -47,11 +47,25 @@ public final class MemoryEstimate
     /** Heap per table of capacity: generation/live word and free link (12 B), pending RCU callback and batch slot (56 B). */
     private static final long HEAP_PER_TABLE = 12 + 56;
     /** Heap per step result beside its histogram: the counter map, the step, its name. */
-    private static final long HEAP_PER_STEP = 6L << 10;
+    private static final long HEAP_PER_STEP = 4L << 10;
     /** Heap per vCPU beside its histogram: TLBs (3 x 128 entries), memory cache, thread, flyweights. */
     private static final long HEAP_PER_VCPU = 16L << 10;
+    /** A vCPU's live latency histogram: a full one reaching {@link #HISTOGRAM_MAX_NANOS}. */
     private static final long HISTOGRAM_BYTES =
         new Histogram(1, HISTOGRAM_MAX_NANOS, 3).getEstimatedFootprintInBytes();
+    /**
+     * A step result's packed histogram holds only its non-zero counts: at most 1 KiB plus 16 bytes
+     * per distinct latency bucket, and a step has no more distinct buckets than faults, which this
+     * counts as four per guest access (retries), nor more than the 27,648 of a full histogram. This
+     * is the one typical rather than strict figure: 2 million latencies spread over nine decades
+     * take 41 KiB (measured), under the 48 KiB charged at most; a pathological spread over every
+     * bucket could take the full {@link #HISTOGRAM_BYTES}, and charging that for every step would
+     * refuse scenarios of many iterations that run in a tenth of it.
+     */
+    static long stepHistogramBytes(final long stepAccesses)
+    {
+        return Math.min(48L << 10, add(1L << 10, mul(16, mul(4, stepAccesses))));
+    }
 
     /** Output held in memory per step result: JSON builds a tree and a string; the others a line. */
     public enum Output
@@ -198,20 +212,23 @@ public final class MemoryEstimate
             }
         }
         final long perStep = HEAP_PER_STEP + 8L * vcpus + output.perStep + (htmlReport ? 4L << 10 : 0);
-        final long results = mul(runs, add(mul(steps, perStep), mul(vcpuSteps, HISTOGRAM_BYTES)));
+        final long results = mul(runs, add(mul(steps, perStep), mul(vcpuSteps, stepHistogramBytes(perPass))));
         return new MemoryEstimate(s.name(), runs, tables, host, bitmaps, vmHeap, results, steps,
             mul(runs, accesses), mul(runs, visits));
     }
 
     /**
      * Page-table pages the run's store may hold at once: 4 KiB mappings of all guest memory, twice
-     * over for splits and for frees awaiting an RCU grace period, plus slack for the upper levels
-     * and the vCPUs' caches. The engine's {@code VmConfig.tableCapacity}.
+     * over for splits and for frees awaiting an RCU grace period, plus slack for the upper levels,
+     * plus what every vCPU's memory cache holds (a fault tops it up to one table per level; its
+     * capacity is one more). The engine's {@code VmConfig.tableCapacity}. Without the caches, 511
+     * vCPUs on 4 KiB each exhausted the store in populate.
      */
     public static long tableCapacity(final Scenario s)
     {
         final long pages = s.vm().totalPages();
-        final long tables = add(mul(2, pages / 512 + pages / (512 * 512) + 64), 1024);
+        final long caches = (long)s.vm().vcpus() * (s.vm().rootLevel() + 1);
+        final long tables = add(add(mul(2, pages / 512 + pages / (512 * 512) + 64), 1024), caches);
         return Math.min(MAX_TABLE_CAPACITY, tables);
     }
 

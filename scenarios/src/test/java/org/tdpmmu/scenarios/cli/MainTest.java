@@ -205,7 +205,7 @@ class MainTest {
         }
         o = CliHarness.run(null, "check", SMALL);
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        assertTrue(o.out().contains("  memory estimate: direct 6.0 MiB (page tables 5.5 MiB, host frames 532.3 KiB, "
+        assertTrue(o.out().contains("  memory estimate: direct 6.1 MiB (page tables 5.6 MiB, host frames 532.3 KiB, "
                 + "dirty bitmaps 8.1 KiB), heap "), o.out());
         assertTrue(o.out().contains("  work: 262 k guest accesses, 459 k SPTE visits, 11 steps\n"), o.out());
     }
@@ -236,8 +236,10 @@ class MainTest {
         // iterations: 100000 once died of heap exhaustion writing --json
         Path f = write(dir, "many.yaml", "vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases:\n  - populate\n"
                 + "  - enableDirtyLogging\n  - dirtyPass: { iterations: 100000 }\n");
-        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < 20L << 30,
-                "this JVM's heap could hold 300,000 step results");
+        long needs = org.tdpmmu.scenarios.sim.MemoryEstimate.of(org.tdpmmu.scenarios.load.ScenarioLoader.load(f), 1,
+                org.tdpmmu.scenarios.sim.MemoryEstimate.Output.JSON, false).heapBytes();
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < needs,
+                "this JVM's heap could hold 300,000 step results and their JSON");
         FakeEngine engine = new FakeEngine();
         CliHarness.Outcome o = CliHarness.run(engine, "run", f.toString(), "--json");
         assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
@@ -259,6 +261,23 @@ class MainTest {
                 + "at a few million per second per core this takes minutes or more (--progress shows each step)"),
                 o.err().lines().toList());
         assertEquals(1, engine.runs().size());
+    }
+
+    @Test
+    void overflowingOptionNumbersAreTooLarge() {
+        String[][] cases = {
+            {"-v", "99999999999", "'99999999999' is too large (an int holds -2147483648..2147483647)"},
+            {"-i", "-99999999999999999999", "'-99999999999999999999' is too small (an int holds"},
+            {"-r", "99999999999999999999", "'99999999999999999999' is too large (a long holds"},
+            {"-v", "abc", "'abc' is not an int"},
+        };
+        for (String[] c : cases) {
+            CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", c[0], c[1]);
+            assertEquals(ExitCodes.BAD_INPUT, o.exitCode(), o.err());
+            assertOneCleanLine(o.err());
+            assertTrue(o.err().contains("Invalid value for option '" + c[0] + "': " + c[2]), o.err());
+        }
+        assertEquals(ExitCodes.OK, CliHarness.run(new FakeEngine(), "perf", "-v", "0x10", "-b", "4K").exitCode());
     }
 
     @Test

@@ -450,6 +450,16 @@ class ScenarioLoaderTest {
     }
 
     @Test
+    void hugeValuesAndDeepNestingGiveShortMessages() {
+        String m = fail("name: " + "a".repeat(900_000) + "-\nvm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: [populate]\n")
+                .getMessage();
+        assertTrue(m.length() < 700 && m.startsWith("bad.yaml:1: name: \"aaaa") && m.contains("characters left out]")
+                && m.endsWith("starting with a letter or digit (it names report files)"), m);
+        assertMessage("vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: " + "[".repeat(5000) + "]".repeat(5000) + "\n",
+                "bad.yaml: YAML syntax error: lists and maps are nested more than 1000 levels deep");
+    }
+
+    @Test
     void binaryInputIsNotUtf8() throws Exception {
         ScenarioException e = assertThrows(ScenarioException.class, () ->
                 ScenarioFile.decode("name: x\nvm: \u00e9\n\u0000".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), "bin.yaml"));
@@ -478,7 +488,7 @@ class ScenarioLoaderTest {
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(big.toFile(), "rw")) {
             f.setLength(25L << 20); // sparse: refused from its size, never read
         }
-        assertEquals(big + ": is 25 MiB (26214400 bytes), more than the 1 MiB a scenario file may have",
+        assertEquals(big + ": is 26214400 bytes, more than the 3145728 (3 MiB) a scenario file may have",
                 assertThrows(ScenarioException.class, () -> ScenarioLoader.load(big)).getMessage());
         Path binary = dir.resolve("binary.yaml");
         Files.write(binary, new byte[] {(byte) 0xff, (byte) 0xfe, 0, 'n'});

@@ -72,6 +72,48 @@ class MemoryEstimateTest
         assertTrue(grown <= e.directBytes(), () -> file + ": direct pool grew " + grown + " > " + e.directBytes());
     }
 
+    private static long usedHeapAfterGc()
+    {
+        System.gc();
+        System.gc();
+        return Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+    }
+
+    /**
+     * Many steps on a tiny VM, where the step results are the heap: what the kept results hold after
+     * a full collection is below the estimate of the VM and the results.
+     */
+    @Test
+    void heapEstimateBoundsTheKeptResults() throws Exception
+    {
+        final Scenario s = ScenarioLoader.parse("name: many\nvm: { vcpus: 2, memoryPerVcpu: 64K }\nphases:\n  - populate\n"
+            + "  - enableDirtyLogging\n  - dirtyPass: { iterations: 300, pattern: random }\n", "many.yaml");
+        final MemoryEstimate e = MemoryEstimate.of(s, 1, MemoryEstimate.Output.TEXT, false);
+        final long before = usedHeapAfterGc();
+        final RunResult r = new MmuEngine().run(s, ProgressListener.NONE);
+        final long held = usedHeapAfterGc() - before;
+        assertTrue(r.ok(), () -> r.violations().toString());
+        assertEquals(902, r.phases().size());
+        final long bound = e.heapBytes() - MemoryEstimate.BASE_HEAP;
+        System.out.printf("heap held by %d step results: %d bytes, estimate %d (%.1fx)%n", r.phases().size(), held,
+            bound, bound / (double)held);
+        assertTrue(held <= bound, () -> "results hold " + held + " > estimate " + bound);
+    }
+
+    /**
+     * The store's capacity counts the vCPUs' memory caches: 512 vCPUs on 4 KiB each once exhausted
+     * the store in populate (a violation per vCPU) although the estimate had admitted the run.
+     */
+    @Test
+    void manyVcpusOnLittleMemoryFitTheStore() throws Exception
+    {
+        final Scenario s = ScenarioLoader.parse("name: crowd\nvm: { vcpus: 512, memoryPerVcpu: 4K }\nphases: [populate, "
+            + "enableDirtyLogging, dirtyPass, disableDirtyLogging, secondPass, teardown]\n", "crowd.yaml");
+        final RunResult r = new MmuEngine().run(s, ProgressListener.NONE);
+        assertTrue(r.ok(), () -> r.violations().size() + " violations, first " + r.violations().get(0));
+        assertTrue(MemoryEstimate.tableCapacity(s) >= 512 * 5);
+    }
+
     /** The engine sizes its VM with the estimate's own rules. */
     @Test
     void engineAndEstimateShareTheSizing() throws Exception
