@@ -5,11 +5,14 @@
 #  2. For each bug, the jcstress tests that should catch it run with the bug on
 #     (-Dtdpmmu.seededBugs=BUG, read only by the jcstress-tests module); caught = jcstress exits 1,
 #     reports an observed FORBIDDEN state, and prints no FATAL.
+#  3. The model checker (mmu-explore SeededBugsExploreTest, EXPLORE.md): with each bug seeded,
+#     Lincheck explores the race twins listed there until one schedule ends FORBIDDEN.
 # Prints a table bug -> tests -> caught/not caught, and exits non-zero if any bug is caught by
-# neither, if a latch test fails, or on FATAL. Run from the repo root or anywhere.
+# none, if a latch test fails, if the model checker misses one, or on FATAL. Run from the repo root or anywhere.
 #
 # JCSTRESS_ARGS overrides the jcstress strength (default as scripts/jcstress-short.sh);
-# SKIP_JCSTRESS=1 runs only the latch half. Logs and HTML reports: jcstress-tests/target/seeded/.
+# SKIP_JCSTRESS=1 skips the jcstress half, SKIP_EXPLORE=1 the model checker's (EXPLORE_INVOCATIONS:
+# its bound per race, default 60). Logs and HTML reports: jcstress-tests/target/seeded/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -111,18 +114,41 @@ if [ "${SKIP_JCSTRESS:-0}" != 1 ]; then
 fi
 js_time=$(( $(date +%s) - js_start ))
 
+# 3. The model checker with each bug on (one JVM; the result per bug lands in explore-seeded/).
+mc_start=$(date +%s)
+MC_DIR=mmu-explore/target/explore-seeded
+if [ "${SKIP_EXPLORE:-0}" != 1 ]; then
+  echo "seeded-bugs: model checker (SeededBugsExploreTest)" >&2
+  rm -rf "$MC_DIR"
+  set +e
+  mvn -B -q -pl mmu-explore -am test -Dexplore.excludedGroups=none -Dtest=SeededBugsExploreTest \
+    -Dsurefire.failIfNoSpecifiedTests=false -Dexplore.invocations="${EXPLORE_INVOCATIONS:-60}" \
+    >jcstress-tests/target/seeded/explore.log 2>&1
+  set -e
+fi
+mc_time=$(( $(date +%s) - mc_start ))
+mc_result() { # "caught by <twin> <seconds>" from the test's file, else why not
+  if [ "${SKIP_EXPLORE:-0}" = 1 ]; then echo "skipped"; return; fi
+  local f="$MC_DIR/$1"
+  if [ ! -f "$f" ]; then echo "no result"; return; fi
+  local line; line=$(head -1 "$f")
+  if [ "$line" = "not caught" ]; then echo "not caught"; else echo "caught: $line"; fi
+}
+
 # 3. The table.
-printf '\n%-32s %-50s %-42s %-8s %s\n' "SEEDED BUG" "JCSTRESS TEST(S)" "JCSTRESS" "LATCH" "VERDICT"
+printf '\n%-32s %-50s %-42s %-8s %-40s %s\n' "SEEDED BUG" "JCSTRESS TEST(S)" "JCSTRESS" "LATCH" "MODEL CHECKER" "VERDICT"
 for bug in "${BUGS[@]}"; do
   latch=$(latch_result "$bug")
   js="${JS_RESULT[$bug]:-skipped}"
-  if [ "$latch" = "caught" ] || [[ "$js" == caught* ]]; then verdict="caught"; else verdict="NOT CAUGHT"; status=1; fi
+  mc=$(mc_result "$bug")
+  if [ "$latch" = "caught" ] || [[ "$js" == caught* ]] || [[ "$mc" == caught* ]]; then verdict="caught"; else verdict="NOT CAUGHT"; status=1; fi
   if [ "$latch" != "caught" ]; then status=1; fi
-  printf '%-32s %-50s %-42s %-8s %s\n' "$bug" "${JCSTRESS[$bug]:-(none)}" "$js" "$latch" "$verdict"
+  if [ "${SKIP_EXPLORE:-0}" != 1 ] && [[ "$mc" != caught* ]]; then status=1; fi
+  printf '%-32s %-50s %-42s %-8s %-40s %s\n' "$bug" "${JCSTRESS[$bug]:-(none)}" "$js" "$latch" "$mc" "$verdict"
 done
 echo
-echo "seeded-bugs: latch tests ${latch_time}s, jcstress ${js_time}s, total $(( $(date +%s) - start ))s" \
-  "(logs and reports: jcstress-tests/target/seeded/)"
+echo "seeded-bugs: latch tests ${latch_time}s, jcstress ${js_time}s, model checker ${mc_time}s, total $(( $(date +%s) - start ))s" \
+  "(logs and reports: jcstress-tests/target/seeded/, model checker: $MC_DIR and mmu-explore/target/explore-failures/)"
 if [ "$status" -ne 0 ]; then
   echo "seeded-bugs: FAILED" >&2
   exit 1

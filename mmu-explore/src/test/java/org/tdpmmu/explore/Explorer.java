@@ -27,6 +27,11 @@ final class Explorer
 {
     /** Schedules explored per race (Lincheck invocations); the surefire config sets the bounded default. */
     static final String INVOCATIONS = "explore.invocations";
+    /**
+     * JUnit tag of the exploring tests: plain {@code mvn verify} excludes it (surefire
+     * excludedGroups = {@code ${explore.excludedGroups}}); scripts/explore.sh runs it.
+     */
+    static final String TAG = "explore";
 
     private Explorer()
     {
@@ -67,7 +72,7 @@ final class Explorer
         catch (final AssertionError e)
         {
             final String report = race.name() + " with seeded bugs " + bugs + ", " + invocations +
-                " invocations: a schedule ended FORBIDDEN\n" + MmuTrace.annotate(e.getMessage()) + "\n" +
+                " invocations: a schedule ended FORBIDDEN\n" + MmuTrace.annotate(e.getMessage(), race) + "\n" +
                 "rerun exactly this exploration (Lincheck's model checker is deterministic):\n  " +
                 rerunCommand(race, bugs, invocations) + "\n";
             save(race, bugs, report);

@@ -1,5 +1,6 @@
 package org.tdpmmu.explore;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.tdpmmu.stress.DbitVsHarvest;
 import org.tdpmmu.stress.DbitVsRemovedPt;
@@ -23,6 +24,7 @@ import org.tdpmmu.stress.WalkerVsTableFree;
  * two steps, a nested invalidation from two threads). No seeded bug: every explored schedule must
  * end in an ACCEPTABLE outcome. Bound: {@code -Dexplore.invocations} schedules per race (EXPLORE.md).
  */
+@Tag(Explorer.TAG)
 class RaceTwinsTest
 {
     @Test

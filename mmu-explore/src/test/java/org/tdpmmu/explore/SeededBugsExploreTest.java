@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.util.Arrays;
 import java.util.EnumSet;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.tdpmmu.core.SeededBug;
 import org.tdpmmu.stress.DbitVsHarvest;
@@ -36,60 +37,70 @@ class SeededBugsExploreTest
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void skipInvalidationRetry()
     {
         SeededExploration.mustCatch(SeededBug.SKIP_INVALIDATION_RETRY, FaultVsInvalidation.class, NestedInvalidationVsSample.class, NestedInvalidationsVsFault.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void noFreezeInRemovedPt()
     {
         SeededExploration.mustCatch(SeededBug.NO_FREEZE_IN_REMOVED_PT, FaultVsAtomicZap.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void noRcuDeferredFree()
     {
         SeededExploration.mustCatch(SeededBug.NO_RCU_DEFERRED_FREE, WalkerVsTableFree.class, FaultVsAtomicZap.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void noFlushAfterZap()
     {
         SeededExploration.mustCatch(SeededBug.NO_FLUSH_AFTER_ZAP, FlushVsTlbFill.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void plainStoreInsteadOfCmpxchg()
     {
         SeededExploration.mustCatch(SeededBug.PLAIN_STORE_INSTEAD_OF_CMPXCHG, TwoFaultsOneGfn.class, TwoVcpusLinkSameTable.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void noFrozenCheckBeforeInstall()
     {
         SeededExploration.mustCatch(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL, FaultVsFrozenSpte.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void noDirtyCarryOnZap()
     {
         SeededExploration.mustCatch(SeededBug.NO_DIRTY_CARRY_ON_ZAP, DbitVsRemovedPt.class, FaultZapHarvest.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void noReprotectBeforeHarvest()
     {
         SeededExploration.mustCatch(SeededBug.NO_REPROTECT_BEFORE_HARVEST, DbitVsHarvest.class, FaultZapHarvest.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void promoteDuringInvalidation()
     {
         SeededExploration.mustCatch(SeededBug.PROMOTE_DURING_INVALIDATION, PromoteVsInvalidation.class);
     }
 
     @Test
+    @Tag(Explorer.TAG)
     void leakLoserTable()
     {
         SeededExploration.mustCatch(SeededBug.LEAK_LOSER_TABLE, TwoFaultsOneGfn.class, TwoVcpusLinkSameTable.class);

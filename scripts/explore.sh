@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The model-checked suite (mmu-explore, EXPLORE.md): every race twin with no bug seeded (every
+# explored schedule must end ACCEPTABLE), then every seeded bug must be caught by exploration alone.
+# Bounded by default (CI); EXPLORE_INVOCATIONS=N sets the schedules explored per race
+# (full strength: EXPLORE_INVOCATIONS=20000). EXPLORE_TESTS overrides the surefire selection.
+# Exits non-zero on any failure. Run from the repo root or anywhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+INVOCATIONS="${EXPLORE_INVOCATIONS:-60}"
+TESTS="${EXPLORE_TESTS:-RaceTwinsTest,SeededBugsExploreTest}"
+start=$(date +%s)
+echo "explore: $TESTS, $INVOCATIONS invocations per race" >&2
+mvn -B -q -pl mmu-explore -am test -Dexplore.excludedGroups=none -Dtest="$TESTS" -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dexplore.invocations="$INVOCATIONS"
+echo "explore: passed in $(( $(date +%s) - start ))s (failure reports, if any: mmu-explore/target/explore-failures/)"
