@@ -384,7 +384,6 @@ public final class TdpMmu implements MmuNotifier
     {
         final long table = iter.sptepTable();
         final int index = iter.sptepIndex();
-        hook.at(TestHook.Point.BEFORE_SET_SPTE, iter.gfn());
         if (bugPlainStore)
         {
             final long current = store.lvSpte(table, index);
@@ -394,10 +393,13 @@ public final class TdpMmu implements MmuNotifier
                 counters.cmpxchgFailures.increment();
                 return false;
             }
+            // The bug's window, compare passed and store not done: a test holds two threads here.
+            hook.at(TestHook.Point.BEFORE_SET_SPTE, iter.gfn());
             Thread.yield();
             store.soSpte(table, index, newSpte);
             return true;
         }
+        hook.at(TestHook.Point.BEFORE_SET_SPTE, iter.gfn());
         final long witness = store.cmpxchgSpte(table, index, old, newSpte);
         if (witness != old)
         {
