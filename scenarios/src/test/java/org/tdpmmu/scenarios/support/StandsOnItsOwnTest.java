@@ -101,7 +101,7 @@ class StandsOnItsOwnTest {
     @Test
     void designAndReadmeShowTheSameModuleTable() throws IOException {
         List<String> readme = moduleRows(root().resolve("README.md"));
-        assertEquals(4, readme.size(), readme.toString());
+        assertTrue(readme.size() >= 4, readme.toString());
         assertEquals(readme, moduleRows(root().resolve("docs/DESIGN.md")));
     }
 
