@@ -19,11 +19,12 @@ import org.tdpmmu.scenarios.model.Sizes;
  * a scenario whose estimate exceeds the JVM's limits ({@link #refusal}), and {@code check} prints it.
  *
  * <p>The bound is structural, not a guess at what a run touches: the page-table store is sized to
- * its capacity (every table {@link #tableCapacity} allows, which is twice what 4 KiB mappings of all
- * of guest memory need), the host model to its frame limit ({@link #hostFrameLimit}), and every step
- * keeps a result and, when vCPUs run in it, a packed fault-latency histogram
- * ({@link #stepHistogramBytes}: the one figure that is typical rather than strict). {@link ScenarioRun} sizes the VM with the same two functions, so the
- * estimate and the run cannot drift apart. All arithmetic saturates at {@link Long#MAX_VALUE}: no
+ * its capacity (every table {@link #tableCapacity} allows: twice what 4 KiB mappings of all of
+ * guest memory need, and the vCPUs' caches), the host model to its frame limit
+ * ({@link #hostFrameLimit}), and every step keeps a result and, when vCPUs run in it, a packed
+ * fault-latency histogram ({@link #stepHistogramBytes}: the one figure that is typical rather than
+ * strict). {@link ScenarioRun} sizes the VM with the same two functions, so the estimate and the
+ * run cannot drift apart. All arithmetic saturates at {@link Long#MAX_VALUE}: no
  * size up to the 57-bit guest physical space can overflow it.
  *
  * <p>Decision on long runs: a scenario whose memory fits is never refused for its length; when its

@@ -9,37 +9,46 @@ package org.tdpmmu.scenarios.sim;
 final class PageBytes
 {
     private static final int CHUNK_SHIFT = 30;
-    private static final long CHUNK_MASK = (1L << CHUNK_SHIFT) - 1;
 
+    private final int shift;
+    private final long mask;
     private final byte[][] chunks;
 
     PageBytes(final long pages)
     {
-        if (pages < 0)
+        this(pages, CHUNK_SHIFT);
+    }
+
+    /** With chunks of {@code 2^chunkShift} bytes (small ones let a test cross chunk boundaries). */
+    PageBytes(final long pages, final int chunkShift)
+    {
+        if (pages < 0 || chunkShift < 1 || chunkShift > CHUNK_SHIFT)
         {
-            throw new IllegalArgumentException("pages=" + pages + " must be >= 0");
+            throw new IllegalArgumentException("pages=" + pages + ", chunkShift=" + chunkShift);
         }
-        final long n = (pages + CHUNK_MASK) >>> CHUNK_SHIFT;
-        if (n > Integer.MAX_VALUE)
+        this.shift = chunkShift;
+        this.mask = (1L << chunkShift) - 1;
+        final long n = (pages + mask) >>> chunkShift;
+        if (n > Integer.MAX_VALUE - 8)
         {
             throw new IllegalArgumentException("pages=" + pages + " is beyond any guest physical space");
         }
         chunks = new byte[(int)n][];
         for (int i = 0; i < chunks.length; i++)
         {
-            chunks[i] = new byte[(int)Math.min(1L << CHUNK_SHIFT, pages - ((long)i << CHUNK_SHIFT))];
+            chunks[i] = new byte[(int)Math.min(1L << chunkShift, pages - ((long)i << chunkShift))];
         }
     }
 
     /** The byte of page {@code index}, 0..255. */
     int get(final long index)
     {
-        return chunks[(int)(index >>> CHUNK_SHIFT)][(int)(index & CHUNK_MASK)] & 0xff;
+        return chunks[(int)(index >>> shift)][(int)(index & mask)] & 0xff;
     }
 
     /** Sets the byte of page {@code index} to the low 8 bits of {@code value}. */
     void set(final long index, final int value)
     {
-        chunks[(int)(index >>> CHUNK_SHIFT)][(int)(index & CHUNK_MASK)] = (byte)value;
+        chunks[(int)(index >>> shift)][(int)(index & mask)] = (byte)value;
     }
 }
