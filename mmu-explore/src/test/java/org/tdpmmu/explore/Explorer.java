@@ -39,7 +39,7 @@ final class Explorer
 
     static int invocations()
     {
-        return Integer.getInteger(INVOCATIONS, 2000);
+        return Integer.getInteger(INVOCATIONS, 40);
     }
 
     /** Explores {@code raceClass} with no seeded bug: every schedule must end ACCEPTABLE. */
