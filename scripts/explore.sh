@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The model-checked suite (mmu-explore, EXPLORE.md): every race twin with no bug seeded (every
-# explored schedule must end ACCEPTABLE), then every seeded bug must be caught by exploration alone.
+# explored schedule must end ACCEPTABLE). The seeded-bug half (each bug caught by exploration
+# alone) runs in scripts/seeded-bugs.sh; EXPLORE_TESTS=RaceTwinsTest,SeededBugsExploreTest runs both here.
 # Bounded by default (CI); EXPLORE_INVOCATIONS=N sets the schedules explored per race
-# (full strength: EXPLORE_INVOCATIONS=20000). EXPLORE_TESTS overrides the surefire selection.
+# (default 40; full strength: EXPLORE_INVOCATIONS=2000). EXPLORE_TESTS overrides the surefire selection.
 # Exits non-zero on any failure. Run from the repo root or anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-INVOCATIONS="${EXPLORE_INVOCATIONS:-60}"
-TESTS="${EXPLORE_TESTS:-RaceTwinsTest,SeededBugsExploreTest}"
+INVOCATIONS="${EXPLORE_INVOCATIONS:-40}"
+TESTS="${EXPLORE_TESTS:-RaceTwinsTest}"
 start=$(date +%s)
 echo "explore: $TESTS, $INVOCATIONS invocations per race" >&2
 mvn -B -q -pl mmu-explore -am test -Dexplore.excludedGroups=none -Dtest="$TESTS" -Dsurefire.failIfNoSpecifiedTests=false \

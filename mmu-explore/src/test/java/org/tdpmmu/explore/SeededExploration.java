@@ -13,6 +13,18 @@ final class SeededExploration
 {
     /** One file per bug: the twin that caught it and the seconds it took (read by scripts/seeded-bugs.sh). */
     static final Path RESULTS = Path.of("target", "explore-seeded");
+    /**
+     * Schedules explored per twin with a bug seeded: larger than the twins' bound, since the search
+     * stops at the first failure and a bug must never be missed (PLAIN_STORE_INSTEAD_OF_CMPXCHG needs
+     * the most: its window is one preemption between a re-read and a store, among some hundred
+     * single-preemption schedules).
+     */
+    static final String INVOCATIONS = "explore.seededInvocations";
+
+    static int invocations()
+    {
+        return Integer.getInteger(INVOCATIONS, 600);
+    }
 
     private SeededExploration()
     {
@@ -25,7 +37,7 @@ final class SeededExploration
         for (final Class<?> race : races)
         {
             final long start = System.nanoTime();
-            final AssertionError failure = Explorer.run(race, EnumSet.of(bug), Explorer.invocations());
+            final AssertionError failure = Explorer.run(race, EnumSet.of(bug), invocations());
             final double seconds = (System.nanoTime() - start) / 1e9;
             if (failure != null)
             {
@@ -39,7 +51,7 @@ final class SeededExploration
             tried.append(' ').append(race.getSimpleName()).append(String.format(" (%.1fs)", seconds));
         }
         record(bug, "not caught");
-        throw new AssertionError(bug + ": no explored schedule of" + tried + " within " + Explorer.invocations() +
+        throw new AssertionError(bug + ": no explored schedule of" + tried + " within " + invocations() +
             " invocations each ended FORBIDDEN");
     }
 
