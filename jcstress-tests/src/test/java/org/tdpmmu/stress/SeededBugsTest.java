@@ -11,13 +11,14 @@ import java.lang.reflect.Method;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.tdpmmu.stress.Latches.await;
+import static org.tdpmmu.stress.Latches.join;
+import static org.tdpmmu.stress.Latches.start;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,6 +35,7 @@ import org.tdpmmu.core.TestHook;
 import org.tdpmmu.core.UseAfterFreeException;
 import org.tdpmmu.core.Vcpu;
 import org.tdpmmu.core.Vm;
+import org.tdpmmu.stress.Latches.Pause;
 
 /**
  * The deterministic half of the seeded-bug check: for each {@link SeededBug}, the interleaving that
@@ -453,42 +455,6 @@ class SeededBugsTest
         return sb.toString();
     }
 
-    /** Stops the thread named {@code thread} the first time it reaches {@code point}. */
-    private static final class Pause implements TestHook
-    {
-        private final Point point;
-        private final String thread;
-        private final AtomicBoolean armed = new AtomicBoolean(true);
-        private final CountDownLatch reached = new CountDownLatch(1);
-        private final CountDownLatch released = new CountDownLatch(1);
-
-        Pause(final Point point, final String thread)
-        {
-            this.point = point;
-            this.thread = thread;
-        }
-
-        @Override
-        public void at(final Point p, final long gfn)
-        {
-            if (p == point && Thread.currentThread().getName().equals(thread) && armed.compareAndSet(true, false))
-            {
-                reached.countDown();
-                await(released);
-            }
-        }
-
-        void awaitReached()
-        {
-            await(reached);
-        }
-
-        void release()
-        {
-            released.countDown();
-        }
-    }
-
     /**
      * Holds the first two threads that reach {@code point} until both are there, spinning (a
      * parked thread would wake microseconds after the other), so they leave it within nanoseconds.
@@ -519,52 +485,6 @@ class SeededBugsTest
                 }
                 Thread.onSpinWait();
             }
-        }
-    }
-
-    private static <T> FutureTask<T> start(final String name, final Callable<T> body)
-    {
-        final FutureTask<T> task = new FutureTask<>(body);
-        final Thread t = new Thread(task, name);
-        t.setDaemon(true);
-        t.start();
-        return task;
-    }
-
-    private static <T> T join(final FutureTask<T> task) throws Exception
-    {
-        try
-        {
-            return task.get(WAIT_SECONDS, SECONDS);
-        }
-        catch (final TimeoutException ex)
-        {
-            task.cancel(true);
-            return fail("a forced interleaving did not finish within " + WAIT_SECONDS + " s");
-        }
-        catch (final ExecutionException ex)
-        {
-            if (ex.getCause() instanceof Exception)
-            {
-                throw (Exception)ex.getCause();
-            }
-            throw new AssertionError(ex.getCause());
-        }
-    }
-
-    private static void await(final CountDownLatch latch)
-    {
-        try
-        {
-            if (!latch.await(WAIT_SECONDS, SECONDS))
-            {
-                fail("a forced interleaving did not reach its latch within " + WAIT_SECONDS + " s");
-            }
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            fail("interrupted while forcing an interleaving");
         }
     }
 }

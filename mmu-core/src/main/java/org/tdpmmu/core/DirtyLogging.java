@@ -189,6 +189,7 @@ public final class DirtyLogging
                     out[w] = 0;
                     continue;
                 }
+                mmu.hook(TestHook.Point.HARVEST_BEFORE_XCHG, slot.baseGfn() + ((long)w << 6));
                 final long mask = bitmap.xchgWord(w, 0);
                 out[w] = mask;
                 mmu.hook(TestHook.Point.HARVEST_AFTER_XCHG, slot.baseGfn() + ((long)w << 6));

@@ -228,6 +228,7 @@ public final class TdpMmu implements MmuNotifier
                     return RET_PF_INVALID;
                 }
                 final long fixed = spte | Spte.WRITABLE;
+                hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
                 if (store.cmpxchgSpte(table, index, spte, fixed) == spte)
                 {
                     // The dirty bit must be set only after W is back: a harvest that cleared it

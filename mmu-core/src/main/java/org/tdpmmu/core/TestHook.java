@@ -21,12 +21,18 @@ public interface TestHook
         REMOVED_PT_BEFORE_ENTRY,
         /** vCPU walk: read a non-leaf entry, about to read the child table. */
         WALK_BEFORE_CHILD_READ,
+        /** vCPU walk: read the leaf, about to set its A/D bits with cmpxchg. */
+        WALK_BEFORE_AD_SET,
         /** vCPU: translation done, about to read/write the host frame. */
         ACCESS_BEFORE_FRAME,
         /** promotion: huge SPTE built, about to cmpxchg it in. */
         PROMOTE_BEFORE_SET,
+        /** get-dirty-log: a bitmap word was seen non-zero, not yet exchanged. */
+        HARVEST_BEFORE_XCHG,
         /** get-dirty-log: the bitmap words were taken, re-protection not yet done. */
-        HARVEST_AFTER_XCHG
+        HARVEST_AFTER_XCHG,
+        /** fast page fault: the lockless walk found a write-protected leaf, about to cmpxchg W back. */
+        FAST_PF_BEFORE_CMPXCHG
     }
 
     TestHook NONE = (point, gfn) ->

@@ -340,6 +340,7 @@ public final class Vcpu
                     if ((spte & need) != need)
                     {
                         leaf = spte | need;
+                        mmu.hook(TestHook.Point.WALK_BEFORE_AD_SET, gfn);
                         if (store.cmpxchgSpte(table, index, spte, leaf) != spte)
                         {
                             continue restart;
