@@ -26,7 +26,13 @@ public interface TestHook
         /** promotion: huge SPTE built, about to cmpxchg it in. */
         PROMOTE_BEFORE_SET,
         /** get-dirty-log: the bitmap words were taken, re-protection not yet done. */
-        HARVEST_AFTER_XCHG
+        HARVEST_AFTER_XCHG,
+        /** dirty-ring push: flags written, slot and offset not yet (only with RING_DIRTY_BEFORE_ENTRY). */
+        RING_PUSH_BEFORE_ENTRY,
+        /** fast page fault: the ring entry pushed, W not yet restored (only with RING_PUSH_BEFORE_WRITABLE). */
+        FAST_PF_BEFORE_CMPXCHG,
+        /** vCPU: about to re-enter after a KVM_EXIT_DIRTY_RING_FULL exit (the gfn is -1). */
+        RING_FULL_EXIT
     }
 
     TestHook NONE = (point, gfn) ->
