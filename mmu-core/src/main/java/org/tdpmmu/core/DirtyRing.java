@@ -188,12 +188,15 @@ public final class DirtyRing
         if (bugDirtyBeforeEntry)
         {
             b.putIntRelease(at + FLAGS_AT, F_DIRTY);
-            mmu.hook(TestHook.Point.RING_PUSH_BEFORE_ENTRY, offset);
+            hook(offset);
+            b.putInt(at + SLOT_AT, slot);
+            b.putLong(at + OFFSET_AT, offset);
         }
-        b.putInt(at + SLOT_AT, slot);
-        b.putLong(at + OFFSET_AT, offset);
-        if (!bugDirtyBeforeEntry)
+        else
         {
+            b.putInt(at + SLOT_AT, slot);
+            b.putLong(at + OFFSET_AT, offset);
+            hook(offset);
             // Release: the collector's acquire load of DIRTY must see slot and offset (kernel: smp_wmb).
             b.putIntRelease(at + FLAGS_AT, F_DIRTY);
         }
@@ -328,6 +331,14 @@ public final class DirtyRing
             reset.reset(curSlot, curOffset, mask);
         }
         return count;
+    }
+
+    private void hook(final long offset)
+    {
+        if (mmu != null)
+        {
+            mmu.hook(TestHook.Point.RING_PUSH_BEFORE_ENTRY, offset);
+        }
     }
 
     /** Entries pushed since the ring was made (the vCPU's dirty index). */

@@ -266,8 +266,8 @@ public final class TdpMmu implements MmuNotifier
                 if (bugRingPushBeforeWritable && ring != null)
                 {
                     markPageDirty(slot, gfn, ring);
-                    hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
                 }
+                hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
                 if (store.cmpxchgSpte(table, index, spte, fixed) == spte)
                 {
                     // The dirty bit must be set only after W is back: a harvest that cleared it

@@ -27,9 +27,12 @@ public interface TestHook
         PROMOTE_BEFORE_SET,
         /** get-dirty-log: the bitmap words were taken, re-protection not yet done. */
         HARVEST_AFTER_XCHG,
-        /** dirty-ring push: flags written, slot and offset not yet (only with RING_DIRTY_BEFORE_ENTRY). */
+        /**
+         * dirty-ring push, half done: slot and offset written, DIRTY not yet (with
+         * RING_DIRTY_BEFORE_ENTRY the other way round). The gfn argument is the slot-relative offset.
+         */
         RING_PUSH_BEFORE_ENTRY,
-        /** fast page fault: the ring entry pushed, W not yet restored (only with RING_PUSH_BEFORE_WRITABLE). */
+        /** fast page fault: about to cmpxchg W back (with RING_PUSH_BEFORE_WRITABLE, the ring entry already pushed). */
         FAST_PF_BEFORE_CMPXCHG,
         /** vCPU: about to re-enter after a KVM_EXIT_DIRTY_RING_FULL exit (the gfn is -1). */
         RING_FULL_EXIT
