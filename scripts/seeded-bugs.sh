@@ -37,6 +37,9 @@ declare -A JCSTRESS=(
   [NO_REPROTECT_BEFORE_HARVEST]="DbitVsHarvest"
   [PROMOTE_DURING_INVALIDATION]="PromoteVsInvalidation"
   [LEAK_LOSER_TABLE]="TwoVcpusLinkSameTable|TwoFaultsOneGfn"
+  [RING_DIRTY_BEFORE_ENTRY]="RingPushVsCollect"
+  [RING_PUSH_BEFORE_WRITABLE]="RingResetVsWriteFault"
+  [RING_REENTER_BEFORE_RESET]="RingFullVsReset"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.

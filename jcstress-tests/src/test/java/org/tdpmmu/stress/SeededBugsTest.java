@@ -456,6 +456,134 @@ class SeededBugsTest
     }
 
     /**
+     * The vCPU's push is half done (with the bug: DIRTY published, slot and offset not yet written);
+     * the collector reads the ring meanwhile, then again after the push completed. The page must be
+     * reported once, with its own offset.
+     */
+    @Test
+    void ringDirtyBeforeEntry() throws Exception
+    {
+        assertTrue(collectMidPushLosesPage(EnumSet.of(SeededBug.RING_DIRTY_BEFORE_ENTRY)),
+            "with the bug the collector takes the entry before its offset is written");
+        assertFalse(collectMidPushLosesPage(NONE), "without the bug the entry is not yet visible, the next collect has it");
+    }
+
+    private static boolean collectMidPushLosesPage(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final RingVm r = new RingVm(vm).mapReadOnly(7);
+            final Pause pause = new Pause(TestHook.Point.RING_PUSH_BEFORE_ENTRY, "vcpu");
+            final FutureTask<String> write = pausedWrite(r, pause);
+            final long during = r.collectMask();
+            pause.release();
+            assertEquals(null, join(write));
+            final long after = r.collectMask();
+            final boolean lost = ((during | after) & 1L << 7) == 0;
+            if (!lost)
+            {
+                assertEquals(0, during, "a half-done push is not visible");
+                assertEquals(1L << 7, after);
+            }
+            return lost;
+        }
+    }
+
+    /**
+     * The fast fault of a write is between its push (with the bug: already done) and the cmpxchg
+     * that restores W; the collector harvests and resets meanwhile. A write after both must be logged.
+     */
+    @Test
+    void ringPushBeforeWritable() throws Exception
+    {
+        assertTrue(writeAfterRingResetLost(EnumSet.of(SeededBug.RING_PUSH_BEFORE_WRITABLE)),
+            "with the bug the reset re-protects nothing and W stays: the later write is not logged");
+        assertFalse(writeAfterRingResetLost(NONE), "without the bug the entry is pushed after W, the reset finds it");
+    }
+
+    private static boolean writeAfterRingResetLost(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final RingVm r = new RingVm(vm).mapReadOnly(7);
+            final Pause pause = new Pause(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, "vcpu");
+            final FutureTask<String> write = pausedWrite(r, pause);
+            final long during = r.harvest();
+            pause.release();
+            assertEquals(null, join(write));
+            assertEquals(null, Probe.guestWrite(r.vcpu, 7, 3));
+            final long after = r.harvest();
+            assertEquals(3, Probe.content(vm, r.slot, 7));
+            assertEquals(bugs.isEmpty() ? 0 : 1L << 7, during, "the mid-fault harvest sees the entry only with the bug");
+            return after != 1L << 7;
+        }
+    }
+
+    /**
+     * The vCPU's write pushes the entry that reaches the soft limit and exits; its userspace lets
+     * the exit go without reaping. Without the bug every re-entry is refused until the test resets
+     * the ring; with it the vCPU re-enters at once and the write finishes with the ring soft full.
+     */
+    @Test
+    void ringReenterBeforeReset() throws Exception
+    {
+        assertTrue(vcpuReentersSoftFull(EnumSet.of(SeededBug.RING_REENTER_BEFORE_RESET)),
+            "with the bug the write finishes before the reset");
+        assertFalse(vcpuReentersSoftFull(NONE), "without the bug the vCPU waits for the reset");
+    }
+
+    private static boolean vcpuReentersSoftFull(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final RingVm r = new RingVm(vm);
+            final int limit = r.ring().softLimit();
+            for (int i = 1; i < limit; i++)
+            {
+                r.vcpu.write(i, 1);
+            }
+            r.vcpu.exitGuest();
+            final CountDownLatch secondExit = new CountDownLatch(1);
+            final CountDownLatch resetDone = new CountDownLatch(1);
+            r.vcpu.setDirtyRingFullHandler(v ->
+            {
+                if (v.dirtyRingFullExits() == 2)
+                {
+                    secondExit.countDown();
+                    await(resetDone);
+                }
+            });
+            final AtomicBoolean softFullAfterWrite = new AtomicBoolean();
+            final FutureTask<String> write = start("vcpu", () ->
+            {
+                final String failure = Probe.guestWrite(r.vcpu, limit, 2);
+                softFullAfterWrite.set(r.ring().softFull());
+                return failure;
+            });
+            final long deadline = System.nanoTime() + SECONDS.toNanos(WAIT_SECONDS);
+            while (!write.isDone() && secondExit.getCount() != 0 && System.nanoTime() < deadline)
+            {
+                Thread.onSpinWait();
+            }
+            final boolean finishedFirst = write.isDone();
+            r.harvest();
+            resetDone.countDown();
+            assertEquals(null, join(write));
+            assertEquals(finishedFirst, softFullAfterWrite.get(), "a write that finished before the reset found the ring soft full");
+            return finishedFirst;
+        }
+    }
+
+    /** Starts the vCPU's write of 2 to page 7 on thread "vcpu" and waits until it stops at {@code pause}. */
+    private static FutureTask<String> pausedWrite(final RingVm r, final Pause pause)
+    {
+        r.vm.mmu().setTestHook(pause);
+        final FutureTask<String> write = start("vcpu", () -> Probe.guestWrite(r.vcpu, 7, 2));
+        pause.awaitReached();
+        return write;
+    }
+
+    /**
      * Holds the first two threads that reach {@code point} until both are there, spinning (a
      * parked thread would wake microseconds after the other), so they leave it within nanoseconds.
      */

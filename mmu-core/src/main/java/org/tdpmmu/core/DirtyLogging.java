@@ -43,6 +43,9 @@ public final class DirtyLogging
     private final LongAdder getNanos = new LongAdder();
     private final LongAdder clearNanos = new LongAdder();
     private final LongAdder disableNanos = new LongAdder();
+    private final LongAdder resetNanos = new LongAdder();
+    /** The per-mask step of {@link #resetDirtyRings}, one object: no allocation per reset. */
+    private final DirtyRing.MaskReset resetMask = this::resetDirtyGfn;
 
     public DirtyLogging(final Vm vm)
     {
@@ -156,7 +159,8 @@ public final class DirtyLogging
                 slot + " has " + bitmap.words());
         }
         final long t0 = System.nanoTime();
-        if (slot.logMode() == Memslot.LOG_DBIT)
+        // With rings the D bits were pushed as they were set; the bitmap holds only vCPU-less writes.
+        if (slot.logMode() == Memslot.LOG_DBIT && !mmu.dirtyRings())
         {
             syncDbits(slot);
         }
@@ -264,6 +268,62 @@ public final class DirtyLogging
     }
 
     /**
+     * KVM_RESET_DIRTY_RINGS (kernel: kvm_vm_ioctl_reset_dirty_pages, kvm_dirty_ring_reset): resets
+     * the harvested entries of every vCPU's ring in turn, re-protecting their pages one coalesced
+     * mask at a time, then flushes remote TLBs once if anything was reset. At most
+     * {@link Integer#MAX_VALUE} entries in one call, over all rings (the 2025 bound).
+     *
+     * @return entries reset (the ioctl's return value).
+     */
+    public synchronized int resetDirtyRings(final java.util.List<Vcpu> vcpus)
+    {
+        final long t0 = System.nanoTime();
+        int count = 0;
+        for (final Vcpu vcpu : vcpus)
+        {
+            final DirtyRing ring = vcpu.dirtyRing();
+            if (ring != null && count < Integer.MAX_VALUE)
+            {
+                count += ring.reset(resetMask, Integer.MAX_VALUE - count);
+            }
+        }
+        if (count != 0)
+        {
+            counters.ringReset.add(count);
+            mmu.flushRemoteTlbs();
+        }
+        resetNanos.add(System.nanoTime() - t0);
+        return count;
+    }
+
+    /**
+     * kernel: kvm_reset_dirty_gfn. Re-protects the pages of {@code mask} (bit i = page offset + i
+     * of slot {@code slotId}) under the write lock, held for this mask only; an entry naming a
+     * slot that is gone or pages outside it is ignored, as the kernel ignores it (userspace may
+     * write anything into the shared ring). Called from {@link #resetDirtyRings}, under this
+     * object's monitor (slots_lock).
+     */
+    private void resetDirtyGfn(final int slotId, final long offset, final long mask)
+    {
+        final Memslot slot = mmu.slots().findById(slotId);
+        if (slot == null || !slot.dirtyLogging() || offset < 0 || offset >= slot.npages() ||
+            offset + 63 - Long.numberOfLeadingZeros(mask) >= slot.npages())
+        {
+            return;
+        }
+        counters.ringResetMasks.increment();
+        mmu.lock().writeLock();
+        try
+        {
+            clearDirtyPtMasked(slot, slot.baseGfn() + offset, mask);
+        }
+        finally
+        {
+            endWriteHold();
+        }
+    }
+
+    /**
      * Turns dirty logging off and recovers huge pages with {@code recovery} (kernel:
      * kvm_mmu_slot_apply_flags on KVM_MEM_LOG_DIRTY_PAGES cleared).
      */
@@ -302,6 +362,7 @@ public final class DirtyLogging
         m.put("get", getNanos.sum());
         m.put("clear", clearNanos.sum());
         m.put("disable", disableNanos.sum());
+        m.put("ring-reset", resetNanos.sum());
         return m;
     }
 

@@ -99,6 +99,17 @@ public final class Memslots
 
     public Memslot byId(final int id)
     {
+        final Memslot s = findById(id);
+        if (s == null)
+        {
+            throw new IllegalArgumentException("no memslot with id " + id);
+        }
+        return s;
+    }
+
+    /** The slot with {@code id}, or null (kernel: id_to_memslot). */
+    public Memslot findById(final int id)
+    {
         for (final Memslot s : sorted)
         {
             if (s.id() == id)
@@ -106,7 +117,7 @@ public final class Memslots
                 return s;
             }
         }
-        throw new IllegalArgumentException("no memslot with id " + id);
+        return null;
     }
 
     /** All slots in gfn order (a snapshot). */

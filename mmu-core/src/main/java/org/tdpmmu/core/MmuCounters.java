@@ -42,6 +42,13 @@ public final class MmuCounters
     /** Dirty pages carried to the log from a zapped or removed leaf's D bit. */
     public final LongAdder dirtyCarried = new LongAdder();
     public final LongAdder wrprot = new LongAdder();
+    /** Entries vCPUs pushed to their dirty rings. */
+    public final LongAdder ringPushed = new LongAdder();
+    /** Entries KVM_RESET_DIRTY_RINGS reset, and the masks it re-protected them with. */
+    public final LongAdder ringReset = new LongAdder();
+    public final LongAdder ringResetMasks = new LongAdder();
+    /** KVM_EXIT_DIRTY_RING_FULL exits. */
+    public final LongAdder ringFullExits = new LongAdder();
     public final LongAdder dbitCleared = new LongAdder();
     public final LongAdder promotions = new LongAdder();
     public final LongAdder promoteSkipInvalidation = new LongAdder();
@@ -86,6 +93,10 @@ public final class MmuCounters
         m.put("dirty.marked", dirtyMarked.sum());
         m.put("dirty.carried", dirtyCarried.sum());
         m.put("dirty.wrprot", wrprot.sum());
+        m.put("ring.pushed", ringPushed.sum());
+        m.put("ring.reset", ringReset.sum());
+        m.put("ring.reset.masks", ringResetMasks.sum());
+        m.put("ring.full.exits", ringFullExits.sum());
         m.put("dirty.dbit.cleared", dbitCleared.sum());
         m.put("promote", promotions.sum());
         m.put("promote.skip.invalidation", promoteSkipInvalidation.sum());

@@ -26,5 +26,11 @@ public enum SeededBug
     /** In-place promotion runs while an invalidation is in progress over the range. */
     PROMOTE_DURING_INVALIDATION,
     /** A fault that loses the race to link a table does not free its table (leak). */
-    LEAK_LOSER_TABLE
+    LEAK_LOSER_TABLE,
+    /** A dirty-ring push publishes DIRTY before slot and offset (the collector reads a stale entry: a lost page). */
+    RING_DIRTY_BEFORE_ENTRY,
+    /** The fast fault pushes its ring entry before restoring W (a reset in between re-protects nothing: a missed page). */
+    RING_PUSH_BEFORE_WRITABLE,
+    /** After KVM_EXIT_DIRTY_RING_FULL the vCPU re-enters at once, before its ring was reset. */
+    RING_REENTER_BEFORE_RESET
 }

@@ -52,6 +52,12 @@ public final class TdpMmu implements MmuNotifier
     private final boolean bugNoFrozenCheck;
     private final boolean bugNoDirtyCarry;
     private final boolean bugLeakLoser;
+    private final boolean bugRingPushBeforeWritable;
+    /**
+     * The VM has dirty rings (kernel: kvm->dirty_ring_size != 0): set once, before any vCPU
+     * exists ({@link Vm#enableDirtyRing}), so every later reader sees it.
+     */
+    private volatile boolean dirtyRings;
 
     TdpMmu(final VmConfig config, final PageTableStore store, final Rcu rcu, final MmuLock lock,
         final InvalidationSequence invalidation, final RemoteRequests requests, final Memslots slots,
@@ -68,6 +74,7 @@ public final class TdpMmu implements MmuNotifier
         this.config = config;
         this.rootLevel = config.rootLevel();
         this.bugSkipRetry = config.has(SeededBug.SKIP_INVALIDATION_RETRY);
+        this.bugRingPushBeforeWritable = config.has(SeededBug.RING_PUSH_BEFORE_WRITABLE);
         this.bugNoFreeze = config.has(SeededBug.NO_FREEZE_IN_REMOVED_PT);
         this.bugNoRcuFree = config.has(SeededBug.NO_RCU_DEFERRED_FREE);
         this.bugNoFlushAfterZap = config.has(SeededBug.NO_FLUSH_AFTER_ZAP);
@@ -109,6 +116,22 @@ public final class TdpMmu implements MmuNotifier
         return rootLevel;
     }
 
+    VmConfig config()
+    {
+        return config;
+    }
+
+    /** The VM uses dirty rings (set by {@link Vm#enableDirtyRing}, before any vCPU). */
+    public boolean dirtyRings()
+    {
+        return dirtyRings;
+    }
+
+    void setDirtyRings()
+    {
+        dirtyRings = true;
+    }
+
     public boolean rootValid()
     {
         return rootValid;
@@ -146,12 +169,24 @@ public final class TdpMmu implements MmuNotifier
      */
     public int pageFault(final TdpIter iter, final MmuMemoryCache cache, final long gfn, final boolean write)
     {
+        return pageFault(iter, cache, gfn, write, null);
+    }
+
+    /**
+     * As {@link #pageFault(TdpIter, MmuMemoryCache, long, boolean)} on behalf of the vCPU whose
+     * dirty ring is {@code ring} (kernel: kvm_get_running_vcpu in mark_page_dirty_in_slot): a page
+     * the fault dirties is pushed there; with {@code ring} null (no vCPU, or no rings) it goes to
+     * the slot's bitmap.
+     */
+    public int pageFault(final TdpIter iter, final MmuMemoryCache cache, final long gfn, final boolean write,
+        final DirtyRing ring)
+    {
         final Memslot slot = slots.find(gfn);
         if (slot == null)
         {
             throw new IllegalArgumentException("gfn 0x" + Long.toHexString(gfn) + " is in no memslot (MMIO is not modeled)");
         }
-        final int fast = fastPageFault(slot, gfn, write);
+        final int fast = fastPageFault(slot, gfn, write, ring);
         if (fast != RET_PF_INVALID)
         {
             return fast;
@@ -176,7 +211,7 @@ public final class TdpMmu implements MmuNotifier
                 counters.faultRetry.increment();
                 return RET_PF_RETRY;
             }
-            final int r = map(iter, cache, slot, gfn, pfn, goalLevel, write);
+            final int r = map(iter, cache, slot, gfn, pfn, goalLevel, write, ring);
             countFault(r);
             return r;
         }
@@ -190,7 +225,7 @@ public final class TdpMmu implements MmuNotifier
      * Lockless fix of a write to a leaf that dirty logging write-protected but left MMU-writable
      * (kernel: fast_page_fault on the TDP MMU): restore W with cmpxchg and mark the page dirty.
      */
-    int fastPageFault(final Memslot slot, final long gfn, final boolean write)
+    int fastPageFault(final Memslot slot, final long gfn, final boolean write, final DirtyRing ring)
     {
         rcu.readLock();
         try
@@ -228,12 +263,21 @@ public final class TdpMmu implements MmuNotifier
                     return RET_PF_INVALID;
                 }
                 final long fixed = spte | Spte.WRITABLE;
+                if (bugRingPushBeforeWritable && ring != null)
+                {
+                    markPageDirty(slot, gfn, ring);
+                }
                 hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
                 if (store.cmpxchgSpte(table, index, spte, fixed) == spte)
                 {
                     // The dirty bit must be set only after W is back: a harvest that cleared it
-                    // in between re-protects this SPTE after reading the bitmap word.
-                    markPageDirty(slot, gfn);
+                    // in between re-protects this SPTE after reading the bitmap word. Likewise a
+                    // ring entry: a reset of it between the push and this cmpxchg would re-protect
+                    // nothing, and the W set here would let later writes go unlogged.
+                    if (!(bugRingPushBeforeWritable && ring != null))
+                    {
+                        markPageDirty(slot, gfn, ring);
+                    }
                     // Counted apart from fault.installed: the outcomes fault.* add up to the exits.
                     counters.faultFast.increment();
                     return RET_PF_FIXED;
@@ -254,7 +298,7 @@ public final class TdpMmu implements MmuNotifier
      * race or frozen entry. Caller holds the read lock.
      */
     int map(final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn, final long pfn,
-        final int goalLevel, final boolean write)
+        final int goalLevel, final boolean write, final DirtyRing ring)
     {
         assert lock.heldForRead() : "kvm_tdp_mmu_map needs mmu_lock held for read";
         if (!rootValid)
@@ -274,7 +318,7 @@ public final class TdpMmu implements MmuNotifier
                 }
                 if (iter.level() == goalLevel)
                 {
-                    return mapTargetLevel(iter, slot, gfn, pfn, write);
+                    return mapTargetLevel(iter, slot, gfn, pfn, write, ring);
                 }
                 if (Spte.isPresent(old) && !Spte.isLarge(old))
                 {
@@ -303,7 +347,7 @@ public final class TdpMmu implements MmuNotifier
 
     /** kernel: tdp_mmu_map_handle_target_level. */
     private int mapTargetLevel(final TdpIter iter, final Memslot slot, final long gfn, final long pfn,
-        final boolean write)
+        final boolean write, final DirtyRing ring)
     {
         final int level = iter.level();
         final long old = iter.oldSpte();
@@ -333,7 +377,7 @@ public final class TdpMmu implements MmuNotifier
         }
         if (write && slot.dirtyLogging())
         {
-            markPageDirty(slot, gfn);
+            markPageDirty(slot, gfn, ring);
         }
         return RET_PF_FIXED;
     }
@@ -591,7 +635,28 @@ public final class TdpMmu implements MmuNotifier
         return t;
     }
 
-    /** kernel: mark_page_dirty_in_slot. */
+    /**
+     * kernel: mark_page_dirty_in_slot. With dirty rings, a page a vCPU dirties is pushed to that
+     * vCPU's ring ({@code ring}); a page dirtied without a vCPU ({@code ring} null) goes to the
+     * slot's bitmap, as with KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP. Decision: the bitmap is always
+     * kept beside the rings (the kernel needs it only on arm64, where the ITS tables are written
+     * without a vCPU; on x86 such a write WARNs), so harvesting the bitmap stays valid with rings.
+     * No test-and-set on the ring: each mark is one entry, as in the kernel; a page is marked
+     * again only after its protection was reset, so an entry per mark is also an entry per write
+     * that the reset must see.
+     */
+    public void markPageDirty(final Memslot slot, final long gfn, final DirtyRing ring)
+    {
+        if (ring != null && slot.dirtyLogging())
+        {
+            ring.push(slot.id(), gfn - slot.baseGfn());
+            counters.ringPushed.increment();
+            return;
+        }
+        markPageDirty(slot, gfn);
+    }
+
+    /** kernel: mark_page_dirty_in_slot without a running vCPU: the slot's bitmap. */
     public void markPageDirty(final Memslot slot, final long gfn)
     {
         if (slot.dirtyLogging() && slot.dirtyBitmap().setBit(gfn - slot.baseGfn()))
@@ -611,7 +676,9 @@ public final class TdpMmu implements MmuNotifier
     private void carryDirty(final long gfn, final int level)
     {
         final Memslot slot = slots.find(gfn);
-        if (slot == null || slot.logMode() != Memslot.LOG_DBIT)
+        // With rings a D-bit logged page was pushed when its D bit was set (the PML log's role):
+        // the zap has nothing left to carry.
+        if (slot == null || slot.logMode() != Memslot.LOG_DBIT || dirtyRings)
         {
             return;
         }

@@ -31,8 +31,15 @@ public interface TestHook
         HARVEST_BEFORE_XCHG,
         /** get-dirty-log: the bitmap words were taken, re-protection not yet done. */
         HARVEST_AFTER_XCHG,
-        /** fast page fault: the lockless walk found a write-protected leaf, about to cmpxchg W back. */
-        FAST_PF_BEFORE_CMPXCHG
+        /**
+         * dirty-ring push, half done: slot and offset written, DIRTY not yet (with
+         * RING_DIRTY_BEFORE_ENTRY the other way round). The gfn argument is the slot-relative offset.
+         */
+        RING_PUSH_BEFORE_ENTRY,
+        /** fast page fault: about to cmpxchg W back (with RING_PUSH_BEFORE_WRITABLE, the ring entry already pushed). */
+        FAST_PF_BEFORE_CMPXCHG,
+        /** vCPU: about to re-enter after a KVM_EXIT_DIRTY_RING_FULL exit (the gfn is -1). */
+        RING_FULL_EXIT
     }
 
     TestHook NONE = (point, gfn) ->

@@ -57,6 +57,25 @@ public final class Vcpu
     private final long[] tlb1g;
     private FaultObserver observer;
     private boolean inGuest;
+    /** This vCPU's dirty ring (kernel: vcpu->dirty_ring), or null when the VM has none. */
+    private final DirtyRing ring;
+    private DirtyRingFullHandler ringFullHandler = DirtyRingFullHandler.WAIT_FOR_RESET;
+    private long ringFullExits;
+
+    /**
+     * What the vCPU's userspace does on KVM_EXIT_DIRTY_RING_FULL before it calls KVM_RUN again
+     * (QEMU reaps the rings itself, or kicks its reaper thread and waits). Called on the vCPU's
+     * thread, out of guest mode; the vCPU re-enters only once its ring is no longer soft full, and
+     * calls this again after each refused entry.
+     */
+    @FunctionalInterface
+    public interface DirtyRingFullHandler
+    {
+        /** Lets another thread (the collector) harvest and reset: a short pause. */
+        DirtyRingFullHandler WAIT_FOR_RESET = vcpu -> Thread.yield();
+
+        void onRingFull(Vcpu vcpu);
+    }
 
     /**
      * Per-access events, counted in plain fields of the owning thread and added to the VM's
@@ -74,8 +93,9 @@ public final class Vcpu
     private long accesses;
     private long tlbFlushes;
 
-    Vcpu(final Vm vm, final int id, final int tlbEntries)
+    Vcpu(final Vm vm, final int id, final int tlbEntries, final DirtyRing ring)
     {
+        this.ring = ring;
         this.vm = vm;
         this.mmu = vm.mmu();
         this.store = mmu.store();
@@ -103,6 +123,42 @@ public final class Vcpu
     public void setFaultObserver(final FaultObserver observer)
     {
         this.observer = observer;
+    }
+
+    /** This vCPU's dirty ring, or null when the VM has no rings. */
+    public DirtyRing dirtyRing()
+    {
+        return ring;
+    }
+
+    /** Sets what this vCPU's thread does at KVM_EXIT_DIRTY_RING_FULL (default: yield until reset). */
+    public void setDirtyRingFullHandler(final DirtyRingFullHandler handler)
+    {
+        this.ringFullHandler = handler == null ? DirtyRingFullHandler.WAIT_FOR_RESET : handler;
+    }
+
+    /** KVM_EXIT_DIRTY_RING_FULL exits this vCPU took (an entry refused counts once). */
+    public long dirtyRingFullExits()
+    {
+        return ringFullExits;
+    }
+
+    /**
+     * The dirty-ring check of VM entry (kernel: kvm_dirty_ring_check_request in vcpu_enter_guest):
+     * while the ring is soft full, exit with KVM_EXIT_DIRTY_RING_FULL, let userspace act, and try
+     * again. The vCPU is out of guest mode meanwhile, so it holds up no TLB flush.
+     */
+    private void checkDirtyRing()
+    {
+        while (ring.checkRequest())
+        {
+            exitGuest();
+            ringFullExits++;
+            counters.ringFullExits.increment();
+            ringFullHandler.onRingFull(this);
+            mmu.hook(TestHook.Point.RING_FULL_EXIT, -1);
+        }
+        enterGuest();
     }
 
     /** KVM_RUN: enter guest mode (checking requests first thing, as VM entry does). */
@@ -199,6 +255,12 @@ public final class Vcpu
         checkRequests();
         while (true)
         {
+            if (ring != null)
+            {
+                // Each pass pushes at most one entry (a fault, or a walk that sets D), so the
+                // soft limit is checked between any two pushes.
+                checkDirtyRing();
+            }
             long pfn = tlbLookup(gfn, write);
             if (pfn >= 0)
             {
@@ -222,7 +284,7 @@ public final class Vcpu
         counters.vmExits.increment();
         final FaultObserver o = observer;
         final long t0 = o != null ? System.nanoTime() : 0;
-        final int r = mmu.pageFault(iter, cache, gfn, write);
+        final int r = mmu.pageFault(iter, cache, gfn, write, ring);
         if (o != null)
         {
             o.onFault(gfn, write, r, System.nanoTime() - t0);
@@ -346,6 +408,10 @@ public final class Vcpu
                             continue restart;
                         }
                         pendingAdSet++;
+                        if (ring != null && write && (spte & Spte.DIRTY) == 0 && level == Spte.PG_LEVEL_4K)
+                        {
+                            logDbitWrite(gfn);
+                        }
                     }
                     if (level <= Spte.PG_LEVEL_1G)
                     {
@@ -359,6 +425,20 @@ public final class Vcpu
         finally
         {
             rcu.readUnlock();
+        }
+    }
+
+    /**
+     * With rings, a D bit this walk set on a D-bit logged page is pushed to the ring: what PML
+     * does (it logs the gpa as hardware sets D, and KVM flushes the log to the ring at the next
+     * exit, kernel: vmx_flush_pml_buffer → kvm_vcpu_mark_page_dirty), folded into the walk.
+     */
+    private void logDbitWrite(final long gfn)
+    {
+        final Memslot slot = slots.find(gfn);
+        if (slot != null && slot.logMode() == Memslot.LOG_DBIT)
+        {
+            mmu.markPageDirty(slot, gfn, ring);
         }
     }
 

@@ -23,6 +23,8 @@ public final class Vm implements AutoCloseable
     private final TdpMmu mmu;
     private final java.util.List<Vcpu> vcpus = new java.util.ArrayList<>();
     private boolean destroyed;
+    /** Entries of each vCPU's dirty ring, 0 without rings (kernel: kvm->dirty_ring_size / 16). */
+    private int dirtyRingEntries;
 
     public Vm(final VmConfig config)
     {
@@ -81,11 +83,46 @@ public final class Vm implements AutoCloseable
         return slot;
     }
 
-    /** Creates a vCPU (kernel: KVM_CREATE_VCPU). */
+    /**
+     * KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING_ACQ_REL): every vCPU created from now on gets a dirty
+     * ring of {@code entries} and pages vCPUs dirty go there instead of to the bitmap (kernel:
+     * kvm_vm_ioctl_enable_dirty_log_ring, 6.12). The reserve is the VMX PML buffer's
+     * ({@link DirtyRing#PML_ENTRIES}), as on an Intel host with PML, so the smallest ring is 1024.
+     *
+     * @throws IllegalArgumentException for a size the kernel refuses (naming the range).
+     * @throws IllegalStateException if rings are already on or a vCPU exists (the kernel's -EINVAL).
+     */
+    public synchronized void enableDirtyRing(final int entries)
+    {
+        checkAlive();
+        DirtyRing.checkEntries(entries, DirtyRing.PML_ENTRIES);
+        if (dirtyRingEntries != 0 || !vcpus.isEmpty())
+        {
+            throw new IllegalStateException("dirty ring: enable it once, before the first vCPU is created (" +
+                (dirtyRingEntries != 0 ? "already on with " + dirtyRingEntries + " entries" : vcpus.size() + " vCPUs exist") + ")");
+        }
+        dirtyRingEntries = entries;
+        mmu.setDirtyRings();
+    }
+
+    /** Entries of each vCPU's dirty ring, or 0 without rings. */
+    public synchronized int dirtyRingEntries()
+    {
+        return dirtyRingEntries;
+    }
+
+    /** The vCPUs created so far, in order of creation. */
+    public synchronized java.util.List<Vcpu> vcpus()
+    {
+        return java.util.List.copyOf(vcpus);
+    }
+
+    /** Creates a vCPU (kernel: KVM_CREATE_VCPU), with a dirty ring if the VM has rings. */
     public synchronized Vcpu createVcpu()
     {
         checkAlive();
-        final Vcpu vcpu = new Vcpu(this, requests.register(), config.tlbEntries());
+        final DirtyRing ring = dirtyRingEntries == 0 ? null : new DirtyRing(dirtyRingEntries, DirtyRing.PML_ENTRIES, mmu);
+        final Vcpu vcpu = new Vcpu(this, requests.register(), config.tlbEntries(), ring);
         vcpus.add(vcpu);
         return vcpu;
     }

@@ -16,6 +16,9 @@ import org.tdpmmu.stress.FaultVsInvalidation;
 import org.tdpmmu.stress.FlushVsTlbFill;
 import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsInvalidation;
+import org.tdpmmu.stress.RingFullVsReset;
+import org.tdpmmu.stress.RingPushVsCollect;
+import org.tdpmmu.stress.RingResetVsWriteFault;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -104,5 +107,23 @@ class SeededBugsExploreTest
     void leakLoserTable()
     {
         SeededExploration.mustCatch(SeededBug.LEAK_LOSER_TABLE, TwoFaultsOneGfn.class, TwoVcpusLinkSameTable.class);
+    }
+
+    @Test
+    void ringDirtyBeforeEntry()
+    {
+        SeededExploration.mustCatch(SeededBug.RING_DIRTY_BEFORE_ENTRY, RingPushVsCollect.class);
+    }
+
+    @Test
+    void ringPushBeforeWritable()
+    {
+        SeededExploration.mustCatch(SeededBug.RING_PUSH_BEFORE_WRITABLE, RingResetVsWriteFault.class);
+    }
+
+    @Test
+    void ringReenterBeforeReset()
+    {
+        SeededExploration.mustCatch(SeededBug.RING_REENTER_BEFORE_RESET, RingFullVsReset.class);
     }
 }

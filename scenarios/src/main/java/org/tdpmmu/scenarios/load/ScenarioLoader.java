@@ -13,7 +13,9 @@ import java.util.regex.Pattern;
 import org.tdpmmu.scenarios.model.AccessPattern;
 import org.tdpmmu.scenarios.model.Backing;
 import org.tdpmmu.scenarios.model.CostModel;
+import org.tdpmmu.core.DirtyRing;
 import org.tdpmmu.scenarios.model.DirtyLogMode;
+import org.tdpmmu.scenarios.model.DirtyTracking;
 import org.tdpmmu.scenarios.model.HarvestMethod;
 import org.tdpmmu.scenarios.model.HostEvent;
 import org.tdpmmu.scenarios.model.HostEventKind;
@@ -37,6 +39,8 @@ public final class ScenarioLoader {
     /** KVM_USER_MEM_SLOTS on x86. */
     public static final int MAX_MEMSLOTS = 32764;
     public static final int MAX_ITERATIONS = 100_000;
+    /** Ring entries when {@code ringEntries} is absent: the size QEMU's documentation uses (dirty-ring-size=4096). */
+    public static final int DEFAULT_RING_ENTRIES = 4096;
     /** Steps a scenario may expand into: each keeps a result, and the list itself is built in memory. */
     public static final long MAX_STEPS = 1_000_000;
     public static final double MAX_ZIPF_EXPONENT = 10.0;
@@ -435,7 +439,14 @@ public final class ScenarioLoader {
                     foundAt = "line " + line + " (" + Fields.join(r.path(), key) + ")";
                 }
             }
-            return found == null ? HarvestMethod.CLEAR : found;
+            if (found == null) {
+                // Ring tracking harvests the rings; the bitmap's default is manual protect.
+                boolean ring = raws.stream().anyMatch(r -> r.kind().equals("enableDirtyLogging")
+                        && f.entry(r.fields(), "tracking").isPresent()
+                        && f.enumValue(r.fields(), r.path(), "tracking", DirtyTracking.class, null) == DirtyTracking.RING);
+                return ring ? HarvestMethod.RING : HarvestMethod.CLEAR;
+            }
+            return found;
         }
 
         private Phase build(Raw r, HarvestMethod method) {
@@ -445,12 +456,15 @@ public final class ScenarioLoader {
                 case "populate":
                     f.allowOnly(m, p);
                     return new Phase.Populate();
-                case "enableDirtyLogging":
-                    f.allowOnly(m, p, "mode", "eagerSplit", "initiallySet");
+                case "enableDirtyLogging": {
+                    f.allowOnly(m, p, "mode", "eagerSplit", "initiallySet", "tracking", "ringEntries");
+                    DirtyTracking tracking = f.enumValue(m, p, "tracking", DirtyTracking.class, DirtyTracking.BITMAP);
                     return new Phase.EnableDirtyLogging(
                             f.enumValue(m, p, "mode", DirtyLogMode.class, DirtyLogMode.WRPROT),
                             f.bool(m, p, "eagerSplit", false),
-                            f.bool(m, p, "initiallySet", false));
+                            f.bool(m, p, "initiallySet", false),
+                            tracking, ringEntries(m, p, tracking));
+                }
                 case "dirtyPass": {
                     f.allowOnly(m, p, PASS_FIELDS);
                     int iterations = f.int32(m, p, "iterations", 1, MAX_ITERATIONS, 1);
@@ -484,6 +498,24 @@ public final class ScenarioLoader {
             }
         }
 
+        /** {@code ringEntries}: only with ring tracking, a size the kernel accepts (default {@value #DEFAULT_RING_ENTRIES}). */
+        private int ringEntries(YamlNode.MapNode m, String p, DirtyTracking tracking) {
+            if (tracking != DirtyTracking.RING) {
+                if (f.entry(m, "ringEntries").isPresent()) {
+                    throw f.error(f.lineOf(m, "ringEntries"), p + ".ringEntries",
+                            "only allowed with tracking: ring (tracking is " + tracking.yamlName() + ")");
+                }
+                return 0;
+            }
+            int entries = f.int32(m, p, "ringEntries", DirtyRing.minEntries(DirtyRing.PML_ENTRIES), DirtyRing.MAX_ENTRIES,
+                    DEFAULT_RING_ENTRIES);
+            if (Integer.bitCount(entries) != 1) {
+                throw f.error(f.lineOf(m, "ringEntries"), p + ".ringEntries", entries + " is not a power of two "
+                        + "(KVM_CAP_DIRTY_LOG_RING takes a power-of-two size)");
+            }
+            return entries;
+        }
+
         private double zipf(YamlNode.MapNode m, String p, AccessPattern pattern) {
             if (pattern != AccessPattern.ZIPF) {
                 if (f.entry(m, "zipfExponent").isPresent()) {
@@ -499,6 +531,8 @@ public final class ScenarioLoader {
         private void checkOrder(List<Raw> raws, List<Phase> phases, HarvestMethod method) {
             Raw enabledBy = null;
             Raw teardown = null;
+            Raw ringBy = null;
+            int ringEntries = 0;
             for (int i = 0; i < phases.size(); i++) {
                 Phase phase = phases.get(i);
                 Raw r = raws.get(i);
@@ -511,10 +545,25 @@ public final class ScenarioLoader {
                         throw f.error(r.line(), r.path(), "dirty logging is already enabled (by " + enabledBy.path()
                                 + " at line " + enabledBy.line() + "); disable it first");
                     }
+                    if ((e.tracking() == DirtyTracking.RING) != (method == HarvestMethod.RING)) {
+                        throw f.error(r.line(), r.path(), e.tracking() == DirtyTracking.RING
+                                ? "tracking: ring harvests with the ring method, but this scenario harvests with "
+                                        + method.yamlName()
+                                : "the ring harvest method needs tracking: ring here (tracking is bitmap)");
+                    }
+                    if (ringBy != null && e.ringEntries() != ringEntries) {
+                        throw f.error(r.line(), r.path(), "ringEntries " + e.ringEntries() + " differs from the "
+                                + ringEntries + " of " + ringBy.path() + " at line " + ringBy.line()
+                                + "; the ring size is VM-wide and set once (KVM_CAP_DIRTY_LOG_RING)");
+                    }
+                    if (e.tracking() == DirtyTracking.RING) {
+                        ringBy = r;
+                        ringEntries = e.ringEntries();
+                    }
                     if (e.initiallySet() && method != HarvestMethod.CLEAR) {
                         throw f.error(f.lineOf(r.fields(), "initiallySet"), r.path() + ".initiallySet",
                                 "true requires the clear harvest method (KVM_DIRTY_LOG_INITIALLY_SET needs manual protect), "
-                                        + "but this scenario harvests with get");
+                                        + "but this scenario harvests with " + method.yamlName());
                     }
                     enabledBy = r;
                 } else if (phase instanceof Phase.DisableDirtyLogging) {

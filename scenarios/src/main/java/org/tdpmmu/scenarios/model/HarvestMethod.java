@@ -15,7 +15,13 @@ public enum HarvestMethod implements YamlNamed {
      * KVM_CLEAR_DIRTY_LOG re-protects the reported pages. Two steps: {@code get-dirty-log-N} and
      * {@code clear-dirty-log-N}.
      */
-    CLEAR("clear");
+    CLEAR("clear"),
+    /**
+     * The dirty ring (tracking {@code ring}): the VMM collects every vCPU's ring, then
+     * KVM_RESET_DIRTY_RINGS re-protects the collected pages. Two steps:
+     * {@code collect-dirty-ring-N} and {@code reset-dirty-rings-N}.
+     */
+    RING("ring");
 
     private final String yamlName;
 

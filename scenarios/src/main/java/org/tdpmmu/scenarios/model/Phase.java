@@ -37,10 +37,23 @@ public sealed interface Phase permits Phase.Populate, Phase.EnableDirtyLogging, 
      * @param initiallySet KVM_DIRTY_LOG_INITIALLY_SET: do not protect at enable; the bitmap starts all
      *                     ones and the first KVM_CLEAR_DIRTY_LOG of a range protects (and eagerly
      *                     splits) it. Requires the {@code clear} harvest method.
+     * @param tracking     bitmap, or per-vCPU dirty rings (VM-wide: every enable of a scenario agrees)
+     * @param ringEntries  entries of each vCPU's ring with ring tracking (a power of two the kernel
+     *                     accepts), else 0
      */
-    record EnableDirtyLogging(DirtyLogMode mode, boolean eagerSplit, boolean initiallySet) implements Phase {
+    record EnableDirtyLogging(DirtyLogMode mode, boolean eagerSplit, boolean initiallySet, DirtyTracking tracking,
+                              int ringEntries) implements Phase {
         public EnableDirtyLogging {
             Objects.requireNonNull(mode, "mode");
+            Objects.requireNonNull(tracking, "tracking");
+            if ((tracking == DirtyTracking.RING) != (ringEntries > 0)) {
+                throw new IllegalArgumentException("ringEntries " + ringEntries + " with tracking " + tracking.yamlName());
+            }
+        }
+
+        /** Bitmap tracking. */
+        public EnableDirtyLogging(DirtyLogMode mode, boolean eagerSplit, boolean initiallySet) {
+            this(mode, eagerSplit, initiallySet, DirtyTracking.BITMAP, 0);
         }
 
         @Override

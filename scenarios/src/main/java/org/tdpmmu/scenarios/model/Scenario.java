@@ -77,9 +77,9 @@ public record Scenario(String name, String description, VmConfig vm, CostModel c
         for (Phase phase : phases) {
             long k;
             if (phase instanceof Phase.DirtyPass d) {
-                k = (long) d.iterations() * (d.harvest() == HarvestMethod.CLEAR ? 3 : 2);
+                k = (long) d.iterations() * (1 + harvestSteps(d.harvest()));
             } else if (phase instanceof Phase.Harvest h) {
-                k = h.method() == HarvestMethod.CLEAR ? 2 : 1;
+                k = harvestSteps(h.method());
             } else {
                 k = 1;
             }
@@ -88,7 +88,27 @@ public record Scenario(String name, String description, VmConfig vm, CostModel c
         return n;
     }
 
+    /** Steps one harvest takes: get alone; get and clear; collect and reset. */
+    public static int harvestSteps(HarvestMethod method) {
+        return method == HarvestMethod.GET ? 1 : 2;
+    }
+
+    /** The ring size of the scenario's dirty rings, or 0 when it tracks with the bitmap. */
+    public int dirtyRingEntries() {
+        for (Phase p : phases) {
+            if (p instanceof Phase.EnableDirtyLogging e && e.tracking() == DirtyTracking.RING) {
+                return e.ringEntries();
+            }
+        }
+        return 0;
+    }
+
     private static void addHarvest(List<Step> steps, Phase.Harvest h, int n, int p) {
+        if (h.method() == HarvestMethod.RING) {
+            steps.add(new Step("collect-dirty-ring-" + n, StepKind.COLLECT_DIRTY_RING, h, n, p));
+            steps.add(new Step("reset-dirty-rings-" + n, StepKind.RESET_DIRTY_RINGS, h, n, p));
+            return;
+        }
         steps.add(new Step("get-dirty-log-" + n, StepKind.GET_DIRTY_LOG, h, n, p));
         if (h.method() == HarvestMethod.CLEAR) {
             steps.add(new Step("clear-dirty-log-" + n, StepKind.CLEAR_DIRTY_LOG, h, n, p));

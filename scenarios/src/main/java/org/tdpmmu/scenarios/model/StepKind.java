@@ -9,6 +9,10 @@ public enum StepKind {
     GET_DIRTY_LOG("harvest"),
     /** KVM_CLEAR_DIRTY_LOG over the bits the preceding get returned. */
     CLEAR_DIRTY_LOG("harvest"),
+    /** The VMM collects every vCPU's dirty ring (entries marked RESET). */
+    COLLECT_DIRTY_RING("harvest"),
+    /** KVM_RESET_DIRTY_RINGS: the collected entries recycled, their pages re-protected. */
+    RESET_DIRTY_RINGS("harvest"),
     DISABLE_DIRTY_LOGGING("disableDirtyLogging"),
     SECOND_PASS("secondPass"),
     TEARDOWN("teardown");

@@ -6,7 +6,7 @@ import java.util.Locale;
 import java.util.Optional;
 import org.HdrHistogram.Histogram;
 import org.tdpmmu.core.DirtyBitmap;
-import org.tdpmmu.scenarios.model.HarvestMethod;
+import org.tdpmmu.core.DirtyRing;
 import org.tdpmmu.scenarios.model.HostEvent;
 import org.tdpmmu.scenarios.model.Phase;
 import org.tdpmmu.scenarios.model.Scenario;
@@ -159,6 +159,11 @@ public final class MemoryEstimate
             bitmaps = add(bitmaps, DirtyBitmap.reservedBytes(slot.pages()));
             hostBlocks = add(hostBlocks, ceilDiv(slot.pages(), hostPageFrames(slot)) + 2);
         }
+        // The dirty rings (one per vCPU) are counted with the bitmaps: both are the dirty log.
+        if (s.dirtyRingEntries() > 0)
+        {
+            bitmaps = add(bitmaps, mul(s.vm().vcpus(), DirtyRing.reservedBytes(s.dirtyRingEntries())));
+        }
         // Heap of the VM: the store's per-table words and pending frees, the host's block maps,
         // one byte per page (last pass written) and four bits (written since harvest, the got
         // bitmaps, a harvest's copy, and slack), the vCPUs with their latency histograms.
@@ -177,7 +182,7 @@ public final class MemoryEstimate
         {
             if (p instanceof Phase.DirtyPass d)
             {
-                final long harvestSteps = d.harvest() == HarvestMethod.CLEAR ? 2 : 1;
+                final long harvestSteps = Scenario.harvestSteps(d.harvest());
                 steps = add(steps, mul(d.iterations(), 1 + harvestSteps));
                 vcpuSteps = add(vcpuSteps, d.iterations());
                 accesses = add(accesses, mul(d.iterations(), perPass));
@@ -185,7 +190,7 @@ public final class MemoryEstimate
             }
             else if (p instanceof Phase.Harvest h)
             {
-                final long harvestSteps = h.method() == HarvestMethod.CLEAR ? 2 : 1;
+                final long harvestSteps = Scenario.harvestSteps(h.method());
                 steps = add(steps, harvestSteps);
                 visits = add(visits, mul(harvestSteps, pages));
             }

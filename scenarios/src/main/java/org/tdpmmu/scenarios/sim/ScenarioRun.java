@@ -105,6 +105,15 @@ final class ScenarioRun implements AutoCloseable
      */
     private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
+    /**
+     * With rings: per slot id, the pages collected since the last harvest step (by that step, or
+     * by a vCPU that reaped at a full ring), bit i = page i. Guarded by {@link #ringLock}, which
+     * also makes the collector of each ring one thread at a time (the BQL's role in QEMU).
+     */
+    private final Map<Integer, long[]> ringCollected = new HashMap<>();
+    private final Object ringLock = new Object();
+    /** Entries the last collect-dirty-ring step collected, for its reset step's count. */
+    private long ringCollectedEntries;
     private final TimelineSampler sampler;
     /**
      * Pages an initially-set enable reported dirty without a write and no harvest has reported
@@ -159,6 +168,11 @@ final class ScenarioRun implements AutoCloseable
         this.vcpuNanos = new long[vcpuCount];
         this.barrier = new CyclicBarrier(vcpuCount + 1);
         this.sampler = new TimelineSampler(vcpuCount, scenario.steps().size());
+        if (scenario.dirtyRingEntries() > 0)
+        {
+            // QEMU enables the ring capability right after KVM_CREATE_VM, before any vCPU.
+            vm.enableDirtyRing(scenario.dirtyRingEntries());
+        }
         for (int i = 0; i < vcpuCount; i++)
         {
             final int id = i;
@@ -172,6 +186,9 @@ final class ScenarioRun implements AutoCloseable
                 // A storm of faults is what the timeline is for: each one is published at once.
                 sampler.publish(id, v.accesses(), v.faults());
             });
+            // KVM_EXIT_DIRTY_RING_FULL: the vCPU's thread reaps every ring itself and re-enters,
+            // as QEMU's vCPU thread does (kvm_dirty_ring_reap under the BQL).
+            v.setDirtyRingFullHandler(vcpu -> reapDirtyRings());
             threads[i] = new Thread(() -> vcpuLoop(id), "vcpu-" + i);
             threads[i].setDaemon(true);
             threads[i].start();
@@ -369,6 +386,23 @@ final class ScenarioRun implements AutoCloseable
             case GET_DIRTY_LOG:
                 harvestGet(((Phase.Harvest)step.phase()).method() == HarvestMethod.CLEAR);
                 break;
+            case COLLECT_DIRTY_RING:
+                harvestRings();
+                break;
+            case RESET_DIRTY_RINGS:
+            {
+                final int reset;
+                synchronized (ringLock)
+                {
+                    reset = logging.resetDirtyRings(vm.vcpus());
+                }
+                if (reset != ringCollectedEntries)
+                {
+                    violations.add(new Violation("ring-reset-count", step.name() + ": KVM_RESET_DIRTY_RINGS reset " +
+                        reset + " entries, the collect before it collected " + ringCollectedEntries));
+                }
+                break;
+            }
             case CLEAR_DIRTY_LOG:
                 for (final Memslot slot : layout.slots())
                 {
@@ -398,6 +432,59 @@ final class ScenarioRun implements AutoCloseable
                 break;
             default:
                 break;
+        }
+    }
+
+    /** Collects every vCPU's ring into {@link #ringCollected}, under {@link #ringLock}. @return entries. */
+    private long collectRings()
+    {
+        assert Thread.holdsLock(ringLock);
+        long n = 0;
+        for (final Vcpu v : vcpus)
+        {
+            n += v.dirtyRing().collect((slotId, offset) ->
+            {
+                final long[] bits = ringCollected.computeIfAbsent(slotId,
+                    id -> new long[(int)((vm.memslots().byId(id).npages() + 63) >>> 6)]);
+                bits[(int)(offset >>> 6)] |= 1L << (offset & 63);
+            });
+        }
+        return n;
+    }
+
+    /** A vCPU at KVM_EXIT_DIRTY_RING_FULL: collect every ring and reset them (counts must agree). */
+    private void reapDirtyRings()
+    {
+        synchronized (ringLock)
+        {
+            final long collected = collectRings();
+            final int reset = logging.resetDirtyRings(vm.vcpus());
+            if (reset != collected)
+            {
+                violations.add(new Violation("ring-reset-count", "reap at a full ring: KVM_RESET_DIRTY_RINGS reset " +
+                    reset + " entries, " + collected + " were collected"));
+            }
+        }
+    }
+
+    /**
+     * The collect step: every ring collected (vCPUs stopped), the pages since the last harvest,
+     * these and those reaped at full rings, checked as a bitmap harvest is (properties 2 and 7).
+     */
+    private void harvestRings()
+    {
+        synchronized (ringLock)
+        {
+            ringCollectedEntries = collectRings();
+            for (final Memslot slot : layout.slots())
+            {
+                if (slot.dirtyLogging())
+                {
+                    final long[] bits = ringCollected.remove(slot.id());
+                    checkDirtyReported(slot, bits != null ? bits : new long[slot.dirtyBitmap().words()]);
+                }
+            }
+            ringCollected.clear();
         }
     }
 
