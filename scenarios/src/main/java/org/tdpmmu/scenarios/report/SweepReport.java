@@ -236,7 +236,7 @@ public final class SweepReport {
             tools.add(r.tool());
         });
         h.add("sweep: " + runs.size() + " runs of " + String.join(", ", scenarios) + ", " + cells.size() + " points"
-                + (spreadKeys.isEmpty() ? "" : " but " + String.join(", ", spreadKeys)));
+                + (spreadKeys.isEmpty() ? "" : " (each over " + String.join(", ", spreadKeys) + ")"));
         h.add("x: " + (xKey == null ? "(nothing swept)" : xKey) + "; lines: "
                 + (lineKeys.isEmpty() ? "(one)" : String.join(", ", lineKeys)) + "; " + spreadNote());
         if (!panelKeys.isEmpty()) {

@@ -19,7 +19,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The real thing, on the simulator: a sweep whose runs are child JVMs ({@link ChildLauncher#JVM}),
  * against the same sweep as three shards, each a JVM of its own, merged. Everything but the wall
- * times must agree (the simulator's counts and modeled times depend on the seed, not on the JVM).
+ * times must agree, but for one figure the simulator itself does not repeat: a disable step that
+ * unlinks page tables (zap_huge, promote_in_place) hands them to RCU, and whether the reclaimer
+ * thread frees them within the step or in the next one varies from run to run ({@code run --repeat}
+ * lists it: {@code disable-dirty-logging table.free: 0..2}), and so does the step's modeled time.
+ * zap_leafs frees no table while disabling: its modeled time must agree too.
  */
 class SweepJvmTest {
 
@@ -67,9 +71,21 @@ class SweepJvmTest {
         CliHarness.Outcome b = CliHarness.run(null, "merge", sharded.toString(), "--json");
         assertEquals(ExitCodes.OK, a.exitCode(), a.err());
         assertEquals(ExitCodes.OK, b.exitCode(), b.err());
-        assertEquals(SweepCommandTest.withoutWall(a.out()), SweepCommandTest.withoutWall(b.out()));
+        assertEquals(comparable(a.out()), comparable(b.out()));
         assertTrue(a.out().contains("\"faultsAfterDisable\""), a.out());
         assertTrue(new com.fasterxml.jackson.databind.ObjectMapper().readTree(a.out()).at("/points/0/figures/totalWallNanos/min")
                 .asLong() > 0, "real runs take time");
+    }
+
+    /** The merged JSON without wall times, and without the disable modeled time of the strategies that free tables. */
+    private static com.fasterxml.jackson.databind.JsonNode comparable(String json) throws java.io.IOException {
+        com.fasterxml.jackson.databind.JsonNode root = SweepCommandTest.withoutWall(json);
+        for (com.fasterxml.jackson.databind.JsonNode p : root.get("points")) {
+            if (!p.at("/values/strategy").asText().equals("zap_leafs")) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("figures"))
+                        .remove(org.tdpmmu.scenarios.report.SweepReport.Figure.DISABLE_MODELED.jsonName());
+            }
+        }
+        return root;
     }
 }
