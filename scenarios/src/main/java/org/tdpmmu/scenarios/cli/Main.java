@@ -90,6 +90,8 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new PerfCommand(ctx));
         cl.addSubcommand(new CheckCommand(ctx));
         cl.addSubcommand(new KvmCheckCommand(ctx));
+        cl.addSubcommand(new SweepCommand(ctx));
+        cl.addSubcommand(new MergeCommand(ctx));
         cl.addSubcommand(new CommandLine.HelpCommand());
         Converters.registerNumbers(cl);
         cl.setParameterExceptionHandler(Main::usageError);

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.tdpmmu.scenarios.engine.RunResult;
+import org.tdpmmu.scenarios.load.FieldOverride;
 import org.tdpmmu.scenarios.load.ScenarioLoader;
 import org.tdpmmu.scenarios.model.RecoveryStrategy;
 import org.tdpmmu.scenarios.model.Scenario;
@@ -34,6 +35,11 @@ final class RunCommand implements Callable<Integer> {
             description = "Recovery strategy for disabling dirty logging, overriding the file's: ${COMPLETION-CANDIDATES}.")
     RecoveryStrategy strategy;
 
+    @Option(names = "--set", paramLabel = "FIELD=VALUE",
+            description = "Set a field of the file as if it were written there (repeatable): vm.vcpus=16, "
+                    + "phases[2].dirtyPass.seed=7; seed=N sets every seed. Checked like the file's own values.")
+    List<String> sets = new ArrayList<>();
+
     @Mixin
     OutputOptions output;
 
@@ -44,7 +50,9 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ReportWriter.Format format = output.format(spec.commandLine());
-        Scenario scenario = ScenarioLoader.load(file);
+        List<FieldOverride> overrides = new ArrayList<>();
+        sets.forEach(x -> overrides.add(FieldOverride.parse(x, "--set")));
+        Scenario scenario = ScenarioLoader.load(file, overrides);
         if (strategy != null) {
             if (!scenario.disablesDirtyLogging()) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--strategy: scenario "
@@ -57,6 +65,7 @@ final class RunCommand implements Callable<Integer> {
         List<RunResult> results = runner.run(List.of(scenario), s -> {
             List<String> args = new ArrayList<>(List.of("run", path));
             s.strategy().ifPresent(x -> args.addAll(List.of("--strategy", x.yamlName())));
+            overrides.forEach(o -> args.addAll(List.of("--set", o.toString())));
             return args;
         });
         return runner.emit(results, runner.provenance(scenario, results), format);

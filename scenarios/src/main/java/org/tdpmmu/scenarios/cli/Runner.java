@@ -256,39 +256,56 @@ final class Runner {
     private RunResult fork(Scenario s, List<String> args, boolean progress, int k, int total) throws Exception {
         Path file = Files.createTempFile("tdpmmu-run-", ".json");
         try {
-            List<String> a = new ArrayList<>(args);
-            a.addAll(List.of("--repeat", "1", "--no-fork", progress ? "--progress" : "--no-progress"));
+            List<String> extra = new ArrayList<>(List.of(progress ? "--progress" : "--no-progress"));
             if (output.warmUp) {
-                a.add("--warm-up");
+                extra.add("--warm-up");
             }
-            a.addAll(List.of("--result-file", file.toString()));
-            int code = ctx.childLauncher().launch(a, ctx.err);
             String what = "run " + k + " of " + total + " (" + s.strategy().map(x -> x.yamlName()).orElse(s.name())
                     + ") in a fresh JVM";
-            if (code != ExitCodes.OK && code != ExitCodes.VIOLATION) {
-                throw new CliException(code == ExitCodes.BAD_INPUT || code == ExitCodes.NO_ENGINE ? code
-                        : ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " failed with exit code " + code
-                        + " (its output is above)");
-            }
-            List<RunResult> got;
-            try {
-                got = JsonReport.parse(Files.readString(file, StandardCharsets.UTF_8));
-            } catch (IllegalArgumentException e) {
-                throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " wrote no readable results: "
-                        + e.getMessage());
-            }
-            if (got.size() != 1) {
-                throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " wrote " + got.size()
-                        + " runs instead of one");
-            }
-            RunResult r = got.get(0);
-            if (r.strategy() != s.strategy().orElse(null)) {
-                throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " ran strategy " + r.strategy());
-            }
+            RunResult r = inChild(ctx.childLauncher(), args, extra, file, ctx.err, what, s);
             return new RunResult(s.name(), r.strategy(), r.phases(), r.violations(), r.timeline());
         } finally {
             Files.deleteIfExists(file);
         }
+    }
+
+    /**
+     * The parent's side of the child-JVM protocol: runs {@code tdpmmu args --repeat 1 --no-fork
+     * --result-file file} through {@code launcher} and reads back its one run of {@code s}.
+     * {@code extra} are the child's own switches (progress, warm-up).
+     *
+     * @param what the run in messages ({@code run 2 of 6 (zap_huge) in a fresh JVM})
+     * @throws CliException when the child failed (its exit code: 2, 3, else 4) or wrote no single run of
+     *                      {@code s}'s strategy
+     */
+    static RunResult inChild(ChildLauncher launcher, List<String> args, List<String> extra, Path file,
+                             java.io.PrintStream err, String what, Scenario s) throws IOException, InterruptedException {
+        List<String> a = new ArrayList<>(args);
+        a.addAll(List.of("--repeat", "1", "--no-fork"));
+        a.addAll(extra);
+        a.addAll(List.of("--result-file", file.toString()));
+        int code = launcher.launch(a, err);
+        if (code != ExitCodes.OK && code != ExitCodes.VIOLATION) {
+            throw new CliException(code == ExitCodes.BAD_INPUT || code == ExitCodes.NO_ENGINE ? code
+                    : ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " failed with exit code " + code
+                    + " (its output is above)");
+        }
+        List<RunResult> got;
+        try {
+            got = JsonReport.parse(Files.readString(file, StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " wrote no readable results: "
+                    + e.getMessage());
+        }
+        if (got.size() != 1) {
+            throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " wrote " + got.size()
+                    + " runs instead of one");
+        }
+        RunResult r = got.get(0);
+        if (r.strategy() != s.strategy().orElse(null)) {
+            throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu: " + what + " ran strategy " + r.strategy());
+        }
+        return r;
     }
 
     /** How the runs were isolated, for the provenance. */

@@ -73,8 +73,23 @@ public final class ScenarioLoader {
 
     /** Parses {@code yaml}; {@code fileName} is used in messages and for the default scenario name. */
     public static Scenario parse(String yaml, String fileName) {
+        return parse(yaml, fileName, List.of());
+    }
+
+    /**
+     * Loads {@code path} with {@code overrides} put into its tree first ({@code run --set}, a sweep's
+     * points): each value is checked as if the file held it; messages name the field.
+     */
+    public static Scenario load(Path path, List<FieldOverride> overrides) {
+        String name = path.toString();
+        return parse(ScenarioFile.read(path, name), name, overrides);
+    }
+
+    /** {@link #parse(String, String)} with {@code overrides} put into the tree first. */
+    public static Scenario parse(String yaml, String fileName, List<FieldOverride> overrides) {
         ScenarioLoader l = new ScenarioLoader(fileName);
-        return l.scenario(new YamlTreeReader(fileName).read(yaml));
+        YamlNode tree = new YamlTreeReader(fileName).read(yaml);
+        return l.scenario(overrides.isEmpty() ? tree : new TreeOverrides(fileName).apply(tree, overrides));
     }
 
     // ---------------------------------------------------------------- root

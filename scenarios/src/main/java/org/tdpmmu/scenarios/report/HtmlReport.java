@@ -273,14 +273,7 @@ public final class HtmlReport {
     private static String html(List<RunResult> runs, List<Figure> figures, List<String> notes) {
         StringBuilder sb = new StringBuilder();
         String title = "tdpmmu: " + esc(runs.get(0).scenarioName());
-        sb.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
-                .append(title).append("</title>\n<style>\n")
-                .append("body{font-family:sans-serif;margin:2em;max-width:1100px}\n")
-                .append("table{border-collapse:collapse;margin:1em 0}\n")
-                .append("td,th{border:1px solid #ccc;padding:3px 8px}\n")
-                .append("td{text-align:right}td:first-child,th:first-child{text-align:left}\n")
-                .append(".bad{color:#b00}\nfigure{margin:1em 0}figcaption{color:#444;font-size:90%}\n</style>\n</head>\n<body>\n");
-        sb.append("<h1>").append(title).append("</h1>\n").append(WHAT_RAN);
+        sb.append(head(title)).append(WHAT_RAN);
         sb.append("<p>").append(runs.size()).append(runs.size() == 1 ? " run" : " runs").append(": ")
                 .append(esc(String.join(", ", Metrics.labels(runs)))).append(". Modeled time is Σ count × unit cost ")
                 .append("(CPU time summed over all threads), see FORMAT.md.</p>\n");
@@ -299,15 +292,7 @@ public final class HtmlReport {
         }
         sb.append("<h2>Comparison</h2>\n").append(table(TextReport.comparison(runs)));
         sb.append("<h2>Counters (summed over all steps)</h2>\n").append(table(TextReport.counters(runs)));
-        sb.append("<h2>Safety</h2>\n");
-        List<String> v = TextReport.violationLines(runs);
-        if (v.isEmpty()) {
-            sb.append("<p>No safety violations.</p>\n");
-        } else {
-            sb.append("<ul class=\"bad\">\n");
-            v.forEach(l -> sb.append("<li>").append(esc(l)).append("</li>\n"));
-            sb.append("</ul>\n");
-        }
+        sb.append(safety(TextReport.violationLines(runs)));
         sb.append("</body>\n</html>\n");
         return sb.toString();
     }
@@ -327,7 +312,30 @@ public final class HtmlReport {
         return sb.append("</table>\n").toString();
     }
 
-    private static String table(TextTable t) {
+    /** The page up to its {@code h1} heading: the style every tdpmmu report page shares. */
+    static String head(String escapedTitle) {
+        return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + escapedTitle
+                + "</title>\n<style>\n"
+                + "body{font-family:sans-serif;margin:2em;max-width:1100px}\n"
+                + "table{border-collapse:collapse;margin:1em 0}\n"
+                + "td,th{border:1px solid #ccc;padding:3px 8px}\n"
+                + "td{text-align:right}td:first-child,th:first-child{text-align:left}\n"
+                + ".bad{color:#b00}\nfigure{margin:1em 0}figcaption{color:#444;font-size:90%}\n</style>\n</head>\n<body>\n"
+                + "<h1>" + escapedTitle + "</h1>\n";
+    }
+
+    /** The safety section: "no violations", or the list. */
+    static String safety(List<String> violationLines) {
+        StringBuilder sb = new StringBuilder("<h2>Safety</h2>\n");
+        if (violationLines.isEmpty()) {
+            return sb.append("<p>No safety violations.</p>\n").toString();
+        }
+        sb.append("<ul class=\"bad\">\n");
+        violationLines.forEach(l -> sb.append("<li>").append(esc(l)).append("</li>\n"));
+        return sb.append("</ul>\n").toString();
+    }
+
+    static String table(TextTable t) {
         StringBuilder sb = new StringBuilder("<table>\n<tr>");
         t.header().forEach(h -> sb.append("<th>").append(esc(h)).append("</th>"));
         sb.append("</tr>\n");

@@ -174,7 +174,7 @@ public final class Provenance {
     }
 
     /** The scenario as fully resolved: every field the engine reads, defaults filled in. */
-    static Map<String, Object> configuration(Scenario s) {
+    public static Map<String, Object> configuration(Scenario s) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("vm", value(s.vm()));
         m.put("costModel", new LinkedHashMap<>(s.costModel().units()));

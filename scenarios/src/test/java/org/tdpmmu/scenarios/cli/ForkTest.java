@@ -25,26 +25,12 @@ class ForkTest {
 
     private static final String SMALL = Shipped.path("small-default.yaml").toString();
 
-    /** A launcher that runs the child's command line in this JVM on {@code engine}, recording it. */
     private static ChildLauncher inThisJvm(FakeEngine engine, List<List<String>> launched) {
-        return (args, err) -> {
-            launched.add(List.copyOf(args));
-            PrintStream childOut = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-            int code = Main.run(args.toArray(new String[0]), childOut, err, engine, null);
-            childOut.flush();
-            return code;
-        };
+        return CliHarness.inThisJvm(engine, launched);
     }
 
     private static CliHarness.Outcome run(FakeEngine engine, ChildLauncher launcher, String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code;
-        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
-             PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-            code = Main.run(args, o, e, engine, launcher);
-        }
-        return new CliHarness.Outcome(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        return CliHarness.run(engine, launcher, args);
     }
 
     @Test
