@@ -135,12 +135,13 @@ awk -F'\t' -v ks="$KILLERS" '
       m = order[i]; bad = 0; any = 0; row = "| " m " |"
       for (j = 1; j <= nk; j++) {
         x = v[m, K[j]]; if (x == "build" || x == "no-apply") bad = 1
+        if (x == "") x = "not run"
         if (x == "KILLED") any = 1
         row = row " " x " |"
       }
       if (bad) { print row " (invalid) |"; continue }
       valid++; if (any) anyk++
-      for (j = 1; j <= nk; j++) { if (v[m, K[j]] == "KILLED") kill[j]++; if (v[m, K[j]] != "-") ran[j]++ }
+      for (j = 1; j <= nk; j++) { x = v[m, K[j]]; if (x == "KILLED") kill[j]++; if (x == "KILLED" || x == "survived" || x == "HANG") ran[j]++ }
       print row " " (any ? "KILLED" : "survived") " |"
     }
     printf "\nscores over %d mutants:", valid

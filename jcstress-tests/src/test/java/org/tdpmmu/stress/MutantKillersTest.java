@@ -532,6 +532,45 @@ class MutantKillersTest
         }
     }
 
+    /**
+     * Kills 23-enable-no-wait-old-mode. A fault read the slot's mode under the MMU lock while
+     * logging was off and is about to install a writable 2 MiB leaf; dirty logging is enabled
+     * meanwhile. Enable must wait out that fault before write-protecting (its sweep shares the read
+     * lock with the fault): no writable huge leaf may be left in the logged slot.
+     */
+    @Test
+    void enableWaitsForAFaultThatReadTheOldMode() throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(EnumSet.noneOf(SeededBug.class))))
+        {
+            final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_2M);
+            assertEquals(TdpMmu.RET_PF_FIXED, vm.mmu().pageFault(new TdpIter(vm.store()), 512, true)); // the tables above
+            final Held fault = writeFaultHeldAt(vm, TestHook.Point.BEFORE_SET_SPTE);
+            final DirtyLogging log = new DirtyLogging(vm);
+            final FutureTask<Boolean> enable = start("enable", () ->
+            {
+                log.enable(slot, Memslot.LOG_WRPROT, false);
+                return true;
+            });
+            // Enable either waits for the lock the fault holds, or (not waiting) finishes.
+            final long deadline = System.nanoTime() + SECONDS.toNanos(WAIT_SECONDS);
+            while (!enable.isDone() && !vm.mmu().lock().isContended())
+            {
+                if (System.nanoTime() > deadline)
+                {
+                    fail("enable neither finished nor queued on the MMU lock within " + WAIT_SECONDS + " s");
+                }
+                Thread.onSpinWait();
+            }
+            fault.pause().release();
+            assertEquals(TdpMmu.RET_PF_FIXED, (int)join(fault.task()));
+            assertTrue(join(enable));
+            final long entry = Probe.entryFor(vm, 7);
+            assertFalse(Probe.levelFor(vm, 7) > Spte.PG_LEVEL_4K && Spte.isWritable(entry),
+                "a writable huge leaf in the logged slot: " + Spte.describe(entry, Probe.levelFor(vm, 7)));
+        }
+    }
+
     /** A write fault of gfn 7 on the thread "fault", stopped at {@code point} until its pause is released. */
     private record Held(Pause pause, FutureTask<Integer> task)
     {
