@@ -71,7 +71,7 @@ class SeededBugsExploreTest
     @Tag(Explorer.TAG)
     void plainStoreInsteadOfCmpxchg()
     {
-        SeededExploration.mustCatch(SeededBug.PLAIN_STORE_INSTEAD_OF_CMPXCHG, TwoFaultsOneGfn.class, TwoVcpusLinkSameTable.class);
+        SeededExploration.mustCatch(SeededBug.PLAIN_STORE_INSTEAD_OF_CMPXCHG, TwoFaultsOneEntry.class, TwoFaultsOneGfn.class);
     }
 
     @Test
