@@ -4,12 +4,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.tdpmmu.core.DirtyRing;
 import org.tdpmmu.scenarios.engine.RunResult;
 import org.tdpmmu.scenarios.load.ScenarioLoader;
 import org.tdpmmu.scenarios.model.AccessPattern;
 import org.tdpmmu.scenarios.model.Backing;
 import org.tdpmmu.scenarios.model.CostModel;
 import org.tdpmmu.scenarios.model.DirtyLogMode;
+import org.tdpmmu.scenarios.model.DirtyTracking;
 import org.tdpmmu.scenarios.model.HarvestMethod;
 import org.tdpmmu.scenarios.model.Phase;
 import org.tdpmmu.scenarios.model.RecoveryStrategy;
@@ -128,6 +130,13 @@ final class PerfCommand implements Callable<Integer> {
             + "instead of write protection.")
     boolean dbit;
 
+    @Option(names = "--dirty-ring", paramLabel = "ENTRIES",
+            description = "tdpmmu: report dirty pages in per-vCPU dirty rings of ENTRIES entries "
+                    + "(KVM_CAP_DIRTY_LOG_RING_ACQ_REL, a power of two in 1024..65536) instead of the bitmap; each "
+                    + "iteration collects the rings and runs KVM_RESET_DIRTY_RINGS. Not with -g (no bitmap harvest "
+                    + "to choose) nor --beside-kernel (dirty_log_perf_test has no ring mode).")
+    Integer dirtyRing;
+
     @Option(names = "--root-level", paramLabel = "4|5", defaultValue = "4",
             description = "tdpmmu: TDP root level, 4 (48-bit guest physical) or 5 (57-bit) (default: ${DEFAULT-VALUE}).")
     int rootLevel;
@@ -244,10 +253,22 @@ final class PerfCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "-v/-b/-x/-s: " + e.getMessage());
         }
         AccessPattern pattern = random ? AccessPattern.RANDOM : AccessPattern.SEQUENTIAL;
-        HarvestMethod method = noManualProtect ? HarvestMethod.GET : HarvestMethod.CLEAR;
+        if (dirtyRing != null) {
+            check(!noManualProtect, "-g: has no meaning with --dirty-ring (the rings are harvested, not the bitmap)");
+            check(besideKernel == null, "--beside-kernel: dirty_log_perf_test has no dirty-ring mode to run beside --dirty-ring");
+            try {
+                DirtyRing.checkEntries(dirtyRing, DirtyRing.PML_ENTRIES);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--dirty-ring: " + e.getMessage());
+            }
+        }
+        HarvestMethod method = dirtyRing != null ? HarvestMethod.RING : noManualProtect ? HarvestMethod.GET : HarvestMethod.CLEAR;
+        DirtyLogMode mode = dbit ? DirtyLogMode.DBIT : DirtyLogMode.WRPROT;
         List<Phase> phases = List.of(
                 new Phase.Populate(),
-                new Phase.EnableDirtyLogging(dbit ? DirtyLogMode.DBIT : DirtyLogMode.WRPROT, eagerSplit, !noManualProtect),
+                dirtyRing != null
+                        ? new Phase.EnableDirtyLogging(mode, eagerSplit, false, DirtyTracking.RING, dirtyRing)
+                        : new Phase.EnableDirtyLogging(mode, eagerSplit, !noManualProtect),
                 new Phase.DirtyPass(iterations, writePercent, pattern, 0, seed, method),
                 new Phase.DisableDirtyLogging(strategy, vcpusRunning),
                 new Phase.SecondPass(writePercent, pattern, 0, seed),

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Locale;
 import org.tdpmmu.scenarios.engine.PhaseResult;
 import org.tdpmmu.scenarios.engine.RunResult;
+import org.tdpmmu.scenarios.model.HarvestMethod;
 import org.tdpmmu.scenarios.model.Scenario;
 import org.tdpmmu.scenarios.model.Sizes;
 import org.tdpmmu.scenarios.report.Formats;
@@ -57,15 +58,32 @@ final class PerfOutput {
                 sb.append("Iteration ").append(suffix(n)).append(" clear dirty log time: ").append(t).append('\n');
                 clearTotal += p.wallNanos();
                 clears++;
+            } else if (n.startsWith("collect-dirty-ring-")) {
+                // tdpmmu's ring lines, worded as the bitmap's (the kernel test has no ring mode)
+                sb.append("Iteration ").append(suffix(n)).append(" collect dirty ring time: ").append(t).append('\n');
+                getTotal += p.wallNanos();
+                gets++;
+            } else if (n.startsWith("reset-dirty-rings-")) {
+                sb.append("Iteration ").append(suffix(n)).append(" reset dirty rings time: ").append(t).append('\n');
+                clearTotal += p.wallNanos();
+                clears++;
             } else if (n.equals("disable-dirty-logging")) {
                 sb.append("Disabling dirty logging time: ").append(t).append('\n');
             }
         }
+        boolean ring = s.harvestMethod().orElse(null) == HarvestMethod.RING;
         if (gets > 0) {
-            sb.append(summary("Get", gets, getTotal));
+            sb.append(summary(ring ? "Collect" : "Get", ring ? "dirty ring" : "dirty log", gets, getTotal));
         }
         if (clears > 0) {
-            sb.append(summary("Clear", clears, clearTotal));
+            sb.append(summary(ring ? "Reset" : "Clear", ring ? "dirty rings" : "dirty log", clears, clearTotal));
+        }
+        if (ring) {
+            sb.append("Dirty ring: ").append(Formats.count(r.totals().getOrDefault("ring.pushed", 0L)))
+                    .append(" entries pushed, ").append(Formats.count(r.totals().getOrDefault("ring.reset", 0L)))
+                    .append(" reset in ").append(Formats.count(r.totals().getOrDefault("ring.reset.masks", 0L)))
+                    .append(" masks, ").append(Formats.count(r.totals().getOrDefault("ring.full.exits", 0L)))
+                    .append(" KVM_EXIT_DIRTY_RING_FULL exits\n");
         }
         sb.append("--- tdpmmu ---\n");
         if (r.runs().size() > 1) {
@@ -103,8 +121,8 @@ final class PerfOutput {
         return sb.toString();
     }
 
-    private static String summary(String what, int n, long total) {
-        return what + " dirty log over " + n + " iterations took " + Formats.kernelSeconds(total)
+    private static String summary(String what, String log, int n, long total) {
+        return what + " " + log + " over " + n + " iterations took " + Formats.kernelSeconds(total)
                 + ". (Avg " + Formats.kernelSeconds(total / n) + "/iteration)\n";
     }
 

@@ -69,6 +69,24 @@ class PerfCommandTest {
         assertTrue(s.description().startsWith("dirty_log_perf_test -v 8 -b 64M"), s.description());
     }
 
+    /** --dirty-ring: ring tracking of that size, the rings harvested each iteration; bad sizes and -g refused. */
+    @Test
+    void dirtyRing() {
+        Scenario s = parse("-b", "4M", "--dirty-ring", "2048");
+        assertEquals(new Phase.EnableDirtyLogging(DirtyLogMode.WRPROT, false, false,
+                org.tdpmmu.scenarios.model.DirtyTracking.RING, 2048), s.phases().get(1));
+        assertEquals(new Phase.DirtyPass(2, 100, AccessPattern.SEQUENTIAL, 0, 1, HarvestMethod.RING), s.phases().get(2));
+        assertEquals(List.of("populate", "enable-dirty-logging", "dirty-pass-1", "collect-dirty-ring-1", "reset-dirty-rings-1",
+                "dirty-pass-2", "collect-dirty-ring-2", "reset-dirty-rings-2", "disable-dirty-logging", "second-pass",
+                "teardown"), s.steps().stream().map(Step::name).toList());
+        CliHarness.Outcome o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "--dirty-ring", "1000");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertTrue(o.err().contains("--dirty-ring: dirty ring of 1000 entries: must be a power of two in 1024..65536"), o.err());
+        o = CliHarness.run(new FakeEngine(), "perf", "-b", "4M", "--dirty-ring", "1024", "-g");
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertTrue(o.err().contains("-g: has no meaning with --dirty-ring"), o.err());
+    }
+
     /** -p: the test memory's guest physical address, aligned down to the backing page as memstress does. */
     @Test
     void physicalOffset() {
