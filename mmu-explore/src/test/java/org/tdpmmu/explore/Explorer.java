@@ -88,7 +88,7 @@ final class Explorer
     /** The command that reruns one race's exploration with the same bound (same schedules, same failure). */
     static String rerunCommand(final Race race, final Set<SeededBug> bugs, final int invocations)
     {
-        return "mvn -B -o -pl mmu-explore -am test -Dsurefire.failIfNoSpecifiedTests=false -Dtest=ReplayTest" +
+        return "mvn -B -pl mmu-explore -am test -Dsurefire.failIfNoSpecifiedTests=false -Dtest=ReplayTest" +
             " -Dexplore.race=" + race.type().getName() + (bugs.isEmpty() ? "" : " -Dexplore.bugs=" +
             bugs.stream().map(Enum::name).collect(Collectors.joining(","))) + " -D" + INVOCATIONS + "=" + invocations;
     }
