@@ -34,6 +34,8 @@ declare -A JCSTRESS=(
   [NO_REPROTECT_BEFORE_HARVEST]="DbitVsHarvest"
   [PROMOTE_DURING_INVALIDATION]="PromoteVsInvalidation"
   [LEAK_LOSER_TABLE]="TwoVcpusLinkSameTable|TwoFaultsOneGfn"
+  [LOCKLESS_AGE_WITHOUT_RCU]="AgeVsRemovedPt"
+  [AGE_PLAIN_STORE]="AgeVsDirtyWrite"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.

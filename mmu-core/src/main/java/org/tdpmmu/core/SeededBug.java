@@ -26,5 +26,9 @@ public enum SeededBug
     /** In-place promotion runs while an invalidation is in progress over the range. */
     PROMOTE_DURING_INVALIDATION,
     /** A fault that loses the race to link a table does not free its table (leak). */
-    LEAK_LOSER_TABLE
+    LEAK_LOSER_TABLE,
+    /** Lockless aging walks outside an RCU read-side section (a table freed under the walker). */
+    LOCKLESS_AGE_WITHOUT_RCU,
+    /** Lockless aging clears A by storing its snapshot back (drops a D or W set meanwhile). */
+    AGE_PLAIN_STORE
 }

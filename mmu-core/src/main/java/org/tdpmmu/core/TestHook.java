@@ -26,7 +26,9 @@ public interface TestHook
         /** promotion: huge SPTE built, about to cmpxchg it in. */
         PROMOTE_BEFORE_SET,
         /** get-dirty-log: the bitmap words were taken, re-protection not yet done. */
-        HARVEST_AFTER_XCHG
+        HARVEST_AFTER_XCHG,
+        /** aging: a young leaf read, about to clear A or access-track it. */
+        AGE_BEFORE_CLEAR
     }
 
     TestHook NONE = (point, gfn) ->
