@@ -90,6 +90,7 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new PerfCommand(ctx));
         cl.addSubcommand(new CheckCommand(ctx));
         cl.addSubcommand(new KvmCheckCommand(ctx));
+        cl.addSubcommand(new AccessCommand(ctx));
         cl.addSubcommand(new CommandLine.HelpCommand());
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> failure(ex, ctx));
