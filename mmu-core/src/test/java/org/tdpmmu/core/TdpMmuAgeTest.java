@@ -83,6 +83,47 @@ class TdpMmuAgeTest
         }
     }
 
+    /** The two rules differ exactly where the 6.15 change says: A, and A/D-disabled leaves. */
+    @Test
+    void theTwoAtomicUpdateRules()
+    {
+        final long base = Spte.makeLeaf(0x10, Spte.PG_LEVEL_4K, Spte.LEAF_WRITABLE);
+        final long writtenNoA = base | Spte.DIRTY;
+        assertTrue(Spte.hasVolatileBits(writtenNoA), "before 6.15 a clear A is volatile");
+        assertFalse(Spte.needsAtomicUpdate(writtenNoA), "6.15 tolerates a lost A");
+        final long written = writtenNoA | Spte.ACCESSED;
+        assertFalse(Spte.hasVolatileBits(written) || Spte.needsAtomicUpdate(written), "a written leaf: neither");
+        assertTrue(Spte.hasVolatileBits(base | Spte.ACCESSED) && Spte.needsAtomicUpdate(base | Spte.ACCESSED),
+            "D clear on a writable leaf: both");
+        final long noAd = Spte.makeLeaf(0x10, Spte.PG_LEVEL_4K, Spte.LEAF_WRITABLE | Spte.LEAF_AD_DISABLED);
+        assertFalse(Spte.hasVolatileBits(noAd), "before 6.15 only the lock holder access-tracks");
+        assertTrue(Spte.needsAtomicUpdate(noAd), "6.15: a lockless ager may access-track it");
+        final long tracked = Spte.markForAccessTrack(noAd);
+        assertTrue(Spte.hasVolatileBits(tracked) && Spte.needsAtomicUpdate(tracked), "the fast path restores it");
+        assertEquals(tracked, Spte.markForAccessTrack(tracked), "tracking twice changes nothing");
+        assertEquals(noAd & ~Spte.WRITABLE, Spte.restoreAccessTrack(tracked), "R and X back, W not saved");
+        assertTrue(Spte.isYoung(noAd) && !Spte.isYoung(tracked));
+        assertEquals(written & ~Spte.ACCESSED, Spte.markForAccessTrack(written), "with A/D bits: A cleared");
+        assertFalse((Spte.FROZEN & Spte.STABLE_DIRTY_LEAF) == Spte.STABLE_DIRTY_LEAF);
+        assertTrue(Spte.needAtomicWrite(writtenNoA, Spte.PG_LEVEL_4K, false));
+        assertFalse(Spte.needAtomicWrite(writtenNoA, Spte.PG_LEVEL_4K, true));
+    }
+
+    /** The lockless A clear leaves a frozen or non-present entry alone and keeps bits set meanwhile. */
+    @Test
+    void atomicBitClearTouchesOnlyPresentEntries()
+    {
+        final PageTableStore store = new PageTableStore(4);
+        final long t = store.allocate();
+        store.soSpte(t, 0, Spte.FROZEN);
+        assertEquals(Spte.FROZEN, store.clearBitsAtomic(t, 0, Spte.ACCESSED));
+        assertEquals(Spte.FROZEN, store.lvSpte(t, 0), "bit 8 of the frozen value kept");
+        final long leaf = Spte.makeLeaf(0x10, Spte.PG_LEVEL_4K, Spte.LEAF_WRITABLE | Spte.LEAF_ACCESSED | Spte.LEAF_DIRTY);
+        store.soSpte(t, 1, leaf);
+        assertEquals(leaf, store.clearBitsAtomic(t, 1, Spte.ACCESSED));
+        assertEquals(leaf & ~Spte.ACCESSED, store.lvSpte(t, 1));
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void agingTakesTheWriteLockOnlyBefore615(final boolean lockless)
