@@ -40,6 +40,8 @@ declare -A JCSTRESS=(
   [RING_DIRTY_BEFORE_ENTRY]="RingPushVsCollect"
   [RING_PUSH_BEFORE_WRITABLE]="RingResetVsWriteFault"
   [RING_REENTER_BEFORE_RESET]="RingFullVsReset"
+  [LOCKLESS_AGE_WITHOUT_RCU]="AgeVsRemovedPt"
+  [AGE_PLAIN_STORE]="AgeVsDirtyWrite"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.
@@ -130,8 +132,15 @@ if [ "${SKIP_EXPLORE:-0}" != 1 ]; then
   set -e
 fi
 mc_time=$(( $(date +%s) - mc_start ))
+# Bugs the bounded exploration does not reach yet (their SeededBugsExploreTest method is @Disabled
+# with the reason); the latch test and jcstress must still catch them. Listed, never silently passed.
+declare -A MC_EXEMPT=(
+  [LOCKLESS_AGE_WITHOUT_RCU]="not within the CI bound (see SeededBugsExploreTest)"
+  [AGE_PLAIN_STORE]="not within the CI bound (see SeededBugsExploreTest)"
+)
 mc_result() { # "caught by <twin> <seconds>" from the test's file, else why not
   if [ "${SKIP_EXPLORE:-0}" = 1 ]; then echo "skipped"; return; fi
+  if [ -n "${MC_EXEMPT[$1]:-}" ]; then echo "exempt: ${MC_EXEMPT[$1]}"; return; fi
   local f="$MC_DIR/$1"
   if [ ! -f "$f" ]; then echo "no result"; return; fi
   local line; line=$(head -1 "$f")
@@ -146,7 +155,8 @@ for bug in "${BUGS[@]}"; do
   mc=$(mc_result "$bug")
   if [ "$latch" = "caught" ] || [[ "$js" == caught* ]] || [[ "$mc" == caught* ]]; then verdict="caught"; else verdict="NOT CAUGHT"; status=1; fi
   if [ "$latch" != "caught" ]; then status=1; fi
-  if [ "${SKIP_EXPLORE:-0}" != 1 ] && [[ "$mc" != caught* ]]; then status=1; fi
+  if [ "${SKIP_EXPLORE:-0}" != 1 ] && [[ "$mc" != caught* ]] && [[ "$mc" != exempt* ]]; then status=1; fi
+  if [[ "$mc" == exempt* ]] && [[ "$js" != caught* ]] && [ "${SKIP_JCSTRESS:-0}" != 1 ]; then status=1; fi
   printf '%-32s %-50s %-42s %-8s %-40s %s\n' "$bug" "${JCSTRESS[$bug]:-(none)}" "$js" "$latch" "$mc" "$verdict"
 done
 echo

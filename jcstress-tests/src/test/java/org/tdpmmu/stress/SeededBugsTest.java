@@ -31,6 +31,7 @@ import org.tdpmmu.core.Spte;
 import org.tdpmmu.core.StaleTranslationException;
 import org.tdpmmu.core.TdpIter;
 import org.tdpmmu.core.TdpMmu;
+import org.tdpmmu.core.TdpMmuAge;
 import org.tdpmmu.core.TestHook;
 import org.tdpmmu.core.UseAfterFreeException;
 import org.tdpmmu.core.Vcpu;
@@ -454,6 +455,89 @@ class SeededBugsTest
         }
         return sb.toString();
     }
+
+    /**
+     * A lockless ager (6.15) paused on a young leaf while an atomic zap unlinks the tables above it
+     * and the RCU callbacks run: inside its RCU read-side section the free waits for it; without
+     * the section it touches a freed table.
+     */
+    @Test
+    void locklessAgeWithoutRcu() throws Exception
+    {
+        final Throwable withBug = agerAcrossReclaim(EnumSet.of(SeededBug.LOCKLESS_AGE_WITHOUT_RCU));
+        assertTrue(withBug instanceof UseAfterFreeException, "with the bug the ager touches a freed table: " + withBug);
+        assertEquals(null, agerAcrossReclaim(NONE), "without the bug the free waits for the ager");
+    }
+
+    private static Throwable agerAcrossReclaim(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs).withLocklessAging(true)))
+        {
+            vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(5);
+            vcpu.exitGuest();
+            final TdpMmuAge age = new TdpMmuAge(vm);
+            final Pause pause = new Pause(TestHook.Point.AGE_BEFORE_CLEAR, "ager");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Throwable> ager = start("ager", () ->
+            {
+                try
+                {
+                    assertTrue(age.clearYoung(0, 1024));
+                    return null;
+                }
+                catch (final UseAfterFreeException ex)
+                {
+                    return ex;
+                }
+            });
+            pause.awaitReached();
+            assertTrue(Probe.zapAtomic(vm, 5, Spte.PG_LEVEL_1G), "the zap does not wait for a lockless ager");
+            vm.rcu().tryReclaim();
+            pause.release();
+            return join(ager);
+        }
+    }
+
+    /**
+     * D-bit dirty logging, a clean writable leaf: a lockless ager reads it young, the vCPU writes
+     * (hardware sets D with a cmpxchg), then the ager clears A. The atomic bit clear keeps D; a
+     * store of the ager's snapshot drops it, and the harvest misses the write.
+     */
+    @Test
+    void agePlainStore() throws Exception
+    {
+        assertTrue(dirtyLostToAging(EnumSet.of(SeededBug.AGE_PLAIN_STORE)), "with the bug the ager's store drops D");
+        assertFalse(dirtyLostToAging(NONE), "without the bug the atomic clear keeps D");
+    }
+
+    private static boolean dirtyLostToAging(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs).withLocklessAging(true)))
+        {
+            final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_DBIT, false);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(7, 1);
+            vcpu.exitGuest();
+            log.getDirtyLog(slot, false);
+            assertFalse(Spte.isDirty(Probe.entryFor(vm, 7)), "the harvest cleaned the leaf");
+            final TdpMmuAge age = new TdpMmuAge(vm);
+            final Pause pause = new Pause(TestHook.Point.AGE_BEFORE_CLEAR, "ager");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Boolean> ager = start("ager", () -> age.clearYoung(0, 1024));
+            pause.awaitReached();
+            vcpu.write(7, 2);
+            vcpu.exitGuest();
+            assertTrue(Spte.isDirty(Probe.entryFor(vm, 7)), "the walk set D while the ager waited");
+            pause.release();
+            assertTrue(join(ager));
+            return !Probe.dirty(log.getDirtyLog(slot, false), 7);
+        }
+    }
+
 
     /**
      * The vCPU's push is half done (with the bug: DIRTY published, slot and offset not yet written);

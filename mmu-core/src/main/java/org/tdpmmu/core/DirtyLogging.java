@@ -47,11 +47,14 @@ public final class DirtyLogging
     /** The per-mask step of {@link #resetDirtyRings}, one object: no allocation per reset. */
     private final DirtyRing.MaskReset resetMask = this::resetDirtyGfn;
 
+    private final boolean eptAdBits;
+
     public DirtyLogging(final Vm vm)
     {
         this.mmu = vm.mmu();
         this.counters = vm.counters();
         this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
+        this.eptAdBits = vm.config().eptAdBits();
         this.harvestIter = new TdpIter(vm.store());
         this.checkIter = new TdpIter(vm.store());
     }
@@ -81,6 +84,13 @@ public final class DirtyLogging
         if (mode != Memslot.LOG_WRPROT && mode != Memslot.LOG_DBIT)
         {
             throw new IllegalArgumentException("dirty log mode " + mode + " is not LOG_WRPROT (1) or LOG_DBIT (2)");
+        }
+        if (mode == Memslot.LOG_DBIT && !eptAdBits)
+        {
+            // kernel: PML needs EPT A/D bits (enable_pml is cleared without them); only write
+            // protection can log such a VM.
+            throw new IllegalArgumentException("dirty log mode LOG_DBIT (2) needs EPT A/D bits, which this VM has " +
+                "off (eptAdBits=false): use LOG_WRPROT (1)");
         }
         if (slot.dirtyLogging())
         {

@@ -64,6 +64,13 @@ public final class MmuCounters
     public final LongAdder cacheReturned = new LongAdder();
     public final LongAdder prefaultBlocks = new LongAdder();
     public final LongAdder prefaultAlreadyMapped = new LongAdder();
+    /** Aging (TdpMmuAge): leaves found young (and aged, unless a test), leaves found idle. */
+    public final LongAdder ageYoung = new LongAdder();
+    public final LongAdder ageIdle = new LongAdder();
+    /** Lockless aging cmpxchgs (A/D off) that lost a race and left the leaf young, not retried. */
+    public final LongAdder ageCmpxchgLost = new LongAdder();
+    /** Access-tracked leaves the fast path restored. */
+    public final LongAdder accessTrackRestored = new LongAdder();
 
     /** Every counter by its stable name. Allocates: for reports, not for hot paths. */
     public Map<String, Long> snapshot()
@@ -111,6 +118,10 @@ public final class MmuCounters
         m.put("cache.returned", cacheReturned.sum());
         m.put("prefault.blocks", prefaultBlocks.sum());
         m.put("prefault.already-mapped", prefaultAlreadyMapped.sum());
+        m.put("age.young", ageYoung.sum());
+        m.put("age.idle", ageIdle.sum());
+        m.put("age.cmpxchg.lost", ageCmpxchgLost.sum());
+        m.put("fault.fast.acc-track", accessTrackRestored.sum());
         return m;
     }
 }

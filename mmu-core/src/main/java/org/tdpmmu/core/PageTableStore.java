@@ -372,7 +372,10 @@ public final class PageTableStore
         long current = old;
         while (Spte.isPresentLeaf(current, Spte.PG_LEVEL_4K) && (current & bit) != 0)
         {
-            if (!Spte.needAtomicWrite(current, Spte.PG_LEVEL_4K))
+            // Either aging mode's rule may apply (the store does not know the VM's): a plain store
+            // only where neither calls for an atomic (the union differs only on A/D-disabled leaves).
+            if (!Spte.needAtomicWrite(current, Spte.PG_LEVEL_4K, false) &&
+                !Spte.needAtomicWrite(current, Spte.PG_LEVEL_4K, true))
             {
                 UnsafeApi.putLongOpaque(base, at, current & ~bit);
                 return true;
@@ -438,6 +441,35 @@ public final class PageTableStore
         final long witness = buffer(page).compareAndExchangeLong(pageOffset(page) + (index << 3), expected, update);
         checkLive(page, tablePfn, index, witness);
         return witness;
+    }
+
+    /**
+     * Atomically clears {@code bits} in entry {@code index} if it is present (kernel:
+     * tdp_mmu_clear_spte_bits_atomic, an atomic64_fetch_and): a cmpxchg loop, which like the
+     * fetch-and never gives up, so a bit another thread sets meanwhile is kept. Decision: a
+     * non-present or frozen value is left alone (the kernel's fetch-and would clear bit 8 of a
+     * value frozen after the caller's snapshot; here the owner of the frozen entry keeps it whole).
+     *
+     * @return the value before.
+     */
+    public long clearBitsAtomic(final long tablePfn, final int index, final long bits)
+    {
+        final int page = checkPfn(tablePfn);
+        checkIndex(index);
+        final UnsafeBuffer buffer = buffer(page);
+        final int offset = pageOffset(page) + (index << 3);
+        long old = buffer.getLongVolatile(offset);
+        while (Spte.isPresent(old) && (old & bits) != 0)
+        {
+            final long witness = buffer.compareAndExchangeLong(offset, old, old & ~bits);
+            if (witness == old)
+            {
+                break;
+            }
+            old = witness;
+        }
+        checkLive(page, tablePfn, index, old);
+        return old;
     }
 
     /** Atomic exchange of entry {@code index} (kernel: xchg). @return the previous value. */

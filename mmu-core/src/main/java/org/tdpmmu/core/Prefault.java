@@ -222,7 +222,7 @@ public final class Prefault
                         return fillInside(cache, slot, gfn, pfn, level, perLevel, outcome);
                     }
                     final long leaf = Spte.makeLeaf(pfn & -Spte.pagesPerLevel(level), level,
-                        TdpMmu.leafFlags(slot, false));
+                        TdpMmu.leafFlags(slot, false) | mmu.adFlag());
                     if (!mmu.setSpteAtomic(iter, leaf))
                     {
                         return RETRY;

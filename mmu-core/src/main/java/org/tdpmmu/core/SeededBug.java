@@ -32,5 +32,9 @@ public enum SeededBug
     /** The fast fault pushes its ring entry before restoring W (a reset in between re-protects nothing: a missed page). */
     RING_PUSH_BEFORE_WRITABLE,
     /** After KVM_EXIT_DIRTY_RING_FULL the vCPU re-enters at once, before its ring was reset. */
-    RING_REENTER_BEFORE_RESET
+    RING_REENTER_BEFORE_RESET,
+    /** Lockless aging walks outside an RCU read-side section (a table freed under the walker). */
+    LOCKLESS_AGE_WITHOUT_RCU,
+    /** Lockless aging clears A by storing its snapshot back (drops a D or W set meanwhile). */
+    AGE_PLAIN_STORE
 }

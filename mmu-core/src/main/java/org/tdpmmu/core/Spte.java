@@ -7,12 +7,14 @@ package org.tdpmmu.core;
  * <pre>
  *  bit  0 R   1 W   2 X   3-5 EPT memory type   6 ignore-PAT   7 large page
  *  bit  8 accessed   9 dirty   11 MMU-present (KVM software bit: "present" means this bit)
- *  bits 12-51 pfn    57 host-writable   58 MMU-writable (KVM software bits)
+ *  bits 12-51 pfn    52-53 A/D type (2: A/D disabled)    54 saved R   56 saved X (access tracking)
+ *  57 host-writable   58 MMU-writable (KVM software bits)
  * </pre>
  *
  * Decisions: the non-present value is 0 (the pre-6.11 SHADOW_NONPRESENT_VALUE; newer kernels also
- * keep "suppress #VE", bit 63, set in it, which changes nothing this model observes). A/D bits are
- * always enabled (EPT A/D on). Writable invariants hold for every value this class builds:
+ * keep "suppress #VE", bit 63, set in it, which changes nothing this model observes). EPT A/D bits
+ * are on unless a VM turns them off ({@link VmConfig#eptAdBits}); its leaves then carry
+ * {@link #AD_DISABLED} and age by access tracking ({@link #markForAccessTrack}). Writable invariants hold for every value this class builds:
  * W implies MMU-writable implies host-writable.
  */
 public final class Spte
@@ -31,6 +33,14 @@ public final class Spte
     public static final long MMU_PRESENT = 1L << 11;
     public static final long HOST_WRITABLE = 1L << 57;
     public static final long MMU_WRITABLE = 1L << 58;
+    /** kernel: SPTE_TDP_AD_DISABLED (bits 52-53 = 2): a leaf of a VM whose EPT has no A/D bits. */
+    public static final long AD_DISABLED = 2L << 52;
+    /** kernel: SHADOW_ACC_TRACK_SAVED_BITS_SHIFT. R (bit 0) is saved at 54, X (bit 2) at 56. */
+    public static final int ACC_TRACK_SAVED_SHIFT = 54;
+    /** kernel: SHADOW_ACC_TRACK_SAVED_BITS_MASK, the bits an access-tracked entry saves (R and X). */
+    public static final long ACC_TRACK_SAVED_MASK = READABLE | EXECUTABLE;
+    /** kernel: shadow_acc_track_mask with EPT A/D off: R, W and X, cleared to make accesses fault. */
+    public static final long ACC_TRACK_MASK = READABLE | WRITABLE | EXECUTABLE;
 
     public static final int PFN_SHIFT = 12;
     /** pfn field, bits 12-51. */
@@ -62,6 +72,8 @@ public final class Spte
     public static final int LEAF_HOST_WRITABLE = 4;
     public static final int LEAF_ACCESSED = 8;
     public static final int LEAF_DIRTY = 16;
+    /** The VM's EPT has no A/D bits: mark the leaf {@link #AD_DISABLED}; A and D flags are ignored. */
+    public static final int LEAF_AD_DISABLED = 32;
 
     private Spte()
     {
@@ -156,12 +168,63 @@ public final class Spte
         return (spte & DIRTY) != 0;
     }
 
+    /** kernel: spte_ad_enabled. False on the leaves of a VM without EPT A/D bits. */
+    public static boolean isAdEnabled(final long spte)
+    {
+        return (spte & AD_DISABLED) == 0;
+    }
+
     /**
-     * True if a present leaf may still change without the MMU lock (kernel: spte_has_volatile_bits):
-     * the fast path may set W on an MMU-writable leaf that lacks it, and hardware sets A on any
-     * access and D on a write through W, each with a cmpxchg. A leaf with none of those left to
-     * change (A set; D set if W; not waiting for the fast path) can only be changed by the holder
-     * of the lock.
+     * kernel: is_access_track_spte. A present leaf of an A/D-disabled VM whose R/W/X aging cleared
+     * (R and X saved): every access faults, and the fast path restores it.
+     */
+    public static boolean isAccessTrack(final long spte)
+    {
+        return !isAdEnabled(spte) && (spte & ACC_TRACK_MASK) == 0;
+    }
+
+    /**
+     * kernel: is_accessed_spte. With A/D bits the A bit; without them any entry not access-tracked
+     * (it has been used since aging marked it, or aging never did). Test presence first.
+     */
+    public static boolean isYoung(final long spte)
+    {
+        return isAdEnabled(spte) ? isAccessed(spte) : !isAccessTrack(spte);
+    }
+
+    /**
+     * kernel: mark_spte_for_access_track. With A/D bits, A cleared; without, R and X saved in bits
+     * 54/56 and R/W/X cleared (W is not saved: the fast path gives it back to an MMU-writable
+     * entry on a write). An entry already tracked is returned as it is.
+     */
+    public static long markForAccessTrack(final long spte)
+    {
+        if (isAdEnabled(spte))
+        {
+            return spte & ~ACCESSED;
+        }
+        if (isAccessTrack(spte))
+        {
+            return spte;
+        }
+        return (spte & ~(ACC_TRACK_MASK | (ACC_TRACK_SAVED_MASK << ACC_TRACK_SAVED_SHIFT))) |
+            ((spte & ACC_TRACK_SAVED_MASK) << ACC_TRACK_SAVED_SHIFT);
+    }
+
+    /** kernel: restore_acc_track_spte. R and X back from the saved bits, which are cleared. */
+    public static long restoreAccessTrack(final long spte)
+    {
+        final long saved = (spte >>> ACC_TRACK_SAVED_SHIFT) & ACC_TRACK_SAVED_MASK;
+        return (spte & ~(ACC_TRACK_SAVED_MASK << ACC_TRACK_SAVED_SHIFT)) | saved;
+    }
+
+    /**
+     * True if a present leaf may still change without the MMU lock, before 6.15 (kernel 6.12:
+     * spte_has_volatile_bits): the fast path may set W on an MMU-writable leaf that lacks it or
+     * restore an access-tracked one; with A/D bits, hardware sets A on any access and D on a write
+     * through W, each with a cmpxchg. A leaf with none of those left to change (A set; D set if W;
+     * not waiting for the fast path) can only be changed by the holder of the lock. Aging is one
+     * of those holders before 6.15 (it takes the lock for write), so it adds no volatile bit.
      */
     public static boolean hasVolatileBits(final long spte)
     {
@@ -169,25 +232,59 @@ public final class Spte
         {
             return true;
         }
-        return !isAccessed(spte) || (isWritable(spte) && !isDirty(spte));
+        if (isAccessTrack(spte))
+        {
+            return true;
+        }
+        return isAdEnabled(spte) && (!isAccessed(spte) || (isWritable(spte) && !isDirty(spte)));
     }
 
     /**
-     * Present, writable, accessed and dirty: a 4 KiB leaf with these bits all set has W and D set
-     * and no volatile bits (hardware has nothing left to set and the fast path nothing to restore),
-     * so a write-locked clear of W or D may use a plain store. A one-test shortcut for the leaf a
-     * guest write leaves; any other leaf takes {@link #needAtomicWrite}.
+     * The same question once aging takes no lock (kernel 6.15: spte_needs_atomic_update, from "Age
+     * sptes locklessly"): every A/D-disabled leaf may be access-tracked by a lockless ager (and a
+     * tracked one restored by the fast path); A stops being a reason, because KVM tolerates a lost
+     * or resurrected A bit (aging does not flush TLBs either), while D set by hardware on a
+     * writable leaf is still the record of a write.
+     */
+    public static boolean needsAtomicUpdate(final long spte)
+    {
+        if (!isWritable(spte) && isMmuWritable(spte))
+        {
+            return true;
+        }
+        if (!isAdEnabled(spte))
+        {
+            return true;
+        }
+        return isWritable(spte) && !isDirty(spte);
+    }
+
+    /**
+     * Present, writable, accessed and dirty, A/D on: a 4 KiB leaf with these bits all set has W
+     * and D set and no volatile bits under either rule (hardware has nothing left to set and the
+     * fast path nothing to restore), so a write-locked clear of W or D may use a plain store. A
+     * one-test shortcut for the leaf a guest write leaves; any other leaf takes {@link
+     * #needAtomicWrite}. An A/D-disabled leaf never matches it, because it never has D.
      */
     public static final long STABLE_DIRTY_LEAF = MMU_PRESENT | WRITABLE | ACCESSED | DIRTY;
 
     /**
      * True if a writer holding the MMU lock for write must still replace {@code spte} atomically
-     * (kernel: kvm_tdp_mmu_spte_need_atomic_write): a present leaf with volatile bits. Anything
-     * else (a table entry, a non-present or frozen entry) changes only under the lock.
+     * (kernel: kvm_tdp_mmu_spte_need_atomic_write), with the rule of the aging mode: {@link
+     * #hasVolatileBits} while aging takes the lock, {@link #needsAtomicUpdate} once it does not.
+     * Anything but a present leaf (a table entry, a non-present or frozen entry) changes only under
+     * the lock.
      */
+    public static boolean needAtomicWrite(final long spte, final int level, final boolean locklessAging)
+    {
+        return isPresent(spte) && isLastAtLevel(spte, level) &&
+            (locklessAging ? needsAtomicUpdate(spte) : hasVolatileBits(spte));
+    }
+
+    /** {@link #needAtomicWrite(long, int, boolean)} with aging under the lock (before 6.15). */
     public static boolean needAtomicWrite(final long spte, final int level)
     {
-        return isPresent(spte) && isLastAtLevel(spte, level) && hasVolatileBits(spte);
+        return needAtomicWrite(spte, level, false);
     }
 
     /** kernel: spte_to_pfn. */
@@ -225,6 +322,10 @@ public final class Spte
         if ((flags & LEAF_HOST_WRITABLE) != 0)
         {
             spte |= HOST_WRITABLE;
+        }
+        if ((flags & LEAF_AD_DISABLED) != 0)
+        {
+            return spte | AD_DISABLED;
         }
         if ((flags & LEAF_ACCESSED) != 0)
         {
@@ -295,6 +396,8 @@ public final class Spte
             appendIf(sb, spte, DIRTY, " D");
             appendIf(sb, spte, HOST_WRITABLE, " HW");
             appendIf(sb, spte, MMU_WRITABLE, " MW");
+            appendIf(sb, spte, AD_DISABLED, " noAD");
+            appendIf(sb, spte, ACC_TRACK_SAVED_MASK << ACC_TRACK_SAVED_SHIFT, " tracked");
             sb.append(" pfn=0x").append(Long.toHexString(pfn(spte)));
         }
         return sb.append("] level ").append(level).toString();

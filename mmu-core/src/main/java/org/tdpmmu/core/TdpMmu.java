@@ -58,6 +58,10 @@ public final class TdpMmu implements MmuNotifier
      * exists ({@link Vm#enableDirtyRing}), so every later reader sees it.
      */
     private volatile boolean dirtyRings;
+    /** VmConfig#locklessAging: which atomic-update rule a write-locked writer follows. */
+    private final boolean locklessAging;
+    /** {@link Spte#LEAF_AD_DISABLED} when the VM's EPT has no A/D bits, else 0. */
+    private final int adFlag;
 
     TdpMmu(final VmConfig config, final PageTableStore store, final Rcu rcu, final MmuLock lock,
         final InvalidationSequence invalidation, final RemoteRequests requests, final Memslots slots,
@@ -82,6 +86,8 @@ public final class TdpMmu implements MmuNotifier
         this.bugNoFrozenCheck = config.has(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL);
         this.bugNoDirtyCarry = config.has(SeededBug.NO_DIRTY_CARRY_ON_ZAP);
         this.bugLeakLoser = config.has(SeededBug.LEAK_LOSER_TABLE);
+        this.locklessAging = config.locklessAging();
+        this.adFlag = config.eptAdBits() ? 0 : Spte.LEAF_AD_DISABLED;
         this.deferredFrees = new DeferredTableFrees(rcu, store, counters);
         // kernel: kvm_tdp_mmu_alloc_root, one shared root for every vCPU (no SMM, one address space).
         this.rootPfn = store.allocate();
@@ -222,8 +228,9 @@ public final class TdpMmu implements MmuNotifier
     }
 
     /**
-     * Lockless fix of a write to a leaf that dirty logging write-protected but left MMU-writable
-     * (kernel: fast_page_fault on the TDP MMU): restore W with cmpxchg and mark the page dirty.
+     * Lockless fix of a write to a leaf that dirty logging write-protected but left MMU-writable,
+     * or of any access to a leaf aging access-tracked on a VM without EPT A/D bits (kernel:
+     * fast_page_fault on the TDP MMU): restore W (and mark the page dirty) or R/X with cmpxchg.
      */
     int fastPageFault(final Memslot slot, final long gfn, final boolean write, final DirtyRing ring)
     {
@@ -252,29 +259,41 @@ public final class TdpMmu implements MmuNotifier
                 {
                     return RET_PF_INVALID;
                 }
-                if (!write || Spte.isWritable(spte))
+                final boolean tracked = Spte.isAccessTrack(spte);
+                if (!tracked && (!write || Spte.isWritable(spte)))
                 {
                     counters.faultSpurious.increment();
                     return RET_PF_SPURIOUS;
                 }
-                if (!Spte.isMmuWritable(spte) || (level > Spte.PG_LEVEL_4K && slot.dirtyLogging()))
+                // kernel 6.15 fast_page_fault: an access-tracked leaf gets R/X back from the saved
+                // bits, and W too on a write if it is MMU-writable.
+                long fixed = tracked ? Spte.restoreAccessTrack(spte) : spte;
+                if (write && !Spte.isWritable(fixed))
                 {
-                    // Huge pages in a logged slot must be split by the slow path.
-                    return RET_PF_INVALID;
+                    if (!Spte.isMmuWritable(fixed) || (level > Spte.PG_LEVEL_4K && slot.dirtyLogging()))
+                    {
+                        // Not ours to grant, or a huge page in a logged slot the slow path must split.
+                        return RET_PF_INVALID;
+                    }
+                    fixed |= Spte.WRITABLE;
                 }
-                final long fixed = spte | Spte.WRITABLE;
-                if (bugRingPushBeforeWritable && ring != null)
+                final boolean grantsWrite = Spte.isWritable(fixed) && !Spte.isWritable(spte);
+                if (bugRingPushBeforeWritable && ring != null && grantsWrite)
                 {
                     markPageDirty(slot, gfn, ring);
                 }
                 hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
                 if (store.cmpxchgSpte(table, index, spte, fixed) == spte)
                 {
+                    if (tracked)
+                    {
+                        counters.accessTrackRestored.increment();
+                    }
                     // The dirty bit must be set only after W is back: a harvest that cleared it
                     // in between re-protects this SPTE after reading the bitmap word. Likewise a
                     // ring entry: a reset of it between the push and this cmpxchg would re-protect
                     // nothing, and the W set here would let later writes go unlogged.
-                    if (!(bugRingPushBeforeWritable && ring != null))
+                    if (grantsWrite && !(bugRingPushBeforeWritable && ring != null))
                     {
                         markPageDirty(slot, gfn, ring);
                     }
@@ -355,16 +374,18 @@ public final class TdpMmu implements MmuNotifier
         final long newSpte;
         if (Spte.isPresentLeaf(old, level) && Spte.pfn(old) == leafPfn)
         {
-            // Another vCPU mapped it first: add only what this access needs, never take away.
-            if (!write || Spte.isWritable(old))
+            // Another vCPU mapped it first: add only what this access needs, never take away. An
+            // access-tracked leaf (the fast path gave up on it) gets its saved R/X back first.
+            final long base = Spte.isAccessTrack(old) ? Spte.restoreAccessTrack(old) : old;
+            if (base == old && (!write || Spte.isWritable(old)))
             {
                 return RET_PF_SPURIOUS;
             }
-            newSpte = old | Spte.WRITABLE | Spte.MMU_WRITABLE | Spte.HOST_WRITABLE;
+            newSpte = write ? base | Spte.WRITABLE | Spte.MMU_WRITABLE | Spte.HOST_WRITABLE : base;
         }
         else
         {
-            newSpte = Spte.makeLeaf(leafPfn, level, leafFlags(slot, write));
+            newSpte = Spte.makeLeaf(leafPfn, level, leafFlags(slot, write) | adFlag);
         }
         if (!setSpteAtomic(iter, newSpte))
         {
@@ -695,7 +716,8 @@ public final class TdpMmu implements MmuNotifier
 
     /**
      * Replaces the iterator's entry with the MMU lock held for write (kernel: kvm_tdp_mmu_write_spte):
-     * an atomic exchange if the entry may change without the lock ({@link Spte#needAtomicWrite}),
+     * an atomic exchange if the entry may change without the lock ({@link Spte#needAtomicWrite}
+     * with the rule of the VM's aging mode),
      * so a bit hardware or the fast path sets meanwhile is returned rather than lost; otherwise a
      * release store, because nobody else can change the entry and the iterator's snapshot is exact.
      * A non-present entry also goes through the exchange (the kernel stores it plainly): the frozen
@@ -707,7 +729,7 @@ public final class TdpMmu implements MmuNotifier
     private long writeSpteLocked(final TdpIter iter, final long newSpte)
     {
         final long old = iter.oldSpte();
-        if (Spte.needAtomicWrite(old, iter.level()) || !Spte.isPresent(old))
+        if (Spte.needAtomicWrite(old, iter.level(), locklessAging) || !Spte.isPresent(old))
         {
             return store.xchgSpte(iter.sptepTable(), iter.sptepIndex(), newSpte);
         }
@@ -733,7 +755,7 @@ public final class TdpMmu implements MmuNotifier
         {
             return old;
         }
-        if (!Spte.needAtomicWrite(old, iter.level()) && lock.heldForWrite())
+        if (!Spte.needAtomicWrite(old, iter.level(), locklessAging) && lock.heldForWrite())
         {
             store.soSpte(table, index, old & ~bits);
             iter.refreshOldSpte(old & ~bits);
@@ -983,6 +1005,18 @@ public final class TdpMmu implements MmuNotifier
     {
         store.free(table);
         counters.tablesFreed.increment();
+    }
+
+    /** True when aging runs under RCU alone (6.15+), see {@link VmConfig#locklessAging}. */
+    public boolean locklessAging()
+    {
+        return locklessAging;
+    }
+
+    /** {@link Spte#LEAF_AD_DISABLED} on a VM without EPT A/D bits, else 0: OR it into new leaves' flags. */
+    public int adFlag()
+    {
+        return adFlag;
     }
 
     public PageTableStore store()

@@ -39,7 +39,9 @@ public interface TestHook
         /** fast page fault: about to cmpxchg W back (with RING_PUSH_BEFORE_WRITABLE, the ring entry already pushed). */
         FAST_PF_BEFORE_CMPXCHG,
         /** vCPU: about to re-enter after a KVM_EXIT_DIRTY_RING_FULL exit (the gfn is -1). */
-        RING_FULL_EXIT
+        RING_FULL_EXIT,
+        /** aging: a young leaf read, about to clear A or access-track it. */
+        AGE_BEFORE_CLEAR
     }
 
     TestHook NONE = (point, gfn) ->

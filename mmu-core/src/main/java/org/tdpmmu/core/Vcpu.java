@@ -393,11 +393,13 @@ public final class Vcpu
                         generation = store.generation(table);
                         continue;
                     }
-                    if (write && !Spte.isWritable(spte))
+                    // An access-tracked leaf (no R/W/X) faults on any access, as EPT does.
+                    if ((write && !Spte.isWritable(spte)) || (spte & Spte.READABLE) == 0)
                     {
                         return -1;
                     }
-                    final long need = Spte.ACCESSED | (write ? Spte.DIRTY : 0);
+                    // EPT without A/D bits sets neither: aging relies on access tracking there.
+                    final long need = !Spte.isAdEnabled(spte) ? 0 : Spte.ACCESSED | (write ? Spte.DIRTY : 0);
                     long leaf = spte;
                     if ((spte & need) != need)
                     {
@@ -448,7 +450,8 @@ public final class Vcpu
         final long tag = gfn >>> Spte.gfnShift(level);
         final int i = ((int)tag & tlbMask) << 1;
         tlb[i] = tag;
-        tlb[i + 1] = Spte.pfn(leaf) << TLB_FLAG_BITS | (Spte.isWritable(leaf) ? TLB_W : 0) | (Spte.isDirty(leaf) ? TLB_D : 0);
+        tlb[i + 1] = Spte.pfn(leaf) << TLB_FLAG_BITS | (Spte.isWritable(leaf) ? TLB_W : 0) |
+            (Spte.isDirty(leaf) || !Spte.isAdEnabled(leaf) ? TLB_D : 0);
     }
 
     /** This vCPU's page-table memory cache (kernel: vcpu->arch.mmu_page_header_cache). */

@@ -15,9 +15,17 @@ import java.util.Set;
  * @param hostFrameLimit most 4 KiB host frames the host model may hand out (guest RAM plus
  *                       migration targets).
  * @param seededBugs     guards turned off, for the seeded-bug checks only.
+ * @param locklessAging  aging ({@link TdpMmuAge}) under RCU alone, as since 6.15 ("KVM: x86/mmu: Age
+ *                       sptes locklessly"), with that release's atomic-update rule
+ *                       ({@link Spte#needsAtomicUpdate}); false: aging holds mmu_lock for write and
+ *                       writers follow the older rule ({@link Spte#hasVolatileBits}). Decision: false
+ *                       by default, so every run that does not age keeps the figures it had.
+ * @param eptAdBits      EPT accessed/dirty bits on (the default); off, leaves carry
+ *                       {@link Spte#AD_DISABLED}, hardware sets neither bit, aging access-tracks
+ *                       ({@link Spte#markForAccessTrack}) and dirty logging can only write-protect.
  */
 public record VmConfig(int rootLevel, int tableCapacity, int maxVcpus, int tlbEntries, boolean rcuReclaimer,
-                       long hostFrameLimit, Set<SeededBug> seededBugs)
+                       long hostFrameLimit, Set<SeededBug> seededBugs, boolean locklessAging, boolean eptAdBits)
 {
     public VmConfig
     {
@@ -47,43 +55,64 @@ public record VmConfig(int rootLevel, int tableCapacity, int maxVcpus, int tlbEn
     /** A small VM for tests: 4-level, 4096 tables, 8 vCPUs, 64-entry TLBs, manual RCU reclaim. */
     public static VmConfig small()
     {
-        return new VmConfig(4, 4096, 8, 64, false, 1L << 22, Set.of());
+        return new VmConfig(4, 4096, 8, 64, false, 1L << 22, Set.of(), false, true);
     }
 
     public VmConfig withRootLevel(final int level)
     {
-        return new VmConfig(level, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs);
+        return new VmConfig(level, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits);
     }
 
     public VmConfig withTableCapacity(final int capacity)
     {
-        return new VmConfig(rootLevel, capacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs);
+        return new VmConfig(rootLevel, capacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits);
     }
 
     public VmConfig withMaxVcpus(final int vcpus)
     {
-        return new VmConfig(rootLevel, tableCapacity, vcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs);
+        return new VmConfig(rootLevel, tableCapacity, vcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits);
     }
 
     public VmConfig withTlbEntries(final int entries)
     {
-        return new VmConfig(rootLevel, tableCapacity, maxVcpus, entries, rcuReclaimer, hostFrameLimit, seededBugs);
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, entries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits);
     }
 
     public VmConfig withRcuReclaimer(final boolean reclaimer)
     {
-        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, reclaimer, hostFrameLimit, seededBugs);
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, reclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits);
     }
 
     public VmConfig withHostFrameLimit(final long frames)
     {
-        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, frames, seededBugs);
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, frames, seededBugs,
+            locklessAging, eptAdBits);
     }
 
     /** Turns guards off: for the seeded-bug checks only, never reachable from the public CLI. */
     public VmConfig withSeededBugs(final Set<SeededBug> bugs)
     {
-        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, bugs);
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, bugs,
+            locklessAging, eptAdBits);
+    }
+
+    /** Aging under RCU alone (6.15+) or under mmu_lock held for write (before). */
+    public VmConfig withLocklessAging(final boolean lockless)
+    {
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            lockless, eptAdBits);
+    }
+
+    /** EPT with or without accessed/dirty bits. */
+    public VmConfig withEptAdBits(final boolean adBits)
+    {
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, adBits);
     }
 
     public boolean has(final SeededBug bug)

@@ -51,7 +51,7 @@ public final class ScenarioLoader {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final String[] ROOT_FIELDS = {"name", "description", "vm", "costModel", "phases", "host"};
     private static final String[] VM_FIELDS = {"vcpus", "memoryPerVcpu", "memslots", "backing", "rootLevel",
-            "slotBaseGfn", "slots", "overlapVcpuMemory"};
+            "slotBaseGfn", "slots", "overlapVcpuMemory", "locklessAging"};
     private static final String[] SLOT_FIELDS = {"size", "pages", "backing", "baseGfn"};
     private static final String[] PASS_FIELDS = {"iterations", "writePercent", "pattern", "zipfExponent", "seed", "harvest"};
     private static final String[] SECOND_PASS_FIELDS = {"writePercent", "pattern", "zipfExponent", "seed"};
@@ -166,7 +166,8 @@ public final class ScenarioLoader {
             int memslots = f.int32(vm, "vm", "memslots", 1, MAX_MEMSLOTS, 1);
             slots = uniformSlots(vm, vcpus, perVcpu, memslots, backing, baseGfn, rootLevel);
         }
-        return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false));
+        return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false),
+                f.bool(vm, "vm", "locklessAging", false));
     }
 
     /** One past the last gfn a root of {@code rootLevel} levels translates. */

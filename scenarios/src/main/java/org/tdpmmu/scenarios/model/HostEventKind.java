@@ -1,6 +1,6 @@
 package org.tdpmmu.scenarios.model;
 
-/** A host-side event that changes the host mapping of guest memory behind the MMU's back. */
+/** A host-side event that changes the host mapping of guest memory, or asks which of it was used, behind the MMU's back. */
 public enum HostEventKind implements YamlNamed {
     /**
      * Page migration: an mmu_notifier invalidation of the range, then the range's host frames move
@@ -11,7 +11,13 @@ public enum HostEventKind implements YamlNamed {
      * A bare mmu_notifier invalidation (reclaim, NUMA hinting, mprotect): invalidate_range_start
      * zaps the range's leaves, invalidate_range_end bumps the sequence; pfns stay the same.
      */
-    INVALIDATE("invalidate");
+    INVALIDATE("invalidate"),
+    /**
+     * Aging, as MGLRU and idle page tracking do: mmu_notifier clear_young over the range (kernel:
+     * kvm_tdp_mmu_age_gfn_range), A cleared without a TLB flush, under mmu_lock held for write or,
+     * with {@code vm.locklessAging}, under RCU alone; pages found young or idle are counted.
+     */
+    AGE("age");
 
     private final String yamlName;
 

@@ -18,8 +18,11 @@ import java.util.Optional;
  * @param overlapVcpuMemory every vCPU touches all {@code vcpus * memoryPerVcpu} bytes instead of its own
  *                      {@code memoryPerVcpu} (dirty_log_perf_test {@code -o}: memstress without
  *                      partition_vcpu_memory_access), so vCPUs fault, write and get harvested on the same pages
+ * @param locklessAging host {@code age} events age under RCU alone (6.15+) instead of under mmu_lock held
+ *                      for write, and write-locked SPTE writers follow that release's atomic-update rule
  */
-public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory) {
+public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory,
+                       boolean locklessAging) {
 
     /** The default base gfn of the first slot: 0x100000, i.e. guest physical 4 GiB (1 GiB aligned). */
     public static final long DEFAULT_SLOT_BASE_GFN = 0x100000L;
@@ -38,9 +41,19 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
         this(vcpus, memoryPerVcpu, rootLevel, slots, false);
     }
 
+    /** Aging under mmu_lock (the default). */
+    public VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory) {
+        this(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, false);
+    }
+
     /** This VM with every vCPU touching all of the test memory ({@code true}) or only its own region. */
     public VmConfig withOverlapVcpuMemory(boolean overlap) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap, locklessAging);
+    }
+
+    /** This VM with aging under RCU alone ({@code true}, 6.15+) or under mmu_lock held for write. */
+    public VmConfig withLocklessAging(boolean lockless) {
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, lockless);
     }
 
     /** The 4 KiB guest frames one vCPU touches in a pass: its own region, or all of them when overlapping. */

@@ -24,6 +24,8 @@ import org.tdpmmu.core.RecoveryStrategy;
 import org.tdpmmu.core.ResourceExhaustedException;
 import org.tdpmmu.core.Vcpu;
 import org.tdpmmu.core.Vm;
+import org.tdpmmu.core.TdpIter;
+import org.tdpmmu.core.TdpMmuAge;
 import org.tdpmmu.core.VmConfig;
 import org.tdpmmu.scenarios.engine.PhaseResult;
 import org.tdpmmu.scenarios.engine.ProgressListener;
@@ -243,7 +245,8 @@ final class ScenarioRun implements AutoCloseable
             .withMaxVcpus(scenario.vm().vcpus())
             .withTableCapacity((int)MemoryEstimate.tableCapacity(scenario))
             .withHostFrameLimit(MemoryEstimate.hostFrameLimit(scenario))
-            .withRcuReclaimer(true);
+            .withRcuReclaimer(true)
+            .withLocklessAging(scenario.vm().locklessAging());
     }
 
     static Backing coreBacking(final SlotConfig s)
@@ -851,6 +854,8 @@ final class ScenarioRun implements AutoCloseable
         final SplittableRandom random = new SplittableRandom(seed);
         final long periodNanos = (long)(1e9 / e.ratePerSecond());
         final Memslot[] slots = layout.slots();
+        final TdpMmuAge age = e.kind() == HostEventKind.AGE ? new TdpMmuAge(vm) : null;
+        final TdpIter ageIter = age != null ? new TdpIter(vm.store()) : null;
         while (!hostStop)
         {
             LockSupport.parkNanos(periodNanos);
@@ -866,6 +871,10 @@ final class ScenarioRun implements AutoCloseable
                 if (e.kind() == HostEventKind.MIGRATE)
                 {
                     vm.migrate(slot, start, count);
+                }
+                else if (age != null)
+                {
+                    age.clearYoung(ageIter, start, start + count);
                 }
                 else
                 {

@@ -179,6 +179,13 @@ class ScenarioLoaderTest {
     // ------------------------------------------------------------------ bad input: one clear message
 
     @Test
+    void locklessAging() {
+        assertFalse(ScenarioLoader.parse(BASE, "base.yaml").vm().locklessAging(), "aging under mmu_lock by default");
+        assertTrue(ScenarioLoader.parse(insertAfter(6, "  locklessAging: true"), "l.yaml").vm().locklessAging());
+        assertMessage(insertAfter(6, "  locklessAging: 1"), "bad.yaml:7: vm.locklessAging: 1 is not one of true, false");
+    }
+
+    @Test
     void overlapVcpuMemory() {
         assertFalse(ScenarioLoader.parse(BASE, "base.yaml").vm().overlapVcpuMemory(), "each vCPU on its own region by default");
         Scenario s = ScenarioLoader.parse(insertAfter(6, "  overlapVcpuMemory: true"), "o.yaml");
@@ -205,7 +212,7 @@ class ScenarioLoaderTest {
     @Test
     void unknownFieldsListTheAllowedOnes() {
         assertMessage(replace(3, "  vcpu: 4"), "bad.yaml:3: vm.vcpu: unknown field; allowed fields of vm: "
-                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory");
+                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging");
         assertMessage(replace(1, "nmae: t"), "bad.yaml:1: nmae: unknown field; allowed fields: "
                 + "name, description, vm, costModel, phases, host");
         assertMessage(replace(10, "  - dirtyPass: { iteration: 2 }"), "bad.yaml:10: phases[2].dirtyPass.iteration: "
@@ -362,7 +369,7 @@ class ScenarioLoaderTest {
     void hostEvents() {
         String h = BASE + "host:\n";
         assertMessage(h + "  - { kind: swap, during: dirtyPass, ratePerSecond: 1 }",
-                "bad.yaml:14: host[0].kind: \"swap\" is not one of migrate, invalidate");
+                "bad.yaml:14: host[0].kind: \"swap\" is not one of migrate, invalidate, age");
         assertMessage(h + "  - { kind: migrate, during: harvesting, ratePerSecond: 1 }",
                 "bad.yaml:14: host[0].during: \"harvesting\" is not one of all, populate, enableDirtyLogging, dirtyPass, "
                         + "harvest, disableDirtyLogging, secondPass");
@@ -380,7 +387,7 @@ class ScenarioLoaderTest {
     @Test
     void requiredFields() {
         assertMessage("phases: [populate]\n", "bad.yaml:1: vm: missing (required: a map with the fields "
-                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory)");
+                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging)");
         assertMessage("vm:\n  memoryPerVcpu: 4K\nphases: [populate]\n",
                 "bad.yaml:2: vm.vcpus: missing (required: an integer in 1..512)");
         assertMessage("vm:\n  vcpus: 1\nphases: [populate]\n",
