@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
             "1:safety violations (printed on stderr)",
             "2:bad command line or scenario file",
             "3:no scenario engine available",
-            "4:the engine failed, or an internal error"})
+            "4:the run could not complete: out of memory, a resource exhausted or a failure injected (one line), or the engine failed or an internal error (with the stack trace)"})
 public final class Main implements Callable<Integer> {
 
     @Spec

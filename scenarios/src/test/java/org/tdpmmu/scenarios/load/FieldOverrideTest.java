@@ -1,6 +1,7 @@
 package org.tdpmmu.scenarios.load;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
@@ -56,8 +57,9 @@ class FieldOverrideTest {
     @Test
     void badValuesNameTheFieldAndNoLine() {
         assertEquals("t.yaml: vm.vcpus: 1000 is out of range 1..512", error("vm.vcpus=1000"));
-        assertEquals("t.yaml: vm.vcpu: unknown field; allowed fields of vm: vcpus, memoryPerVcpu, memslots, backing, "
-                + "rootLevel, slotBaseGfn, slots, overlapVcpuMemory", error("vm.vcpu=4"));
+        String unknown = error("vm.vcpu=4");
+        assertTrue(unknown.startsWith("t.yaml: vm.vcpu: unknown field; allowed fields of vm: vcpus, memoryPerVcpu, "
+                + "memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory"), unknown);
         assertEquals("t.yaml: phases[9].dirtyPass.seed: phases has 5 items (0..4), no item 9",
                 error("phases[9].dirtyPass.seed=1"));
         assertEquals("t.yaml: name.x: name is \"t\", not a map", error("name.x=1"));
