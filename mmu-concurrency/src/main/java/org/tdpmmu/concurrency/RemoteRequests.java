@@ -64,6 +64,7 @@ public final class RemoteRequests
     private final AtomicInteger registered = new AtomicInteger();
     private final LongAdder requests = new LongAdder();
     private final LongAdder vcpusInterrupted = new LongAdder();
+    private final LongAdder vcpusRequested = new LongAdder();
     private final LongAdder waitNanosTotal = new LongAdder();
     private final LongAdder acks = new LongAdder();
 
@@ -222,6 +223,16 @@ public final class RemoteRequests
         return vcpusInterrupted.sum();
     }
 
+    /**
+     * vCPUs a request was set on, in guest mode or not: the requester's loop over every vCPU
+     * (kernel: kvm_make_vcpu_request's atomic set of the request bit and read of vcpu->mode), which
+     * costs the requester something even when no vCPU is in guest mode and no IPI is sent.
+     */
+    public long vcpusRequested()
+    {
+        return vcpusRequested.sum();
+    }
+
     /** Nanoseconds requesters spent waiting for acknowledgements. */
     public long waitNanosTotal()
     {
@@ -264,6 +275,7 @@ public final class RemoteRequests
             }
         }
         vcpusInterrupted.add(interrupted);
+        vcpusRequested.add(to - from);
         if (waitSet != null && interrupted > 0)
         {
             final long start = System.nanoTime();

@@ -276,4 +276,22 @@ class RemoteRequestsTest
         assertTrue(tlbFlushes.get() > 0);
         assertTrue(millis < TestThreads.GUARD_MILLIS, "took " + millis + " ms");
     }
+
+    @Test
+    void everyRegisteredVcpuIsRequestedEvenWithNoneInGuestMode()
+    {
+        // The requester's per-vCPU work (kernel: kvm_make_vcpu_request on each vCPU) is what a flush
+        // costs when nobody runs: counted per vCPU, apart from the interruptions.
+        final RemoteRequests requests = new RemoteRequests(8);
+        for (int i = 0; i < 3; i++)
+        {
+            requests.register();
+        }
+        requests.makeAllCpusRequest(REQ_TLB_FLUSH, true);
+        requests.makeAllCpusRequest(REQ_TLB_FLUSH, true);
+        requests.makeRequest(1, REQ_TLB_FLUSH, false);
+        assertEquals(3, requests.requests());
+        assertEquals(7, requests.vcpusRequested());
+        assertEquals(0, requests.vcpusInterrupted());
+    }
 }

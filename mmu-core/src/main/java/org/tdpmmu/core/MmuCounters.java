@@ -31,6 +31,8 @@ public final class MmuCounters
     public final LongAdder splitAllocFailures = new LongAdder();
     public final LongAdder zapLeaf = new LongAdder();
     public final LongAdder zapNonLeaf = new LongAdder();
+    /** Entries handle_removed_pt took over (all 512 of each unlinked table, present or not). */
+    public final LongAdder removedPtEntries = new LongAdder();
     public final LongAdder tlbFlushRequests = new LongAdder();
     public final LongAdder tlbFlushVcpus = new LongAdder();
     /** Page-table levels read by hardware walks (vCPU TLB misses). */
@@ -91,6 +93,7 @@ public final class MmuCounters
         m.put("split.alloc-failed", splitAllocFailures.sum());
         m.put("zap.leaf", zapLeaf.sum());
         m.put("zap.nonleaf", zapNonLeaf.sum());
+        m.put("removed_pt.entry", removedPtEntries.sum());
         m.put("tlb.flush.requests", tlbFlushRequests.sum());
         m.put("tlb.flush.vcpus", tlbFlushVcpus.sum());
         m.put("tlb.hit", tlbHits.sum());

@@ -575,6 +575,8 @@ public final class TdpMmu implements MmuNotifier
     void handleRemovedPt(final long table, final int level, final long baseGfn, final boolean shared)
     {
         final long pages = Spte.pagesPerLevel(level);
+        // Counted per table: the kernel visits every entry, present or not (the cost model's unit).
+        counters.removedPtEntries.add(Spte.ENTRIES_PER_TABLE);
         for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
         {
             final long gfn = baseGfn + i * pages;

@@ -291,7 +291,11 @@ public final class Vcpu
         }
         if (r == TdpMmu.RET_PF_RETRY)
         {
-            Thread.onSpinWait();
+            // Mostly a frozen entry: its owner is a zap or promotion waiting for this and the other
+            // vCPUs to take a flush. A kernel vCPU has its own pCPU and re-faults a few times in that
+            // window; here it shares a core with that owner, so spinning stretches the window and each
+            // spin is another counted fault. Give the core away instead.
+            Thread.yield();
         }
         enterGuest();
     }

@@ -143,22 +143,27 @@ class RecoveryTest
         final long flushes = c.tlbFlushRequests.sum();
         final long zapLeaf = c.zapLeaf.sum();
         final long zapNonLeaf = c.zapNonLeaf.sum();
+        final long removedEntries = c.removedPtEntries.sum();
         l.log().disable(l.slot(), strategy.recovery());
         final long flushed = c.tlbFlushRequests.sum() - flushes;
+        final long removed = c.removedPtEntries.sum() - removedEntries;
         switch (strategy)
         {
             case ZAP_HUGE:
                 assertEquals(HUGE, flushed);
                 assertEquals(HUGE, c.zapNonLeaf.sum() - zapNonLeaf, "the 8 L1 tables torn down");
+                assertEquals(HUGE * 512L, removed, "handle_removed_pt visits all 512 entries of each");
                 break;
             case PROMOTE_IN_PLACE:
                 assertEquals(1, flushed);
                 assertEquals(HUGE, c.zapNonLeaf.sum() - zapNonLeaf);
+                assertEquals(HUGE * 512L, removed, "a promotion frees the same tables a zap does");
                 break;
             default:
                 assertEquals(PAGES, c.zapLeaf.sum() - zapLeaf, "every 4K leaf zapped");
                 assertEquals(PAGES, flushed, "one flush per zap");
                 assertEquals(0, c.zapNonLeaf.sum() - zapNonLeaf, "the tables stay");
+                assertEquals(0, removed, "no table is unlinked");
         }
         SafetyChecksTest.assertClean(SafetyChecks.structure(l.vm()));
         readPass(l);

@@ -29,6 +29,12 @@ import java.util.Set;
  *   lockless walk and one cmpxchg restoring W; no pfn lookup, no lock</td></tr>
  * <tr><td>tlb.flush.vcpus</td><td>3000</td><td>one vCPU interrupted by a remote TLB flush</td><td>IPI
  *   delivery, the target's exit, INVEPT, the acknowledgement the requester waits for: a few µs</td></tr>
+ * <tr><td>tlb.flush.request.vcpus</td><td>18</td><td>one vCPU a remote TLB flush request is set on, in
+ *   guest mode or not</td><td>kvm_make_all_cpus_request visits every vCPU: an atomic set of the request bit
+ *   and a read of the mode, on a line the vCPU last wrote (a cross-core miss, 15-20 ns). Paid even when no
+ *   vCPU runs, so a flush per 4 KiB zap costs 96 x 18 ns with 96 idle vCPUs; calibrated on the 2021
+ *   zap figure (45.7 s / 25,165,824 flushes = 1.82 µs a zap, less zap.leaf, over 96 vCPUs), which agrees
+ *   with that reason</td></tr>
  * <tr><td>walk.levels</td><td>25</td><td>one paging-structure entry read by a hardware walk</td><td>a
  *   cache hit in L1/L2 per level; walks mostly miss the TLB but hit the caches</td></tr>
  * <tr><td>table.alloc</td><td>200</td><td>a page-table page allocated</td><td>take a page from the
@@ -38,7 +44,13 @@ import java.util.Set;
  * <tr><td>zap.leaf</td><td>60</td><td>a leaf SPTE zapped</td><td>an atomic exchange plus the
  *   changed-SPTE bookkeeping (dirty and accessed propagation, pfn release)</td></tr>
  * <tr><td>zap.nonleaf</td><td>60</td><td>a non-leaf SPTE zapped</td><td>the entry itself costs like a
- *   leaf; the child table is charged through table.free and its entries through zap.leaf</td></tr>
+ *   leaf; the child table is charged through table.free and its entries through removed_pt.entry</td></tr>
+ * <tr><td>removed_pt.entry</td><td>75</td><td>one entry of an unlinked table taken over by
+ *   handle_removed_pt (in a zap of a table or an in-place promotion)</td><td>an exchange to frozen on an
+ *   entry of a table tree far larger than the caches (96 GiB mapped at 4 KiB is 192 MiB of entries: a miss
+ *   per 8 entries), then handle_changed_spte on the old value: the pfn's accessed and dirty propagation
+ *   (a struct page each). Calibrated on the 2021 promotion figure (1.95 s for 96 x 262,656 entries = 77 ns);
+ *   the 2024 in-place figure (4.8 s for 131,072 x 512 entries = 73 ns) agrees</td></tr>
  * <tr><td>split</td><td>800</td><td>a huge mapping split into 512 smaller ones</td><td>fill 512
  *   entries derived from the huge SPTE and link the table (allocation charged separately)</td></tr>
  * <tr><td>promote</td><td>1000</td><td>a child table replaced by a huge mapping in place</td><td>scan
@@ -69,11 +81,13 @@ public final class CostModel {
         m.put("fault", 1500L);
         m.put("fault.fast", 300L);
         m.put("tlb.flush.vcpus", 3000L);
+        m.put("tlb.flush.request.vcpus", 18L);
         m.put("walk.levels", 25L);
         m.put("table.alloc", 200L);
         m.put("table.free", 150L);
         m.put("zap.leaf", 60L);
         m.put("zap.nonleaf", 60L);
+        m.put("removed_pt.entry", 75L);
         m.put("split", 800L);
         m.put("promote", 1000L);
         m.put("dirty.wrprot", 20L);
@@ -173,6 +187,31 @@ public final class CostModel {
             }
         }
         return total;
+    }
+
+    /**
+     * The keys charged to the thread that runs an ioctl (the dirty-log disable, enable, clear), not to
+     * vCPUs: zaps, removed tables, promotions, splits, protection changes, and the flush requests with
+     * the vCPUs each interrupts (the requester waits for their acknowledgement). vCPU work — faults,
+     * exits, walks, table allocations for faults — is left out.
+     */
+    private static final Set<String> REQUESTER_KEYS = Set.of("tlb.flush.vcpus", "tlb.flush.request.vcpus",
+            "zap.leaf", "zap.nonleaf", "removed_pt.entry", "table.free", "promote", "split", "dirty.wrprot",
+            "dirty.dbit.cleared");
+
+    /**
+     * {@link #modeledNanos} over the requester's keys only: what an ioctl's own thread spends while
+     * vCPUs run beside it (dirty_log_perf_test -e), comparable with the kernel test's wall time of
+     * that ioctl. With the vCPUs idle both sums are the same but for table allocations.
+     */
+    public long requesterNanos(Map<String, Long> counters) {
+        Map<String, Long> requester = new LinkedHashMap<>();
+        counters.forEach((k, v) -> {
+            if (REQUESTER_KEYS.contains(k)) {
+                requester.put(k, v);
+            }
+        });
+        return modeledNanos(requester);
     }
 
     @Override

@@ -116,6 +116,7 @@ public final class ModelReplay implements AutoCloseable
     {
         final Map<String, Long> m = vm.counters().snapshot();
         m.put("tlb.flush.vcpus", vm.requests().vcpusInterrupted());
+        m.put("tlb.flush.request.vcpus", vm.requests().vcpusRequested());
         return m;
     }
 

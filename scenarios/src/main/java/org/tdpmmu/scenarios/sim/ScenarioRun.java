@@ -698,6 +698,13 @@ final class ScenarioRun implements AutoCloseable
     {
         final long first = overlap ? 0 : id * pagesPerVcpu;
         final boolean stoppable = current.kind() == StepKind.DISABLE_DIRTY_LOGGING;
+        // Per-write bookkeeping was a CAS on the shared written-bits word per page: with a region of
+        // its own and harvests only between passes (no ring reaped mid-pass), a vCPU owns its words and
+        // gathers a word's bits locally, publishing each word once (a word shared with a neighbour's
+        // region at an unaligned boundary still goes through the atomic OR).
+        final boolean batchWritten = !overlap && scenario.dirtyRingEntries() == 0;
+        int pendingWord = -1;
+        long pendingBits = 0;
         for (long i = 0; i < passPages; i++)
         {
             final long index = first + order.next(i);
@@ -711,10 +718,21 @@ final class ScenarioRun implements AutoCloseable
                 lastPass.set(index, passNo);
                 if (logged)
                 {
+                    final int word = (int)(index >>> 6);
                     final long bit = 1L << (index & 63);
-                    if ((writtenSinceHarvest.get((int)(index >>> 6)) & bit) == 0)
+                    if (batchWritten)
                     {
-                        writtenSinceHarvest.getAndAccumulate((int)(index >>> 6), bit, (a, b) -> a | b);
+                        if (word != pendingWord)
+                        {
+                            publishWritten(pendingWord, pendingBits);
+                            pendingWord = word;
+                            pendingBits = 0;
+                        }
+                        pendingBits |= bit;
+                    }
+                    else if ((writtenSinceHarvest.get(word) & bit) == 0)
+                    {
+                        writtenSinceHarvest.getAndAccumulate(word, bit, (a, b) -> a | b);
                     }
                 }
             }
@@ -729,6 +747,7 @@ final class ScenarioRun implements AutoCloseable
             if ((i & (SLICE - 1)) == SLICE - 1 && stopping)
             {
                 // Another vCPU or the host could not allocate: the run stops (see the class comment).
+                publishWritten(pendingWord, pendingBits);
                 return;
             }
             if ((i & (SLICE - 1)) == SLICE - 1 && pcpus.hasQueuedThreads())
@@ -743,13 +762,24 @@ final class ScenarioRun implements AutoCloseable
                 progress.advanced(PROGRESS_CHUNK);
                 if (stoppable && !keepRunning)
                 {
+                    publishWritten(pendingWord, pendingBits);
                     sampler.publish(id, vcpu.accesses(), vcpu.faults());
                     return;
                 }
             }
         }
+        publishWritten(pendingWord, pendingBits);
         progress.advanced(passPages & (PROGRESS_CHUNK - 1));
         sampler.publish(id, vcpu.accesses(), vcpu.faults());
+    }
+
+    /** ORs a vCPU's gathered written bits into their word (nothing for word -1 or no bits). */
+    private void publishWritten(final int word, final long bits)
+    {
+        if (word >= 0 && bits != 0 && (writtenSinceHarvest.get(word) & bits) != bits)
+        {
+            writtenSinceHarvest.getAndAccumulate(word, bits, (a, b) -> a | b);
+        }
     }
 
     static long value(final long gfn, final int pass)
@@ -807,6 +837,7 @@ final class ScenarioRun implements AutoCloseable
     {
         final Map<String, Long> m = vm.counters().snapshot();
         m.put("tlb.flush.vcpus", vm.requests().vcpusInterrupted());
+        m.put("tlb.flush.request.vcpus", vm.requests().vcpusRequested());
         return m;
     }
 
