@@ -48,6 +48,12 @@ public final class DirtyLogging
     private final DirtyRing.MaskReset resetMask = this::resetDirtyGfn;
 
     private final boolean eptAdBits;
+    /**
+     * Slots enabled with initially-set and eager splitting: each clear splits the huge pages under
+     * its range before protecting (kernel 6.12: kvm_arch_mmu_enable_log_dirty_pt_masked calls
+     * kvm_mmu_try_split_huge_pages for the mask's range when eager_page_split is on).
+     */
+    private final java.util.Set<Memslot> splitAtClear = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public DirtyLogging(final Vm vm)
     {
@@ -74,9 +80,11 @@ public final class DirtyLogging
      * As {@link #enable(Memslot, int, boolean)}; with {@code initiallySet} (kernel:
      * KVM_DIRTY_LOG_INITIALLY_SET, used with manual protect) nothing is protected or split now: the
      * bitmap starts all set and each KVM_CLEAR_DIRTY_LOG protects the pages it clears, so the cost
-     * moves from enable to the first clear. Decision: huge leaves are then write-protected by the
-     * clear and split on their first write, even with {@code eagerSplit} (the kernel splits them
-     * eagerly under the write lock at clear time).
+     * moves from enable to the first clear. With {@code eagerSplit} too, each clear first splits
+     * the huge pages under its range, as the kernel does (6.12); without it the clear
+     * write-protects huge leaves and each splits on its first write. Decision: the split runs under
+     * the read lock before the clear takes the write lock (the kernel splits under the write lock,
+     * per 64-page mask); the pages end up the same, split before they are protected.
      */
     public synchronized void enable(final Memslot slot, final int mode, final boolean eagerSplit,
         final boolean initiallySet)
@@ -117,6 +125,10 @@ public final class DirtyLogging
             for (long page = 0; page < slot.npages(); page++)
             {
                 slot.dirtyBitmap().setBit(page);
+            }
+            if (eagerSplit)
+            {
+                splitAtClear.add(slot);
             }
             enableNanos.add(System.nanoTime() - t0);
             return;
@@ -239,6 +251,13 @@ public final class DirtyLogging
                 "64 and the " + masks.length + " mask words must lie inside the slot's " + slot.npages() + " pages");
         }
         final long t0 = System.nanoTime();
+        if (splitAtClear.contains(slot))
+        {
+            final long s0 = System.nanoTime();
+            final long first = slot.baseGfn() + firstPage;
+            splitHugePages(slot, first, Math.min(slot.endGfn(), first + 64L * masks.length));
+            splitNanos.add(System.nanoTime() - s0);
+        }
         final DirtyBitmap bitmap = slot.dirtyBitmap();
         long cleared = 0;
         boolean flush = false;
@@ -341,6 +360,7 @@ public final class DirtyLogging
     {
         checkLogging(slot);
         final long t0 = System.nanoTime();
+        splitAtClear.remove(slot);
         slot.setLogMode(Memslot.LOG_OFF);
         waitForFaultsThatSawTheOldMode();
         recovery.recover(mmu, slot);
@@ -569,6 +589,12 @@ public final class DirtyLogging
      */
     boolean splitHugePages(final Memslot slot)
     {
+        return splitHugePages(slot, slot.baseGfn(), slot.endGfn());
+    }
+
+    /** {@link #splitHugePages(Memslot)} over the slot's gfns [start, end) only. */
+    boolean splitHugePages(final Memslot slot, final long start, final long end)
+    {
         final TdpIter iter = new TdpIter(mmu.store());
         // No more tables than the slot could ever split into (a small slot on a small store).
         final int fill = (int)Math.min(SPLIT_CACHE_TABLES, slot.npages() / Spte.ENTRIES_PER_TABLE + 1);
@@ -581,7 +607,7 @@ public final class DirtyLogging
         try
         {
             walk:
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, slot.baseGfn(), slot.endGfn());
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, start, end);
                 iter.valid(); iter.next())
             {
                 if (mmu.condResched(iter, false, true))
