@@ -125,16 +125,24 @@ class DirtyLoggingTest
      * clear write-protects each huge leaf under the cleared pages once (counted once, not per word)
      * and clears every bit it was given.
      */
+    /** A 1024-page slot on 2 MiB backing, both huge pages mapped writable by one vCPU's writes. */
+    private static Memslot twoHugePagesMapped(final Vm vm)
+    {
+        final Memslot slot = vm.addMemslot(BASE, 1024, Backing.PAGE_2M);
+        final Vcpu vcpu = vm.createVcpu();
+        vcpu.write(BASE, 1);
+        vcpu.write(BASE + 512, 2);
+        vcpu.exitGuest();
+        return slot;
+    }
+
     @Test
     void clearAfterInitiallySetWriteProtectsEachHugeLeafOnce()
     {
         try (Vm vm = new Vm(VmConfig.small()))
         {
-            final Memslot slot = vm.addMemslot(BASE, 1024, Backing.PAGE_2M);
-            final Vcpu vcpu = vm.createVcpu();
-            vcpu.write(BASE, 1);
-            vcpu.write(BASE + 512, 2);
-            vcpu.exitGuest();
+            final Memslot slot = twoHugePagesMapped(vm);
+            final Vcpu vcpu = vm.vcpus().get(0);
             final DirtyLogging log = new DirtyLogging(vm);
             log.enable(slot, Memslot.LOG_WRPROT, false, true);
             assertTrue(Spte.isWritable(SafetyChecks.lookup(vm, BASE).spte()), "nothing protected at enable");
@@ -163,11 +171,8 @@ class DirtyLoggingTest
     {
         try (Vm vm = new Vm(VmConfig.small()))
         {
-            final Memslot slot = vm.addMemslot(BASE, 1024, Backing.PAGE_2M);
-            final Vcpu vcpu = vm.createVcpu();
-            vcpu.write(BASE, 1);
-            vcpu.write(BASE + 512, 2);
-            vcpu.exitGuest();
+            final Memslot slot = twoHugePagesMapped(vm);
+            final Vcpu vcpu = vm.vcpus().get(0);
             final DirtyLogging log = new DirtyLogging(vm);
             log.enable(slot, Memslot.LOG_DBIT, true, true);
             assertEquals(0, vm.counters().splits.sum(), "nothing split at enable with initially-set");
