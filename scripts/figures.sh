@@ -2,7 +2,7 @@
 # Every published kernel figure tdpmmu can reproduce, run at the kernel test's full size, one run
 # after another, written to FIGURES.md beside the kernel's numbers.
 #
-#   scripts/figures.sh              every figure (about 10 minutes on 2 cores)
+#   scripts/figures.sh              every figure (13 minutes on 2 cores under a load of 16-33)
 #   scripts/figures.sh NAME...      only these figures; the other sections of FIGURES.md are kept
 #   scripts/figures.sh --list       the figure names
 #   FIGURES_REUSE=1 scripts/figures.sh ...   rewrite FIGURES.md from the last runs' outputs
