@@ -42,6 +42,8 @@ declare -A JCSTRESS=(
   [RING_REENTER_BEFORE_RESET]="RingFullVsReset"
   [LOCKLESS_AGE_WITHOUT_RCU]="AgeVsRemovedPt"
   [AGE_PLAIN_STORE]="AgeVsDirtyWrite"
+  # aging races, the rest of issue 18
+  [TEST_YOUNG_WITHOUT_PRESENT_CHECK]="TestYoungVsAtomicZap"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.

@@ -39,6 +39,7 @@ public final class TdpMmuAge
     private final boolean lockless;
     private final boolean bugNoRcu;
     private final boolean bugPlainStore;
+    private final boolean bugTestYoungNoPresentCheck;
 
     public TdpMmuAge(final Vm vm)
     {
@@ -50,6 +51,7 @@ public final class TdpMmuAge
         this.lockless = vm.config().locklessAging();
         this.bugNoRcu = vm.config().has(SeededBug.LOCKLESS_AGE_WITHOUT_RCU);
         this.bugPlainStore = vm.config().has(SeededBug.AGE_PLAIN_STORE);
+        this.bugTestYoungNoPresentCheck = vm.config().has(SeededBug.TEST_YOUNG_WITHOUT_PRESENT_CHECK);
     }
 
     /** True when this VM ages under RCU alone (6.15+). */
@@ -161,7 +163,12 @@ public final class TdpMmuAge
             for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
             {
                 final long old = iter.oldSpte();
-                if (!Spte.isPresentLeaf(old, iter.level()))
+                // Presence first: lockless, this walk meets entries a zap has frozen, and the
+                // frozen value has A (and the huge-page bit) among its bits (is_frozen_spte).
+                final boolean leaf = testOnly && bugTestYoungNoPresentCheck
+                    ? Spte.isLastAtLevel(old, iter.level())
+                    : Spte.isPresentLeaf(old, iter.level());
+                if (!leaf)
                 {
                     continue;
                 }

@@ -14,6 +14,7 @@ import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsFault;
 import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RcuCallbackVsLateReader;
+import org.tdpmmu.stress.TestYoungVsAtomicZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -139,5 +140,11 @@ class RaceTwinsTest
     void nestedInvalidationsVsFault()
     {
         Explorer.explore(NestedInvalidationsVsFault.class);
+    }
+
+    @Test
+    void testYoungVsAtomicZap()
+    {
+        Explorer.explore(TestYoungVsAtomicZap.class);
     }
 }

@@ -22,6 +22,7 @@ import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RingFullVsReset;
 import org.tdpmmu.stress.RingPushVsCollect;
 import org.tdpmmu.stress.RingResetVsWriteFault;
+import org.tdpmmu.stress.TestYoungVsAtomicZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -143,5 +144,12 @@ class SeededBugsExploreTest
     void agePlainStore()
     {
         SeededExploration.mustCatch(SeededBug.AGE_PLAIN_STORE, AgeVsDirtyWrite.class);
+    }
+
+    @Test
+    @Tag(Explorer.TAG)
+    void testYoungWithoutPresentCheck()
+    {
+        SeededExploration.mustCatch(SeededBug.TEST_YOUNG_WITHOUT_PRESENT_CHECK, TestYoungVsAtomicZap.class);
     }
 }
