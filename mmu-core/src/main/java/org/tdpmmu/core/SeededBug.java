@@ -43,5 +43,11 @@ public enum SeededBug
      * test_young tests is_last_spte but not is_shadow_present_pte: an entry an atomic zap has
      * frozen (its A bit among the frozen bits) reads as a young leaf.
      */
-    TEST_YOUNG_WITHOUT_PRESENT_CHECK
+    TEST_YOUNG_WITHOUT_PRESENT_CHECK,
+    /**
+     * Lockless access tracking (EPT without A/D bits) stores the marked snapshot instead of its
+     * one cmpxchg: a table an eager split linked there meanwhile is overwritten (leaked, and a
+     * huge leaf is back in a logged slot).
+     */
+    AGE_TRACK_PLAIN_STORE
 }

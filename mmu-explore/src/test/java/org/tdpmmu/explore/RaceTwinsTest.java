@@ -2,6 +2,8 @@ package org.tdpmmu.explore;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.tdpmmu.stress.AgeVsEagerSplit;
+import org.tdpmmu.stress.AgeVsHarvest;
 import org.tdpmmu.stress.DbitVsHarvest;
 import org.tdpmmu.stress.DbitVsRemovedPt;
 import org.tdpmmu.stress.EagerSplitVsWrite;
@@ -146,5 +148,17 @@ class RaceTwinsTest
     void testYoungVsAtomicZap()
     {
         Explorer.explore(TestYoungVsAtomicZap.class);
+    }
+
+    @Test
+    void ageVsHarvest()
+    {
+        Explorer.explore(AgeVsHarvest.class);
+    }
+
+    @Test
+    void ageVsEagerSplit()
+    {
+        Explorer.explore(AgeVsEagerSplit.class);
     }
 }
