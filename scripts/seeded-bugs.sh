@@ -41,7 +41,10 @@ declare -A JCSTRESS=(
   [RING_PUSH_BEFORE_WRITABLE]="RingResetVsWriteFault"
   [RING_REENTER_BEFORE_RESET]="RingFullVsReset"
   [LOCKLESS_AGE_WITHOUT_RCU]="AgeVsRemovedPt"
-  [AGE_PLAIN_STORE]="AgeVsDirtyWrite"
+  [AGE_PLAIN_STORE]="AgeVsDirtyWrite|AgeVsHarvest"
+  # aging races, the rest of issue 18
+  [TEST_YOUNG_WITHOUT_PRESENT_CHECK]="TestYoungVsAtomicZap"
+  [AGE_TRACK_PLAIN_STORE]="AgeVsEagerSplit"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.

@@ -510,6 +510,40 @@ class SeededBugsTest
     {
         assertTrue(dirtyLostToAging(EnumSet.of(SeededBug.AGE_PLAIN_STORE)), "with the bug the ager's store drops D");
         assertFalse(dirtyLostToAging(NONE), "without the bug the atomic clear keeps D");
+        // The same guard against the harvest (AgeVsHarvest): the ager's stale snapshot gives W back.
+        assertTrue(reprotectLostToAging(EnumSet.of(SeededBug.AGE_PLAIN_STORE)),
+            "with the bug the ager's store undoes the harvest's re-protection");
+        assertFalse(reprotectLostToAging(NONE), "without the bug the atomic clear leaves W clear");
+    }
+
+    /**
+     * Write-protect logging: the ager paused at AGE_BEFORE_CLEAR on a written (writable) leaf, a
+     * KVM_GET_DIRTY_LOG reports the page and re-protects it, the ager finishes; is the next write
+     * missing from the next harvest?
+     */
+    private static boolean reprotectLostToAging(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs).withLocklessAging(true)))
+        {
+            final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(7, 1);
+            vcpu.exitGuest();
+            final TdpMmuAge age = new TdpMmuAge(vm);
+            final Pause pause = new Pause(TestHook.Point.AGE_BEFORE_CLEAR, "ager");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Boolean> ager = start("ager", () -> age.clearYoung(0, 1024));
+            pause.awaitReached();
+            assertTrue(Probe.dirty(log.getDirtyLog(slot, false), 7), "the harvest reports the first write");
+            assertFalse(Spte.isWritable(Probe.entryFor(vm, 7)), "and re-protected the leaf");
+            pause.release();
+            assertTrue(join(ager));
+            vcpu.write(7, 2);
+            vcpu.exitGuest();
+            return !Probe.dirty(log.getDirtyLog(slot, false), 7);
+        }
     }
 
     private static boolean dirtyLostToAging(final Set<SeededBug> bugs) throws Exception
@@ -538,6 +572,108 @@ class SeededBugsTest
         }
     }
 
+
+    /**
+     * Lockless test_young meets the leaf an atomic zap has frozen and not yet cleared; the leaf
+     * was aged before (A clear). With the bug the frozen value's A bit reads as a young leaf.
+     */
+    @Test
+    void testYoungWithoutPresentCheck() throws Exception
+    {
+        assertTrue(testYoungOfFrozenLeaf(EnumSet.of(SeededBug.TEST_YOUNG_WITHOUT_PRESENT_CHECK)),
+            "with the bug test_young reports the frozen entry young");
+        assertFalse(testYoungOfFrozenLeaf(NONE), "without the bug a frozen entry is not present, so not young");
+    }
+
+    private static boolean testYoungOfFrozenLeaf(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs).withLocklessAging(true)))
+        {
+            vm.addMemslot(0, 1024, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(7);
+            vcpu.exitGuest();
+            final TdpMmuAge age = new TdpMmuAge(vm);
+            assertTrue(age.clearYoung(7, 8), "the read set A");
+            assertFalse(age.testYoung(7, 8), "aged: the leaf is idle");
+            final Pause pause = new Pause(TestHook.Point.ZAP_AFTER_FREEZE, "zap");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Boolean> zap = start("zap", () -> Probe.zapAtomic(vm, 7, Spte.PG_LEVEL_4K));
+            pause.awaitReached();
+            final boolean young = age.testYoung(7, 8);
+            pause.release();
+            assertTrue(join(zap));
+            assertFalse(age.testYoung(7, 8), "zapped: nothing mapped");
+            return young;
+        }
+    }
+
+    /**
+     * EPT without A/D bits: the ager paused at AGE_BEFORE_CLEAR on a 2 MiB leaf, the eager
+     * splitter's step (tdp_mmu_split_huge_page under the read lock) replaces it with a table, the
+     * ager finishes its access tracking. With the bug its store of the marked snapshot overwrites
+     * the split's table: the huge leaf is back and the table leaks. (The split is called directly:
+     * enabling logging first waits for a grace period, which the paused ager's read-side section
+     * holds up; the jcstress twin races the whole enable.)
+     */
+    @Test
+    void ageTrackPlainStore() throws Exception
+    {
+        assertTrue(splitUndoneByAging(EnumSet.of(SeededBug.AGE_TRACK_PLAIN_STORE)),
+            "with the bug the ager's store puts the huge leaf back over the table");
+        assertFalse(splitUndoneByAging(NONE), "without the bug the ager's cmpxchg fails and leaves the table");
+    }
+
+    private static boolean splitUndoneByAging(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(80, StressVm.FRAMES, bugs).withLocklessAging(true).withEptAdBits(false)))
+        {
+            vm.addMemslot(0, 512, Backing.PAGE_2M);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(5);
+            vcpu.exitGuest();
+            assertTrue(Probe.mappedHuge(vm, 5), "a 2 MiB leaf before enable");
+            final TdpMmuAge age = new TdpMmuAge(vm);
+            final Pause pause = new Pause(TestHook.Point.AGE_BEFORE_CLEAR, "ager");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Boolean> ager = start("ager", () -> age.clearYoung(0, 512));
+            pause.awaitReached();
+            assertTrue(splitHuge(vm, 5), "the split linked its table");
+            assertFalse(Probe.mappedHuge(vm, 5), "4 KiB leaves after the split");
+            pause.release();
+            assertTrue(join(ager), "the ager found the huge leaf young");
+            final boolean huge = Probe.mappedHuge(vm, 5);
+            final boolean leaked = Probe.leakedAfterDestroy(vm) != 0;
+            assertEquals(huge, leaked, "the overwritten table is the one that leaks");
+            return huge;
+        }
+    }
+
+    /** One eager-split step on the 2 MiB leaf over {@code gfn}, under the read lock and RCU. */
+    private static boolean splitHuge(final Vm vm, final long gfn)
+    {
+        final TdpMmu mmu = vm.mmu();
+        final TdpIter iter = new TdpIter(vm.store());
+        final long child = mmu.allocTable();
+        mmu.lock().readLock();
+        mmu.rcu().readLock();
+        try
+        {
+            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, gfn, gfn + 1); iter.valid(); iter.next())
+            {
+                if (iter.level() == Spte.PG_LEVEL_2M && Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
+                {
+                    return mmu.splitHugePage(iter, child);
+                }
+            }
+            return false;
+        }
+        finally
+        {
+            mmu.rcu().readUnlock();
+            mmu.lock().readUnlock();
+        }
+    }
 
     /**
      * The vCPU's push is half done (with the bug: DIRTY published, slot and offset not yet written);

@@ -139,12 +139,21 @@ public final class DirtyLogging
             splitHugePages(slot);
             splitNanos.add(System.nanoTime() - s0);
         }
-        final boolean flush = mode == Memslot.LOG_WRPROT ? wrprotSlot(slot, Spte.PG_LEVEL_4K) :
-            clearDirtySlot(slot) | wrprotSlot(slot, Spte.PG_LEVEL_2M);
-        if (flush)
+        if (mode == Memslot.LOG_WRPROT)
         {
-            mmu.flushRemoteTlbs();
+            wrprotSlot(slot, Spte.PG_LEVEL_4K);
         }
+        else
+        {
+            clearDirtySlot(slot);
+            wrprotSlot(slot, Spte.PG_LEVEL_2M);
+        }
+        // kernel: kvm_mmu_slot_apply_flags flushes unconditionally after enabling logging (6.12),
+        // not only when an SPTE lost W: a leaf without W is no proof that no TLB still holds it
+        // writable. Aging makes that concrete: without A/D bits it access-tracks a writable leaf
+        // (W cleared) and flushes nothing, so the write-protection above finds nothing to change
+        // while a vCPU keeps writing through its cached translation, unlogged (AgeVsEagerSplit).
+        mmu.flushRemoteTlbs();
         enableNanos.add(System.nanoTime() - t0);
     }
 

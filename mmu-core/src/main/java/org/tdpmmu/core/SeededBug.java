@@ -36,5 +36,18 @@ public enum SeededBug
     /** Lockless aging walks outside an RCU read-side section (a table freed under the walker). */
     LOCKLESS_AGE_WITHOUT_RCU,
     /** Lockless aging clears A by storing its snapshot back (drops a D or W set meanwhile). */
-    AGE_PLAIN_STORE
+    AGE_PLAIN_STORE,
+
+    // Aging races, the rest of issue 18's point 6.
+    /**
+     * test_young tests is_last_spte but not is_shadow_present_pte: an entry an atomic zap has
+     * frozen (its A bit among the frozen bits) reads as a young leaf.
+     */
+    TEST_YOUNG_WITHOUT_PRESENT_CHECK,
+    /**
+     * Lockless access tracking (EPT without A/D bits) stores the marked snapshot instead of its
+     * one cmpxchg: a table an eager split linked there meanwhile is overwritten (leaked, and a
+     * huge leaf is back in a logged slot).
+     */
+    AGE_TRACK_PLAIN_STORE
 }

@@ -39,6 +39,8 @@ public final class TdpMmuAge
     private final boolean lockless;
     private final boolean bugNoRcu;
     private final boolean bugPlainStore;
+    private final boolean bugTestYoungNoPresentCheck;
+    private final boolean bugTrackPlainStore;
 
     public TdpMmuAge(final Vm vm)
     {
@@ -50,6 +52,8 @@ public final class TdpMmuAge
         this.lockless = vm.config().locklessAging();
         this.bugNoRcu = vm.config().has(SeededBug.LOCKLESS_AGE_WITHOUT_RCU);
         this.bugPlainStore = vm.config().has(SeededBug.AGE_PLAIN_STORE);
+        this.bugTestYoungNoPresentCheck = vm.config().has(SeededBug.TEST_YOUNG_WITHOUT_PRESENT_CHECK);
+        this.bugTrackPlainStore = vm.config().has(SeededBug.AGE_TRACK_PLAIN_STORE);
     }
 
     /** True when this VM ages under RCU alone (6.15+). */
@@ -161,7 +165,12 @@ public final class TdpMmuAge
             for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
             {
                 final long old = iter.oldSpte();
-                if (!Spte.isPresentLeaf(old, iter.level()))
+                // Presence first: lockless, this walk meets entries a zap has frozen, and the
+                // frozen value has A (and the huge-page bit) among its bits (is_frozen_spte).
+                final boolean leaf = testOnly && bugTestYoungNoPresentCheck
+                    ? Spte.isLastAtLevel(old, iter.level())
+                    : Spte.isPresentLeaf(old, iter.level());
+                if (!leaf)
                 {
                     continue;
                 }
@@ -235,8 +244,17 @@ public final class TdpMmuAge
             mmu.setSpte(iter, tracked);
             return;
         }
+        if (bugTrackPlainStore)
+        {
+            // The seeded bug: the marked snapshot stored over whatever the entry holds now (a
+            // split may have linked a table there since the walk read the huge leaf).
+            Thread.yield();
+            store.soSpte(iter.sptepTable(), iter.sptepIndex(), tracked);
+            iter.refreshOldSpte(tracked);
+            return;
+        }
         // 6.15: one cmpxchg. A failure means the leaf changed, most likely because it was just
-        // used (the fast path restored it): leave it young, never retry.
+        // used (the fast path restored it) or split: leave it young, never retry.
         final long witness = store.cmpxchgSpte(iter.sptepTable(), iter.sptepIndex(), old, tracked);
         if (witness == old)
         {

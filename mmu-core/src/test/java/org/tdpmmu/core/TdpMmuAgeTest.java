@@ -221,6 +221,33 @@ class TdpMmuAgeTest
         }
     }
 
+    /**
+     * Without A/D bits, aging a writable leaf clears W (access tracking) and flushes nothing, so
+     * the vCPU keeps a writable translation in its TLB. Enabling write-protect logging then finds
+     * no leaf with W to protect; only its unconditional flush (kvm_mmu_slot_apply_flags) makes the
+     * next write fault and be logged. Found by the AgeVsEagerSplit race: with the flush made
+     * conditional on a changed leaf, the write went through the TLB, unlogged.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void enablingLoggingFlushesEvenWhenAgingLeftNothingWritable(final boolean lockless)
+    {
+        try (Vm vm = new Vm(config(lockless, false)))
+        {
+            final Memslot slot = vm.addMemslot(BASE, PAGES, Backing.PAGE_4K);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(BASE + 3, 1);
+            vcpu.exitGuest();
+            assertTrue(new TdpMmuAge(vm).clearYoung(BASE, BASE + PAGES));
+            assertTrue(Spte.isAccessTrack(leaf(vm, BASE + 3)), "aged: W, R and X cleared, no flush");
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            vcpu.write(BASE + 3, 2);
+            vcpu.exitGuest();
+            assertTrue(slot.dirtyBitmap().lvBit(3), "the write after enable is logged");
+        }
+    }
+
     /** A lockless cmpxchg that loses a race leaves the leaf young and is not retried. */
     @Test
     void locklessAccessTrackingGivesUpOnALostCmpxchg()

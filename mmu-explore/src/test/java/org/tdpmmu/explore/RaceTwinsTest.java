@@ -2,6 +2,8 @@ package org.tdpmmu.explore;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.tdpmmu.stress.AgeVsEagerSplit;
+import org.tdpmmu.stress.AgeVsHarvest;
 import org.tdpmmu.stress.DbitVsHarvest;
 import org.tdpmmu.stress.DbitVsRemovedPt;
 import org.tdpmmu.stress.EagerSplitVsWrite;
@@ -14,6 +16,7 @@ import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsFault;
 import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RcuCallbackVsLateReader;
+import org.tdpmmu.stress.TestYoungVsAtomicZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -139,5 +142,23 @@ class RaceTwinsTest
     void nestedInvalidationsVsFault()
     {
         Explorer.explore(NestedInvalidationsVsFault.class);
+    }
+
+    @Test
+    void testYoungVsAtomicZap()
+    {
+        Explorer.explore(TestYoungVsAtomicZap.class);
+    }
+
+    @Test
+    void ageVsHarvest()
+    {
+        Explorer.explore(AgeVsHarvest.class);
+    }
+
+    @Test
+    void ageVsEagerSplit()
+    {
+        Explorer.explore(AgeVsEagerSplit.class);
     }
 }

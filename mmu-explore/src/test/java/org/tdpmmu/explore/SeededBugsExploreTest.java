@@ -10,6 +10,8 @@ import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.tdpmmu.core.SeededBug;
 import org.tdpmmu.stress.AgeVsDirtyWrite;
+import org.tdpmmu.stress.AgeVsEagerSplit;
+import org.tdpmmu.stress.AgeVsHarvest;
 import org.tdpmmu.stress.AgeVsRemovedPt;
 import org.tdpmmu.stress.DbitVsHarvest;
 import org.tdpmmu.stress.DbitVsRemovedPt;
@@ -22,6 +24,7 @@ import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RingFullVsReset;
 import org.tdpmmu.stress.RingPushVsCollect;
 import org.tdpmmu.stress.RingResetVsWriteFault;
+import org.tdpmmu.stress.TestYoungVsAtomicZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -139,9 +142,24 @@ class SeededBugsExploreTest
     }
 
     @Test
-    @Disabled("the bounded exploration had not ended after 8 min; caught by the jcstress twin and SeededBugsTest")
+    @Disabled("no FORBIDDEN schedule of AgeVsHarvest (258 s) nor AgeVsDirtyWrite (263 s) within 600 invocations "
+        + "each; caught by their jcstress twins and SeededBugsTest")
     void agePlainStore()
     {
-        SeededExploration.mustCatch(SeededBug.AGE_PLAIN_STORE, AgeVsDirtyWrite.class);
+        SeededExploration.mustCatch(SeededBug.AGE_PLAIN_STORE, AgeVsHarvest.class, AgeVsDirtyWrite.class);
+    }
+
+    @Test
+    @Tag(Explorer.TAG)
+    void testYoungWithoutPresentCheck()
+    {
+        SeededExploration.mustCatch(SeededBug.TEST_YOUNG_WITHOUT_PRESENT_CHECK, TestYoungVsAtomicZap.class);
+    }
+
+    @Test
+    @Tag(Explorer.TAG)
+    void ageTrackPlainStore()
+    {
+        SeededExploration.mustCatch(SeededBug.AGE_TRACK_PLAIN_STORE, AgeVsEagerSplit.class);
     }
 }

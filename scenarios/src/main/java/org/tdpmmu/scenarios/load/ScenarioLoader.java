@@ -41,6 +41,8 @@ public final class ScenarioLoader {
     public static final int MAX_ITERATIONS = 100_000;
     /** Ring entries when {@code ringEntries} is absent: the size QEMU's documentation uses (dirty-ring-size=4096). */
     public static final int DEFAULT_RING_ENTRIES = 4096;
+    /** An age phase's pages per notifier call by default: one 2 MiB range, the unit of an MGLRU walk's PMD step. */
+    public static final long DEFAULT_AGE_PAGES_PER_CALL = 512;
     /** Steps a scenario may expand into: each keeps a result, and the list itself is built in memory. */
     public static final long MAX_STEPS = 1_000_000;
     public static final double MAX_ZIPF_EXPONENT = 10.0;
@@ -506,6 +508,10 @@ public final class ScenarioLoader {
                     long seed = f.integer(m, p, "seed", 0, Long.MAX_VALUE, 1L);
                     return new Phase.SecondPass(write, pattern, zipf, seed);
                 }
+                case "age":
+                    f.allowOnly(m, p, "flush", "pagesPerCall");
+                    return new Phase.Age(f.bool(m, p, "flush", false),
+                            f.integer(m, p, "pagesPerCall", 1, 1L << 30, DEFAULT_AGE_PAGES_PER_CALL));
                 case "teardown":
                     f.allowOnly(m, p);
                     return new Phase.Teardown();

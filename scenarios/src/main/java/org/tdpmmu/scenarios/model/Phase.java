@@ -7,14 +7,14 @@ import java.util.Objects;
  * (see {@link Scenario#steps()}); engines execute steps, not phases.
  */
 public sealed interface Phase permits Phase.Populate, Phase.EnableDirtyLogging, Phase.DirtyPass,
-        Phase.Harvest, Phase.DisableDirtyLogging, Phase.SecondPass, Phase.Teardown {
+        Phase.Harvest, Phase.DisableDirtyLogging, Phase.SecondPass, Phase.Age, Phase.Teardown {
 
     /** The key that introduces this phase in a scenario file ({@code dirtyPass}, ...). */
     String yamlName();
 
     /** Every phase key, in the order phases usually appear. */
     String[] YAML_NAMES = {"populate", "enableDirtyLogging", "dirtyPass", "harvest",
-            "disableDirtyLogging", "secondPass", "teardown"};
+            "disableDirtyLogging", "secondPass", "age", "teardown"};
 
     /**
      * Every vCPU writes each page of its own region once, faulting the memory in
@@ -152,6 +152,31 @@ public sealed interface Phase permits Phase.Populate, Phase.EnableDirtyLogging, 
      * Destroy the VM: zap all roots, free every table (through RCU), then an RCU barrier; the
      * no-leak property is checked after it.
      */
+    /**
+     * The host asks which guest pages were used since it last asked: one mmu_notifier aging call
+     * per {@code pagesPerCall} pages over every slot, from the VMM's thread with the vCPUs stopped,
+     * as an MGLRU walk or an idle-page scan does (kernel: kvm_mmu_notifier_clear_young, or
+     * clear_flush_young, → kvm_tdp_mmu_age_gfn_range). The locking follows
+     * {@code vm.locklessAging}; pages found young and idle are counted ({@code age.young},
+     * {@code age.idle}).
+     *
+     * @param flush        clear_flush_young (a remote TLB flush after a call that found a young
+     *                     page) instead of clear_young (no flush)
+     * @param pagesPerCall 4 KiB pages per notifier call; with mmu_lock the lock is held for one call
+     */
+    record Age(boolean flush, long pagesPerCall) implements Phase {
+        public Age {
+            if (pagesPerCall < 1) {
+                throw new IllegalArgumentException("pagesPerCall " + pagesPerCall + " < 1");
+            }
+        }
+
+        @Override
+        public String yamlName() {
+            return "age";
+        }
+    }
+
     record Teardown() implements Phase {
         @Override
         public String yamlName() {

@@ -124,6 +124,8 @@ public record Scenario(String name, String description, VmConfig vm, CostModel c
             return StepKind.DISABLE_DIRTY_LOGGING;
         } else if (phase instanceof Phase.SecondPass) {
             return StepKind.SECOND_PASS;
+        } else if (phase instanceof Phase.Age) {
+            return StepKind.AGE;
         } else if (phase instanceof Phase.Teardown) {
             return StepKind.TEARDOWN;
         }
@@ -136,6 +138,7 @@ public record Scenario(String name, String description, VmConfig vm, CostModel c
             case ENABLE_DIRTY_LOGGING -> "enable-dirty-logging";
             case DISABLE_DIRTY_LOGGING -> "disable-dirty-logging";
             case SECOND_PASS -> "second-pass";
+            case AGE -> "age";
             case TEARDOWN -> "teardown";
             default -> throw new IllegalStateException(kind.name());
         };

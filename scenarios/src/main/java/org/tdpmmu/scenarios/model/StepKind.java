@@ -15,6 +15,8 @@ public enum StepKind {
     RESET_DIRTY_RINGS("harvest"),
     DISABLE_DIRTY_LOGGING("disableDirtyLogging"),
     SECOND_PASS("secondPass"),
+    /** The host ages every slot (mmu_notifier clear_young / clear_flush_young). */
+    AGE("age"),
     TEARDOWN("teardown");
 
     private final String phaseYamlName;

@@ -211,7 +211,7 @@ public final class MemoryEstimate
                         accesses = add(accesses, perPass);
                     }
                 }
-                else if (p instanceof Phase.EnableDirtyLogging || p instanceof Phase.Teardown)
+                else if (p instanceof Phase.EnableDirtyLogging || p instanceof Phase.Age || p instanceof Phase.Teardown)
                 {
                     visits = add(visits, pages);
                 }

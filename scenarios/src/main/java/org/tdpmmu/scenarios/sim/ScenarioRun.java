@@ -429,12 +429,38 @@ final class ScenarioRun implements AutoCloseable
                 }
                 break;
             }
+            case AGE:
+                age((Phase.Age)step.phase());
+                break;
             case TEARDOWN:
                 checkBeforeTeardown();
                 teardown();
                 break;
             default:
                 break;
+        }
+    }
+
+    /** The age phase: one notifier call per {@code pagesPerCall} pages of every slot, in order. */
+    private void age(final Phase.Age a)
+    {
+        final TdpMmuAge age = new TdpMmuAge(vm);
+        final TdpIter iter = new TdpIter(vm.store());
+        for (final Memslot slot : layout.slots())
+        {
+            final long end = slot.baseGfn() + slot.npages();
+            for (long start = slot.baseGfn(); start < end; start += a.pagesPerCall())
+            {
+                final long stop = Math.min(end, start + a.pagesPerCall());
+                if (a.flush())
+                {
+                    age.clearFlushYoung(iter, start, stop);
+                }
+                else
+                {
+                    age.clearYoung(iter, start, stop);
+                }
+            }
         }
     }
 

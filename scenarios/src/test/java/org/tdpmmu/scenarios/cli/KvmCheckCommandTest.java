@@ -54,6 +54,47 @@ class KvmCheckCommandTest {
         assertTrue(o.out().contains("every harvest identical"), o.out());
     }
 
+    /** TINY with ring tracking: its harvests are ring steps only, no get step. */
+    private static final String TINY_RING = TINY
+            .replace("name: tiny", "name: tiny-ring")
+            .replace("{ mode: dbit }", "{ mode: dbit, tracking: ring, ringEntries: 1024 }")
+            .replace("harvest: clear", "harvest: ring");
+
+    @Test
+    void ringStepsAreHarvestPointsOnTheRealRing(@TempDir Path dir) throws Exception {
+        assumeKvm();
+        final Path f = dir.resolve("tiny-ring.yaml");
+        Files.writeString(f, TINY_RING);
+        final CliHarness.Outcome o = CliHarness.run(null, "kvm-check", f.toString());
+        assertEquals(0, o.exitCode(), o.out() + o.err());
+        // Before, the collect steps were passed over: "0 harvests compared" for every method.
+        assertTrue(o.out().contains("method get, 2 vCPUs: 2 harvests compared"), o.out());
+        if (Kvm.dirtyRingMaxBytes() > 0) {
+            assertTrue(o.out().contains("method ring, 2 vCPUs: 2 harvests compared"), o.out());
+        } else {
+            assertTrue(o.out().contains("ring steps (collect-dirty-ring-j, reset-dirty-rings-j) are not run"), o.out());
+        }
+        assertTrue(o.out().contains("every harvest identical"), o.out());
+    }
+
+    @Test
+    void ringStepsAreSkippedWithTheReasonWithoutTheCapability(@TempDir Path dir) throws Exception {
+        assumeKvm();
+        final Path f = dir.resolve("tiny-ring.yaml");
+        Files.writeString(f, TINY_RING);
+        System.setProperty("tdpmmu.kvm.hideDirtyRing", "true");
+        try {
+            final CliHarness.Outcome o = CliHarness.run(null, "kvm-check", f.toString());
+            assertEquals(0, o.exitCode(), o.out() + o.err());
+            assertTrue(o.out().contains("are not run on the real KVM's rings, skipped: this host's KVM offers neither "
+                    + "KVM_CAP_DIRTY_LOG_RING nor KVM_CAP_DIRTY_LOG_RING_ACQ_REL"), o.out());
+            assertTrue(!o.out().contains("method ring,"), o.out());
+            assertTrue(o.out().contains("method clear, 2 vCPUs: 2 harvests compared"), o.out());
+        } finally {
+            System.clearProperty("tdpmmu.kvm.hideDirtyRing");
+        }
+    }
+
     @Test
     void aMissingDeviceIsOneLineAndExit3(@TempDir Path dir) throws Exception {
         final Path f = dir.resolve("tiny.yaml");

@@ -317,14 +317,14 @@ class ScenarioLoaderTest {
     @Test
     void phaseShapes() {
         assertMessage(replace(10, "  - dirtypass: {}"), "bad.yaml:10: phases[2]: \"dirtypass\" is not a phase; phases are "
-                + "populate, enableDirtyLogging, dirtyPass, harvest, disableDirtyLogging, secondPass, teardown");
+                + "populate, enableDirtyLogging, dirtyPass, harvest, disableDirtyLogging, secondPass, age, teardown");
         assertContains(replace(10, "  - dirtyPass: {}\n    harvest: {}"),
                 "bad.yaml:10: phases[2]: expected exactly one phase per list entry, found 2 keys (dirtyPass, harvest)");
         assertMessage(BASE.substring(0, BASE.indexOf("phases:")) + "phases: { populate: {} }\n",
                 "bad.yaml:7: phases: expected a list, found a map");
         assertMessage("vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: []\n",
                 "bad.yaml:2: phases: must list at least one phase: populate, enableDirtyLogging, dirtyPass, harvest, "
-                        + "disableDirtyLogging, secondPass, teardown");
+                        + "disableDirtyLogging, secondPass, age, teardown");
     }
 
     @Test
@@ -372,7 +372,7 @@ class ScenarioLoaderTest {
                 "bad.yaml:14: host[0].kind: \"swap\" is not one of migrate, invalidate, age");
         assertMessage(h + "  - { kind: migrate, during: harvesting, ratePerSecond: 1 }",
                 "bad.yaml:14: host[0].during: \"harvesting\" is not one of all, populate, enableDirtyLogging, dirtyPass, "
-                        + "harvest, disableDirtyLogging, secondPass");
+                        + "harvest, disableDirtyLogging, secondPass, age");
         assertMessage(h + "  - { kind: migrate, during: secondPass, ratePerSecond: 1 }",
                 "bad.yaml:14: host[0].during: this scenario has no secondPass phase; phases present: "
                         + "populate, enableDirtyLogging, dirtyPass, harvest, disableDirtyLogging");
