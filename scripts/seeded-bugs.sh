@@ -42,6 +42,10 @@ declare -A JCSTRESS=(
   [RING_REENTER_BEFORE_RESET]="RingFullVsReset"
   [LOCKLESS_AGE_WITHOUT_RCU]="AgeVsRemovedPt"
   [AGE_PLAIN_STORE]="AgeVsDirtyWrite"
+  # memslot changes at runtime
+  [MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC]="FaultVsSlotDelete"
+  [HARVEST_WITHOUT_SLOTS_LOCK]="HarvestVsSlotDelete"
+  [FAST_PF_PLAIN_STORE]="MoveVsFastPageFault"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.

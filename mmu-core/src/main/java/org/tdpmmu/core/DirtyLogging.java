@@ -180,6 +180,7 @@ public final class DirtyLogging
 
     private long[] getDirtyLogLocked(final Memslot slot, final boolean manualProtect, final long[] out)
     {
+        mmu.hook(TestHook.Point.HARVEST_SLOT_LOOKED_UP, slot.baseGfn());
         checkLogging(slot);
         final DirtyBitmap bitmap = slot.dirtyBitmap();
         if (out.length < bitmap.words())

@@ -207,12 +207,6 @@ public final class TdpMmu implements MmuNotifier
                 counters.faultEmulate.increment();
                 return RET_PF_EMULATE;
             }
-            if (slot.invalid())
-            {
-                // kernel: __kvm_mmu_faultin_pfn, a slot being deleted or moved: retry until it is gone.
-                counters.faultRetry.increment();
-                return RET_PF_RETRY;
-            }
             return pageFaultInSlot(iter, cache, slot, gfn, write, ring);
         }
         finally
@@ -224,10 +218,19 @@ public final class TdpMmu implements MmuNotifier
     private int pageFaultInSlot(final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
         final boolean write, final DirtyRing ring)
     {
+        // The fast path comes first even in an invalid slot, as in the kernel: it only fixes an
+        // existing leaf with cmpxchg, so the slot's flush, which may run concurrently once the
+        // SRCU wait is over, either sees the fix or makes the cmpxchg fail.
         final int fast = fastPageFault(slot, gfn, write, ring);
         if (fast != RET_PF_INVALID)
         {
             return fast;
+        }
+        if (slot.invalid())
+        {
+            // kernel: __kvm_mmu_faultin_pfn, a slot being deleted or moved: retry until it is gone.
+            counters.faultRetry.increment();
+            return RET_PF_RETRY;
         }
         // One table per level below the root, plus one for a split: the most one fault can link.
         cache.topup(rootLevel);

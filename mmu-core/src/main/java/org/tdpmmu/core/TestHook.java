@@ -46,7 +46,9 @@ public interface TestHook
         /** delete / move: the invalid copy is published, synchronize_srcu not yet called. */
         MEMSLOT_AFTER_SWAP,
         /** delete / move: SRCU readers waited out, the slot's flush not yet done. */
-        MEMSLOT_BEFORE_FLUSH
+        MEMSLOT_BEFORE_FLUSH,
+        /** get-dirty-log: the slot looked up (under slots_lock), its bitmap not yet read or locked for write. */
+        HARVEST_SLOT_LOOKED_UP
     }
 
     TestHook NONE = (point, gfn) ->
