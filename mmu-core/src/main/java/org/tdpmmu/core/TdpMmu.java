@@ -317,8 +317,11 @@ public final class TdpMmu implements MmuNotifier
                 {
                     markPageDirty(slot, gfn, ring);
                 }
-                hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
-                if (bugFastPfPlainStore ? plainFix(table, index, fixed) : store.cmpxchgSpte(table, index, spte, fixed) == spte)
+                if (!bugFastPfPlainStore)
+                {
+                    hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
+                }
+                if (bugFastPfPlainStore ? plainFix(table, index, spte, fixed, gfn) : store.cmpxchgSpte(table, index, spte, fixed) == spte)
                 {
                     if (tracked)
                     {
@@ -346,9 +349,19 @@ public final class TdpMmu implements MmuNotifier
         }
     }
 
-    /** The seeded bug FAST_PF_PLAIN_STORE: the fix stored over whatever the entry holds now. */
-    private boolean plainFix(final long table, final int index, final long fixed)
+    /**
+     * The seeded bug FAST_PF_PLAIN_STORE: the racy read-compare-store the cmpxchg replaces. The
+     * test hook sits in its window, between the compare and the store (where a zap's exchange is
+     * then overwritten), and a yield widens it for the stress test, as with the set_spte_atomic bug.
+     */
+    private boolean plainFix(final long table, final int index, final long snapshot, final long fixed, final long gfn)
     {
+        if (store.lvSpte(table, index) != snapshot)
+        {
+            return false;
+        }
+        hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
+        Thread.yield();
         store.soSpte(table, index, fixed);
         return true;
     }
