@@ -45,6 +45,10 @@ declare -A JCSTRESS=(
   # aging races, the rest of issue 18
   [TEST_YOUNG_WITHOUT_PRESENT_CHECK]="TestYoungVsAtomicZap"
   [AGE_TRACK_PLAIN_STORE]="AgeVsEagerSplit"
+  # memslot changes at runtime
+  [MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC]="FaultVsSlotDelete"
+  [HARVEST_WITHOUT_SLOTS_LOCK]="HarvestVsSlotDelete"
+  [FAST_PF_PLAIN_STORE]="MoveVsFastPageFault"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.

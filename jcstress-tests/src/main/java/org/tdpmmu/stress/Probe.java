@@ -137,6 +137,44 @@ public final class Probe
         return "error-" + t.getClass().getSimpleName();
     }
 
+    /** Runs an actor's step: null if it returned, else its exception {@linkplain #classify classified}. */
+    public static String failureOf(final Runnable step)
+    {
+        try
+        {
+            step.run();
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+    }
+
+    /**
+     * The arbiter's usual verdict: the first actor's failure, else the second's, else what
+     * {@code checks} finds (an exception there classified).
+     */
+    public static String outcome(final String failure0, final String failure1, final java.util.function.Supplier<String> checks)
+    {
+        if (failure0 != null)
+        {
+            return failure0;
+        }
+        if (failure1 != null)
+        {
+            return failure1;
+        }
+        try
+        {
+            return checks.get();
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+    }
+
     /**
      * The entry that translates {@code gfn} now: the leaf, or the first non-present (or frozen)
      * entry on the way down. A lockless walk inside an RCU read-side section, as hardware walks.

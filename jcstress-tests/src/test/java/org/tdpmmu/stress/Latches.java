@@ -88,6 +88,20 @@ final class Latches
         }
     }
 
+    /** Spins until {@code condition} holds (bounded like every wait here); names {@code what} on timeout. */
+    static void awaitTrue(final String what, final java.util.function.BooleanSupplier condition)
+    {
+        final long deadline = System.nanoTime() + SECONDS.toNanos(WAIT_SECONDS);
+        while (!condition.getAsBoolean())
+        {
+            if (System.nanoTime() > deadline)
+            {
+                fail("a forced interleaving did not reach \"" + what + "\" within " + WAIT_SECONDS + " s");
+            }
+            Thread.onSpinWait();
+        }
+    }
+
     static void await(final CountDownLatch latch)
     {
         try

@@ -26,6 +26,7 @@ import org.tdpmmu.core.Backing;
 import org.tdpmmu.core.DirtyLogging;
 import org.tdpmmu.core.Memslot;
 import org.tdpmmu.core.RecoveryStrategy;
+import org.tdpmmu.core.SafetyChecks;
 import org.tdpmmu.core.SeededBug;
 import org.tdpmmu.core.Spte;
 import org.tdpmmu.core.StaleTranslationException;
@@ -801,6 +802,161 @@ class SeededBugsTest
         final FutureTask<String> write = start("vcpu", () -> Probe.guestWrite(r.vcpu, 7, 2));
         pause.awaitReached();
         return write;
+    }
+
+    // memslot changes at runtime (KvmSetMemoryRegion)
+
+    /**
+     * A fault found its slot valid and resolved the pfn; the host deletes the slot. With the guard
+     * the delete waits in synchronize_srcu for the fault and flushes after its install; with the
+     * bug it flushes at once, the fault installs after the flush, and the SPTE outlives the slot.
+     */
+    @Test
+    void memslotFlushWithoutSrcuSync() throws Exception
+    {
+        assertTrue(faultAcrossDeleteMapsTheDeletedSlot(EnumSet.of(SeededBug.MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC)),
+            "with the bug the fault installs after the delete's flush");
+        assertFalse(faultAcrossDeleteMapsTheDeletedSlot(NONE), "without the bug the flush follows the install");
+    }
+
+    private static boolean faultAcrossDeleteMapsTheDeletedSlot(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.memoryRegions().create(1, 0, 1024, Backing.PAGE_4K);
+            final SafetyChecks.DeletedSlotCheck check = new SafetyChecks.DeletedSlotCheck(vm, slot);
+            final Pause pause = new Pause(TestHook.Point.FAULT_AFTER_PFN_RESOLVED, "fault");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Integer> fault = start("fault", () -> vm.mmu().pageFault(new TdpIter(vm.store()), 7, true));
+            pause.awaitReached();
+            final FutureTask<Void> delete = start("delete", () ->
+            {
+                vm.memoryRegions().delete(1);
+                return null;
+            });
+            // Either wait is for the paused fault: with the guard the one before the flush, with
+            // the bug the one after it.
+            Latches.awaitTrue("the delete waits for the fault's SRCU section", () -> vm.memslots().srcu().waitingWriters() == 1);
+            pause.release();
+            assertEquals(TdpMmu.RET_PF_FIXED, (int)join(fault));
+            join(delete);
+            return !check.check(vm).isEmpty();
+        }
+    }
+
+    /**
+     * A harvest looked its slot up; the host deletes the slot. With the guard the harvest holds
+     * slots_lock, so the delete waits for it; with the bug the delete frees the bitmap first and
+     * the harvest reads the freed bitmap.
+     */
+    @Test
+    void harvestWithoutSlotsLock() throws Exception
+    {
+        assertTrue(harvestAcrossDeleteTouchesFreedBitmap(EnumSet.of(SeededBug.HARVEST_WITHOUT_SLOTS_LOCK)),
+            "with the bug the harvest reads the freed bitmap");
+        assertFalse(harvestAcrossDeleteTouchesFreedBitmap(NONE), "without the bug the delete waits for slots_lock");
+    }
+
+    private static boolean harvestAcrossDeleteTouchesFreedBitmap(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs)))
+        {
+            final Memslot slot = vm.memoryRegions().create(1, 0, 1024, Backing.PAGE_4K);
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(5, 1);
+            vcpu.exitGuest();
+            final Pause pause = new Pause(TestHook.Point.HARVEST_SLOT_LOOKED_UP, "harvest");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<Boolean> harvest = start("harvest", () ->
+            {
+                try
+                {
+                    return Probe.dirty(log.getDirtyLog(slot, false), 5) ? Boolean.FALSE : null;
+                }
+                catch (final UseAfterFreeException e)
+                {
+                    return Boolean.TRUE;
+                }
+            });
+            pause.awaitReached();
+            final FutureTask<Void> delete = start("delete", () ->
+            {
+                vm.memoryRegions().delete(1);
+                return null;
+            });
+            Latches.awaitTrue("the delete finished or waits for slots_lock",
+                () -> delete.isDone() || vm.memslots().slotsLock().hasQueuedThreads());
+            pause.release();
+            join(delete);
+            final Boolean touchedFreed = join(harvest);
+            assertNotNull(touchedFreed, "the harvest lost the page written before it");
+            return touchedFreed;
+        }
+    }
+
+    /**
+     * On a VM without A/D bits a write fast-faults to restore an access-tracked leaf; the host
+     * moves the slot. The fast fault read the leaf after the move's SRCU wait and stops before its
+     * cmpxchg; the move zaps the leaf. With the guard the cmpxchg fails and the old gfn stays
+     * unmapped; with the bug the fix is stored over the zap and maps the old gfn to the moved
+     * slot's frame.
+     */
+    @Test
+    void fastPfPlainStore() throws Exception
+    {
+        assertTrue(fastFaultAcrossMoveRemapsOldGfn(EnumSet.of(SeededBug.FAST_PF_PLAIN_STORE)),
+            "with the bug the zapped leaf comes back at the old gfn");
+        assertFalse(fastFaultAcrossMoveRemapsOldGfn(NONE), "without the bug the cmpxchg loses to the zap");
+    }
+
+    private static boolean fastFaultAcrossMoveRemapsOldGfn(final Set<SeededBug> bugs) throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(bugs).withEptAdBits(false)))
+        {
+            final Memslot slot = vm.memoryRegions().create(0, 0, 1024, Backing.PAGE_4K);
+            final Vcpu setup = vm.createVcpu();
+            setup.write(7, 1);
+            setup.exitGuest();
+            new TdpMmuAge(vm).clearYoung(7, 8);
+            assertTrue(Spte.isAccessTrack(Probe.entryFor(vm, 7)), "aging access-tracked the leaf");
+            vm.memoryRegions().setSlotZapAll(false);
+            final SafetyChecks.DeletedSlotCheck check = new SafetyChecks.DeletedSlotCheck(vm, slot);
+            final Pause movePause = new Pause(TestHook.Point.MEMSLOT_BEFORE_FLUSH, "move");
+            final Pause faultPause = new Pause(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, "fault");
+            vm.mmu().setTestHook((p, g) ->
+            {
+                movePause.at(p, g);
+                faultPause.at(p, g);
+            });
+            final FutureTask<Void> move = start("move", () ->
+            {
+                vm.memoryRegions().move(0, 2048);
+                return null;
+            });
+            movePause.awaitReached();
+            final FutureTask<Integer> fault = start("fault", () ->
+            {
+                final TdpIter iter = new TdpIter(vm.store());
+                int r;
+                while ((r = vm.mmu().pageFault(iter, 7, true)) == TdpMmu.RET_PF_RETRY)
+                {
+                    Thread.onSpinWait();
+                }
+                return r;
+            });
+            faultPause.awaitReached();
+            movePause.release();
+            // The move zapped the leaf and now waits, after its swap, for the fault's SRCU section.
+            Latches.awaitTrue("the move flushed and waits for the fault", () -> vm.memslots().srcu().waitingWriters() == 1);
+            faultPause.release();
+            join(move);
+            final int r = join(fault);
+            final boolean remapped = !check.check(vm).isEmpty();
+            assertEquals(remapped ? TdpMmu.RET_PF_FIXED : TdpMmu.RET_PF_EMULATE, r);
+            return remapped;
+        }
     }
 
     /**

@@ -52,4 +52,9 @@ final class PaddedLong extends PaddedLongValue
     {
         return (long)VALUE.getAndAdd(this, 1L);
     }
+
+    long getAndAdd(final long delta)
+    {
+        return (long)VALUE.getAndAdd(this, delta);
+    }
 }

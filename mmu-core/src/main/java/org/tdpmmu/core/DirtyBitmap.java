@@ -19,6 +19,12 @@ public final class DirtyBitmap
     private final long pages;
     private final int words;
     private final UnsafeBuffer buffer;
+    /**
+     * Set once the slot's delete committed (kernel: kvm_destroy_dirty_bitmap from kvm_free_memslot,
+     * after the SRCU grace period). Every accessor checks it, so a harvest or a mark that reaches a
+     * bitmap of a deleted slot is caught instead of writing into memory the kernel has freed.
+     */
+    private volatile boolean freed;
 
     /**
      * @param pages the slot's pages, 1..{@link Memslot#MAX_PAGES} (KVM_MEM_MAX_NR_PAGES): the kernel
@@ -110,6 +116,7 @@ public final class DirtyBitmap
             throw new IllegalArgumentException("dirty bitmap copy: destination has " + dst.length +
                 " words, the bitmap of " + pages + " pages has " + words);
         }
+        checkLive();
         final UnsafeBuffer b = buffer;
         final Object srcBase = b.byteArray();
         final long src = b.addressOffset();
@@ -143,6 +150,29 @@ public final class DirtyBitmap
         return old & mask;
     }
 
+    /**
+     * Frees the bitmap: the direct buffer stays for the GC, but any later access raises
+     * {@link UseAfterFreeException}. Only {@link KvmSetMemoryRegion} calls it, after the SRCU grace
+     * period that follows the slot's removal and under the slots lock.
+     */
+    void free()
+    {
+        freed = true;
+    }
+
+    public boolean freed()
+    {
+        return freed;
+    }
+
+    private void checkLive()
+    {
+        if (freed)
+        {
+            throw new UseAfterFreeException(-1, "dirty bitmap of " + pages + " pages used after its memslot was deleted");
+        }
+    }
+
     /** Number of set bits (a snapshot; racy against concurrent setters, fine for reporting). */
     public long cardinality()
     {
@@ -156,6 +186,7 @@ public final class DirtyBitmap
 
     private void checkOffset(final long offset)
     {
+        checkLive();
         if (offset < 0 || offset >= pages)
         {
             throw new IllegalArgumentException("dirty bitmap offset " + offset + " is out of range 0.." + (pages - 1));
@@ -164,6 +195,7 @@ public final class DirtyBitmap
 
     private void checkWord(final int word)
     {
+        checkLive();
         if (word < 0 || word >= words)
         {
             throw new IllegalArgumentException("dirty bitmap word " + word + " is out of range 0.." + (words - 1));

@@ -26,6 +26,8 @@ public final class DirtyLogging
     private final TdpMmu mmu;
     private final MmuCounters counters;
     private final boolean bugNoReprotect;
+    private final Memslots slots;
+    private final boolean bugHarvestUnlocked;
     /** The walk of {@link #clearDirtyPtMasked}, reused: slot operations hold this object's monitor. */
     private final TdpIter harvestIter;
     /** The assert's own walk ({@link #leafTableStillLinked}): an iterator per check would allocate per word. */
@@ -60,6 +62,8 @@ public final class DirtyLogging
         this.mmu = vm.mmu();
         this.counters = vm.counters();
         this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
+        this.slots = vm.memslots();
+        this.bugHarvestUnlocked = vm.config().has(SeededBug.HARVEST_WITHOUT_SLOTS_LOCK);
         this.eptAdBits = vm.config().eptAdBits();
         this.harvestIter = new TdpIter(vm.store());
         this.checkIter = new TdpIter(vm.store());
@@ -87,6 +91,16 @@ public final class DirtyLogging
      * per 64-page mask); the pages end up the same, split before they are protected.
      */
     public synchronized void enable(final Memslot slot, final int mode, final boolean eagerSplit,
+        final boolean initiallySet)
+    {
+        underSlotsLock(slot, "enable dirty logging", false, () ->
+        {
+            enableLocked(slot, mode, eagerSplit, initiallySet);
+            return null;
+        });
+    }
+
+    private void enableLocked(final Memslot slot, final int mode, final boolean eagerSplit,
         final boolean initiallySet)
     {
         if (mode != Memslot.LOG_WRPROT && mode != Memslot.LOG_DBIT)
@@ -182,6 +196,12 @@ public final class DirtyLogging
      */
     public synchronized long[] getDirtyLog(final Memslot slot, final boolean manualProtect, final long[] out)
     {
+        return underSlotsLock(slot, "get dirty log", bugHarvestUnlocked, () -> getDirtyLogLocked(slot, manualProtect, out));
+    }
+
+    private long[] getDirtyLogLocked(final Memslot slot, final boolean manualProtect, final long[] out)
+    {
+        mmu.hook(TestHook.Point.HARVEST_SLOT_LOOKED_UP, slot.baseGfn());
         checkLogging(slot);
         final DirtyBitmap bitmap = slot.dirtyBitmap();
         if (out.length < bitmap.words())
@@ -253,6 +273,11 @@ public final class DirtyLogging
      */
     public synchronized long clearDirtyLog(final Memslot slot, final long firstPage, final long[] masks)
     {
+        return underSlotsLock(slot, "clear dirty log", bugHarvestUnlocked, () -> clearDirtyLogLocked(slot, firstPage, masks));
+    }
+
+    private long clearDirtyLogLocked(final Memslot slot, final long firstPage, final long[] masks)
+    {
         checkLogging(slot);
         if (firstPage < 0 || (firstPage & 63) != 0 || firstPage + 64L * masks.length > slot.npages() + 63)
         {
@@ -303,6 +328,38 @@ public final class DirtyLogging
         }
         clearNanos.add(System.nanoTime() - t0);
         return cleared;
+    }
+
+    /**
+     * Runs {@code body} under the slots lock once {@code slot} is found still in the memslot set
+     * (kernel: the dirty-log ioctls take kvm->slots_lock and look the slot up by id; a deleted one
+     * is -ENOENT). Holding it keeps a delete or move, which frees the slot's bitmap, out until the
+     * body is done. With {@code bugSkip} (the seeded bug HARVEST_WITHOUT_SLOTS_LOCK) neither.
+     *
+     * @throws IllegalArgumentException if the slot was deleted or moved.
+     */
+    private <T> T underSlotsLock(final Memslot slot, final String op, final boolean bugSkip,
+        final java.util.function.Supplier<T> body)
+    {
+        if (bugSkip)
+        {
+            return body.get();
+        }
+        final java.util.concurrent.locks.ReentrantLock lock = slots.slotsLock();
+        lock.lock();
+        try
+        {
+            if (slots.findById(slot.id()) != slot)
+            {
+                throw new IllegalArgumentException(op + ": " + slot + " is no longer in the memslot set (deleted or " +
+                    "moved; the kernel's -ENOENT)");
+            }
+            return body.get();
+        }
+        finally
+        {
+            lock.unlock();
+        }
     }
 
     /**
@@ -366,6 +423,15 @@ public final class DirtyLogging
      * kvm_mmu_slot_apply_flags on KVM_MEM_LOG_DIRTY_PAGES cleared).
      */
     public synchronized void disable(final Memslot slot, final HugePageRecovery recovery)
+    {
+        underSlotsLock(slot, "disable dirty logging", false, () ->
+        {
+            disableLocked(slot, recovery);
+            return null;
+        });
+    }
+
+    private void disableLocked(final Memslot slot, final HugePageRecovery recovery)
     {
         checkLogging(slot);
         final long t0 = System.nanoTime();

@@ -124,6 +124,54 @@ public final class HostMemory
     }
 
     /**
+     * Gives back every host page behind {@code slot}, whose delete has flushed every SPTE and TLB
+     * entry that mapped them and waited out every fault that looked the slot up (kernel: the VMM's
+     * munmap after KVM_SET_USER_MEMORY_REGION deleted the slot). The frames are freed, not kept, so
+     * an access through a stale translation is caught ({@link StaleTranslationException}) and a
+     * checker can see an SPTE that still names one ({@link #isLive}).
+     */
+    public synchronized void unback(final Memslot slot)
+    {
+        final int id = slot.id();
+        final long[] map = id < slotMaps.length ? slotMaps[id] : null;
+        if (map == null || slotsById[id] == null || slotsById[id].baseGfn() != slot.baseGfn())
+        {
+            throw new IllegalArgumentException("unback: " + slot + " is not backed here");
+        }
+        final int level = slot.backing().level();
+        for (int i = 0; i < map.length; i++)
+        {
+            freeBlock((long)MAP.getVolatile(map, i), level);
+        }
+        final long[][] maps = slotMaps.clone();
+        final Memslot[] byId = slotsById.clone();
+        maps[id] = null;
+        byId[id] = null;
+        slotsById = byId;
+        slotMaps = maps;
+    }
+
+    /**
+     * The same host pages now behind {@code moved}, the slot's new guest-physical range (kernel:
+     * KVM_MR_MOVE keeps userspace_addr, so the memory and its contents stay). The backing pages are
+     * aligned to guest-physical addresses here, so the move must keep the base's offset within a
+     * backing page ({@link KvmSetMemoryRegion} checks it).
+     */
+    public synchronized void rebase(final Memslot old, final Memslot moved)
+    {
+        final int id = old.id();
+        final int shift = Spte.gfnShift(old.backing().level());
+        if (moved.id() != id || id >= slotsById.length || slotsById[id] == null ||
+            ((old.baseGfn() ^ moved.baseGfn()) & ((1L << shift) - 1)) != 0)
+        {
+            throw new IllegalArgumentException("rebase: " + old + " cannot become " + moved);
+        }
+        final Memslot[] byId = slotsById.clone();
+        byId[id] = moved;
+        slotsById = byId;
+    }
+
+    /**
      * Host pfn behind {@code gfn} of {@code slot} now (kernel: __kvm_faultin_pfn / hva_to_pfn). A
      * fault must sample the invalidation sequence before calling this.
      */
@@ -135,7 +183,12 @@ public final class HostMemory
         }
         final int level = slot.backing().level();
         final int shift = Spte.gfnShift(level);
-        final long[] map = slotMaps[slot.id()];
+        final long[][] maps = slotMaps;
+        final long[] map = slot.id() < maps.length ? maps[slot.id()] : null;
+        if (map == null)
+        {
+            throw new IllegalArgumentException(slot + " has no host memory (deleted, or never backed)");
+        }
         final long block = (long)MAP.getVolatile(map, (int)((gfn >>> shift) - (slot.baseGfn() >>> shift)));
         return block + (gfn & (Spte.pagesPerLevel(level) - 1));
     }

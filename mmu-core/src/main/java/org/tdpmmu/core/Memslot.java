@@ -3,7 +3,9 @@ package org.tdpmmu.core;
 /**
  * A guest-physical range backed by host memory (kernel: struct kvm_memory_slot). Its id, base
  * gfn, size and backing are fixed; only the dirty-logging mode changes, and only under the
- * slots lock ({@link Memslots}).
+ * slots lock ({@link Memslots}). A delete or move never edits a slot: it publishes a new memslot
+ * set holding an {@linkplain #invalid() invalid} copy, then a set without it or with a moved copy
+ * ({@link KvmSetMemoryRegion}), so a reader holding a slot always sees one consistent slot.
  */
 public final class Memslot
 {
@@ -26,15 +28,47 @@ public final class Memslot
     private final int rootLevel;
     private final DirtyBitmap dirtyBitmap;
     private volatile int logMode = LOG_OFF;
+    /** kernel: KVM_MEMSLOT_INVALID, set only on the copy a delete or move publishes first. */
+    private final boolean invalid;
 
     Memslot(final int id, final long baseGfn, final long npages, final Backing backing, final int rootLevel)
+    {
+        this(id, baseGfn, npages, backing, rootLevel, new DirtyBitmap(npages), false);
+    }
+
+    private Memslot(final int id, final long baseGfn, final long npages, final Backing backing, final int rootLevel,
+        final DirtyBitmap dirtyBitmap, final boolean invalid)
     {
         this.id = id;
         this.baseGfn = baseGfn;
         this.npages = npages;
         this.backing = backing;
         this.rootLevel = rootLevel;
-        this.dirtyBitmap = new DirtyBitmap(npages);
+        this.dirtyBitmap = dirtyBitmap;
+        this.invalid = invalid;
+    }
+
+    /**
+     * The copy a delete or move publishes before it flushes (kernel: kvm_invalidate_memslot): same
+     * range, backing, bitmap and log mode, marked invalid so a fault that finds it retries.
+     */
+    Memslot invalidCopy()
+    {
+        final Memslot copy = new Memslot(id, baseGfn, npages, backing, rootLevel, dirtyBitmap, true);
+        copy.logMode = logMode;
+        return copy;
+    }
+
+    /** This slot at {@code newBaseGfn} with a fresh bitmap (kernel: the new slot of KVM_MR_MOVE; logging is off). */
+    Memslot movedTo(final long newBaseGfn)
+    {
+        return new Memslot(id, newBaseGfn, npages, backing, rootLevel);
+    }
+
+    /** kernel: slot->flags & KVM_MEMSLOT_INVALID. A fault that finds such a slot retries. */
+    public boolean invalid()
+    {
+        return invalid;
     }
 
     public int id()
@@ -141,6 +175,6 @@ public final class Memslot
     public String toString()
     {
         return "memslot " + id + " [gfn 0x" + Long.toHexString(baseGfn) + ", 0x" + Long.toHexString(endGfn()) +
-            ") " + backing;
+            ") " + backing + (invalid ? " (invalid)" : "");
     }
 }

@@ -73,6 +73,10 @@ public final class MmuCounters
     public final LongAdder ageCmpxchgLost = new LongAdder();
     /** Access-tracked leaves the fast path restored. */
     public final LongAdder accessTrackRestored = new LongAdder();
+    // memslot changes at runtime
+    /** Faults on a gfn in no memslot (kernel: RET_PF_EMULATE, an MMIO exit): counted apart from fault.*. */
+    public final LongAdder faultEmulate = new LongAdder();
+    public final LongAdder memslotChanges = new LongAdder();
 
     /** Every counter by its stable name. Allocates: for reports, not for hot paths. */
     public Map<String, Long> snapshot()
@@ -125,6 +129,8 @@ public final class MmuCounters
         m.put("age.idle", ageIdle.sum());
         m.put("age.cmpxchg.lost", ageCmpxchgLost.sum());
         m.put("fault.fast.acc-track", accessTrackRestored.sum());
+        m.put("fault.emulate", faultEmulate.sum());
+        m.put("memslot.change", memslotChanges.sum());
         return m;
     }
 }

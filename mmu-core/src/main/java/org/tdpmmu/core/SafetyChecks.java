@@ -413,6 +413,91 @@ public final class SafetyChecks
     }
 
     /**
+     * Point 4 for a deleted memslot: after the delete returned, no SPTE and no vCPU TLB entry maps a
+     * gfn of the deleted slot that no current slot holds, nor any host frame that backed the slot.
+     * Built before the delete (it records the slot's frames then), checked after it. The TLB half
+     * reads each vCPU's TLB, so check while the vCPU threads are stopped; a vCPU with a flush
+     * pending is skipped (it was out of guest mode and drops its TLB at its next VM entry).
+     */
+    public static final class DeletedSlotCheck
+    {
+        private final Memslot slot;
+        private final long[] frames;
+
+        /** Records {@code slot}'s range and the host frames behind it now. */
+        public DeletedSlotCheck(final Vm vm, final Memslot slot)
+        {
+            this.slot = slot;
+            final long[] f = new long[(int)slot.npages()];
+            for (long g = slot.baseGfn(); g < slot.endGfn(); g++)
+            {
+                f[(int)(g - slot.baseGfn())] = vm.host().resolvePfn(slot, g);
+            }
+            java.util.Arrays.sort(f);
+            this.frames = f;
+        }
+
+        /** @return one message per SPTE or TLB entry that still maps the deleted slot, empty if none. */
+        public List<String> check(final Vm vm)
+        {
+            final List<String> out = new ArrayList<>();
+            walkLeaves(vm, (gfn, level, spte) ->
+            {
+                final String why = offends(vm, gfn, level, Spte.pfn(spte));
+                if (why != null)
+                {
+                    out.add("deleted " + slot + ": leaf " + Spte.describe(spte, level) + " at gfn 0x" +
+                        Long.toHexString(gfn) + " " + why);
+                }
+            });
+            for (final Vcpu vcpu : vm.vcpus())
+            {
+                if (vcpu.tlbFlushPending())
+                {
+                    // Out of guest mode at the flush: it drops the whole TLB at its next entry.
+                    continue;
+                }
+                vcpu.forEachTlbEntry((gfn, level, pfn) ->
+                {
+                    final String why = offends(vm, gfn, level, pfn);
+                    if (why != null)
+                    {
+                        out.add("deleted " + slot + ": vCPU " + vcpu.id() + " TLB entry for gfn 0x" +
+                            Long.toHexString(gfn) + " level " + level + " " + why);
+                    }
+                });
+            }
+            return out;
+        }
+
+        private String offends(final Vm vm, final long gfn, final int level, final long pfn)
+        {
+            final long pages = Spte.pagesPerLevel(level);
+            for (long g = Math.max(gfn, slot.baseGfn()); g < Math.min(gfn + pages, slot.endGfn()); g++)
+            {
+                final Memslot now = vm.memslots().find(g);
+                if (now == null || now.invalid())
+                {
+                    return "maps gfn 0x" + Long.toHexString(g) + ", which is in no memslot now";
+                }
+            }
+            // A frame given to a slot created since is that slot's to map (the stale-translation check covers it).
+            final Memslot holder = vm.memslots().find(gfn);
+            if (holder != null && !holder.invalid() && vm.host().resolvePfn(holder, gfn) == pfn)
+            {
+                return null;
+            }
+            final int at = java.util.Arrays.binarySearch(frames, pfn);
+            final int next = at >= 0 ? at : -at - 1;
+            if (at >= 0 || (next < frames.length && frames[next] < pfn + pages))
+            {
+                return "maps host pfn 0x" + Long.toHexString(at >= 0 ? pfn : frames[next]) + ", a frame of the deleted slot";
+            }
+            return null;
+        }
+    }
+
+    /**
      * Property 1, no lost write: remembers, per gfn, the last value its (single) test writer wrote,
      * and checks the host frame the gfn is backed by holds it. Call {@link #wrote} from the writer of
      * that gfn after {@code vcpu.write} returns, and {@link #check} once the writers have stopped

@@ -49,5 +49,13 @@ public enum SeededBug
      * one cmpxchg: a table an eager split linked there meanwhile is overwritten (leaked, and a
      * huge leaf is back in a logged slot).
      */
-    AGE_TRACK_PLAIN_STORE
+    AGE_TRACK_PLAIN_STORE,
+
+    // memslot changes at runtime (KvmSetMemoryRegion)
+    /** A memslot delete or move flushes without synchronize_srcu (a fault that found the slot installs after the flush). */
+    MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC,
+    /** KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG skip slots_lock and the slot re-lookup (a delete frees the bitmap under the harvest). */
+    HARVEST_WITHOUT_SLOTS_LOCK,
+    /** The fast page fault stores its fix instead of cmpxchg (a leaf a slot move zapped comes back at the old gfn). */
+    FAST_PF_PLAIN_STORE
 }

@@ -25,6 +25,11 @@ public final class TdpMmu implements MmuNotifier
     public static final int RET_PF_RETRY = 2;
     /** kernel: RET_PF_INVALID. The fast path could not fix it; take the slow path. */
     static final int RET_PF_INVALID = 3;
+    /**
+     * kernel: RET_PF_EMULATE. The gfn is in no memslot (its slot was deleted or moved while the
+     * vCPU ran): KVM emulates the access as MMIO and exits to userspace; nothing is mapped.
+     */
+    public static final int RET_PF_EMULATE = 4;
 
     private static final int FAST_PF_MAX_RETRIES = 4;
 
@@ -53,6 +58,7 @@ public final class TdpMmu implements MmuNotifier
     private final boolean bugNoDirtyCarry;
     private final boolean bugLeakLoser;
     private final boolean bugRingPushBeforeWritable;
+    private final boolean bugFastPfPlainStore;
     /**
      * The VM has dirty rings (kernel: kvm->dirty_ring_size != 0): set once, before any vCPU
      * exists ({@link Vm#enableDirtyRing}), so every later reader sees it.
@@ -79,6 +85,7 @@ public final class TdpMmu implements MmuNotifier
         this.rootLevel = config.rootLevel();
         this.bugSkipRetry = config.has(SeededBug.SKIP_INVALIDATION_RETRY);
         this.bugRingPushBeforeWritable = config.has(SeededBug.RING_PUSH_BEFORE_WRITABLE);
+        this.bugFastPfPlainStore = config.has(SeededBug.FAST_PF_PLAIN_STORE);
         this.bugNoFreeze = config.has(SeededBug.NO_FREEZE_IN_REMOVED_PT);
         this.bugNoRcuFree = config.has(SeededBug.NO_RCU_DEFERRED_FREE);
         this.bugNoFlushAfterZap = config.has(SeededBug.NO_FLUSH_AFTER_ZAP);
@@ -187,15 +194,43 @@ public final class TdpMmu implements MmuNotifier
     public int pageFault(final TdpIter iter, final MmuMemoryCache cache, final long gfn, final boolean write,
         final DirtyRing ring)
     {
-        final Memslot slot = slots.find(gfn);
-        if (slot == null)
+        // The whole fault is one SRCU read-side section (kernel: vcpu_run holds kvm->srcu around
+        // the exit handler): a memslot delete or move waits for it before flushing the slot, so a
+        // slot this fault found valid cannot lose its SPTEs' flush to an install that comes later.
+        final org.tdpmmu.concurrency.Srcu srcu = slots.srcu();
+        final int srcuIdx = srcu.readLock();
+        try
         {
-            throw new IllegalArgumentException("gfn 0x" + Long.toHexString(gfn) + " is in no memslot (MMIO is not modeled)");
+            final Memslot slot = slots.find(gfn);
+            if (slot == null)
+            {
+                counters.faultEmulate.increment();
+                return RET_PF_EMULATE;
+            }
+            return pageFaultInSlot(iter, cache, slot, gfn, write, ring);
         }
+        finally
+        {
+            srcu.readUnlock(srcuIdx);
+        }
+    }
+
+    private int pageFaultInSlot(final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
+        final boolean write, final DirtyRing ring)
+    {
+        // The fast path comes first even in an invalid slot, as in the kernel: it only fixes an
+        // existing leaf with cmpxchg, so the slot's flush, which may run concurrently once the
+        // SRCU wait is over, either sees the fix or makes the cmpxchg fail.
         final int fast = fastPageFault(slot, gfn, write, ring);
         if (fast != RET_PF_INVALID)
         {
             return fast;
+        }
+        if (slot.invalid())
+        {
+            // kernel: __kvm_mmu_faultin_pfn, a slot being deleted or moved: retry until it is gone.
+            counters.faultRetry.increment();
+            return RET_PF_RETRY;
         }
         // One table per level below the root, plus one for a split: the most one fault can link.
         cache.topup(rootLevel);
@@ -282,8 +317,11 @@ public final class TdpMmu implements MmuNotifier
                 {
                     markPageDirty(slot, gfn, ring);
                 }
-                hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
-                if (store.cmpxchgSpte(table, index, spte, fixed) == spte)
+                if (!bugFastPfPlainStore)
+                {
+                    hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
+                }
+                if (bugFastPfPlainStore ? plainFix(table, index, spte, fixed, gfn) : store.cmpxchgSpte(table, index, spte, fixed) == spte)
                 {
                     if (tracked)
                     {
@@ -309,6 +347,23 @@ public final class TdpMmu implements MmuNotifier
         {
             rcu.readUnlock();
         }
+    }
+
+    /**
+     * The seeded bug FAST_PF_PLAIN_STORE: the racy read-compare-store the cmpxchg replaces. The
+     * test hook sits in its window, between the compare and the store (where a zap's exchange is
+     * then overwritten), and a yield widens it for the stress test, as with the set_spte_atomic bug.
+     */
+    private boolean plainFix(final long table, final int index, final long snapshot, final long fixed, final long gfn)
+    {
+        if (store.lvSpte(table, index) != snapshot)
+        {
+            return false;
+        }
+        hook.at(TestHook.Point.FAST_PF_BEFORE_CMPXCHG, gfn);
+        Thread.yield();
+        store.soSpte(table, index, fixed);
+        return true;
     }
 
     /**
@@ -911,6 +966,52 @@ public final class TdpMmu implements MmuNotifier
         return flush;
     }
 
+    /**
+     * Zaps every SPTE of the VM under the write lock and flushes once: a stand-in for the fast
+     * invalidation of all roots (kernel: kvm_mmu_zap_all_fast). A host thread holding no lock calls
+     * it; it takes the MMU lock itself.
+     */
+    public void zapAllFast()
+    {
+        // stand-in: replaced by the roots branch
+        lock.writeLock();
+        try
+        {
+            if (!rootValid)
+            {
+                throw new IllegalStateException("zap all on a destroyed VM");
+            }
+            zapRootLocked();
+        }
+        finally
+        {
+            lock.writeUnlock();
+        }
+    }
+
+    /**
+     * Zaps the leaves of {@code slot}'s range and flushes (kernel: kvm_arch_flush_shadow_memslot
+     * with KVM_X86_QUIRK_SLOT_ZAP_ALL off: kvm_unmap_gfn_range, then the flush of
+     * kvm_mmu_zap_memslot_pages_and_flush; the TDP MMU has no shadowed guest tables to zap).
+     * Tables stay linked, as after an mmu_notifier zap. Takes the MMU lock itself.
+     */
+    public void zapMemslot(final Memslot slot)
+    {
+        final TdpIter iter = new TdpIter(store);
+        lock.writeLock();
+        try
+        {
+            if (zapLeafs(iter, slot.baseGfn(), slot.endGfn()))
+            {
+                flushRemoteTlbs();
+            }
+        }
+        finally
+        {
+            lock.writeUnlock();
+        }
+    }
+
     /** kernel: kvm_mmu_notifier_invalidate_range_start → kvm_mmu_invalidate_begin + unmap. */
     @Override
     public void invalidateRangeStart(final long startGfn, final long endGfn)
@@ -961,30 +1062,40 @@ public final class TdpMmu implements MmuNotifier
                 return;
             }
             rootValid = false;
-            // Every table of the structure goes to one RCU callback, not one each.
-            deferredFrees.begin();
-            rcu.readLock();
-            try
-            {
-                final long pages = Spte.pagesPerLevel(rootLevel);
-                for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
-                {
-                    final long old = store.xchgSpte(rootPfn, i, Spte.NONPRESENT);
-                    handleChangedSpte(i * pages, old, Spte.NONPRESENT, rootLevel, false);
-                }
-            }
-            finally
-            {
-                rcu.readUnlock();
-                deferredFrees.end();
-            }
-            flushRemoteTlbs();
+            zapRootLocked();
             freeTableDeferred(rootPfn);
         }
         finally
         {
             lock.writeUnlock();
         }
+    }
+
+    /**
+     * Empties every entry of the root and flushes, under the write lock (kernel: the walk of
+     * kvm_tdp_mmu_zap_all). Every table of the structure goes to one RCU callback, not one each;
+     * each entry is exchanged, since hardware may set A/D and the fast path W without the lock.
+     */
+    private void zapRootLocked()
+    {
+        assert lock.heldForWrite() : "zapping the whole structure needs mmu_lock held for write";
+        deferredFrees.begin();
+        rcu.readLock();
+        try
+        {
+            final long pages = Spte.pagesPerLevel(rootLevel);
+            for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+            {
+                final long old = store.xchgSpte(rootPfn, i, Spte.NONPRESENT);
+                handleChangedSpte(i * pages, old, Spte.NONPRESENT, rootLevel, false);
+            }
+        }
+        finally
+        {
+            rcu.readUnlock();
+            deferredFrees.end();
+        }
+        flushRemoteTlbs();
     }
 
     void countFault(final int r)

@@ -41,7 +41,14 @@ public interface TestHook
         /** vCPU: about to re-enter after a KVM_EXIT_DIRTY_RING_FULL exit (the gfn is -1). */
         RING_FULL_EXIT,
         /** aging: a young leaf read, about to clear A or access-track it. */
-        AGE_BEFORE_CLEAR
+        AGE_BEFORE_CLEAR,
+        // memslot changes at runtime (KvmSetMemoryRegion); the gfn is the slot's base gfn
+        /** delete / move: the invalid copy is published, synchronize_srcu not yet called. */
+        MEMSLOT_AFTER_SWAP,
+        /** delete / move: SRCU readers waited out, the slot's flush not yet done. */
+        MEMSLOT_BEFORE_FLUSH,
+        /** get-dirty-log: the slot looked up (under slots_lock), its bitmap not yet read or locked for write. */
+        HARVEST_SLOT_LOOKED_UP
     }
 
     TestHook NONE = (point, gfn) ->

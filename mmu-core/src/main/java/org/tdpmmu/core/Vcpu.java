@@ -211,24 +211,49 @@ public final class Vcpu
         }
     }
 
-    /** A guest read of {@code gfn}: the content word of the host frame it maps to. */
+    /**
+     * What {@link #translate} returns for a gfn in no memslot (kernel: KVM_EXIT_MMIO after
+     * RET_PF_EMULATE): the slot was deleted or moved away while the vCPU ran.
+     */
+    public static final long MMIO = -1;
+    /** What a guest read of a gfn in no memslot returns (no device answers: all ones). */
+    public static final long MMIO_READ_VALUE = -1L;
+
+    /**
+     * A guest read of {@code gfn}: the content word of the host frame it maps to, or
+     * {@link #MMIO_READ_VALUE} if the gfn is in no memslot.
+     */
     public long read(final long gfn)
     {
         final long pfn = translate(gfn, false);
+        if (pfn == MMIO)
+        {
+            return MMIO_READ_VALUE;
+        }
         mmu.hook(TestHook.Point.ACCESS_BEFORE_FRAME, gfn);
         return host.lvContent(pfn);
     }
 
-    /** A guest write of {@code value} to {@code gfn}. */
-    public void write(final long gfn, final long value)
+    /**
+     * A guest write of {@code value} to {@code gfn}.
+     *
+     * @return false if the gfn is in no memslot, so the write went to (simulated, absent) MMIO.
+     */
+    public boolean write(final long gfn, final long value)
     {
         final long pfn = translate(gfn, true);
+        if (pfn == MMIO)
+        {
+            return false;
+        }
         mmu.hook(TestHook.Point.ACCESS_BEFORE_FRAME, gfn);
         host.soContent(pfn, value);
+        return true;
     }
 
     /**
-     * The host pfn a {@code write} or read of {@code gfn} goes to, faulting as often as needed.
+     * The host pfn a {@code write} or read of {@code gfn} goes to, faulting as often as needed, or
+     * {@link #MMIO} if the gfn is in no memslot.
      * The access itself follows before the next VM entry (the next request check), so a flush
      * requested meanwhile waits for it: the kernel's IPI cannot land mid-instruction either.
      */
@@ -273,11 +298,14 @@ public final class Vcpu
                 pendingWalkResolved++;
                 return pfn;
             }
-            eptViolation(gfn, write);
+            if (eptViolation(gfn, write) == TdpMmu.RET_PF_EMULATE)
+            {
+                return MMIO;
+            }
         }
     }
 
-    private void eptViolation(final long gfn, final boolean write)
+    private int eptViolation(final long gfn, final boolean write)
     {
         exitGuest();
         faults++;
@@ -298,6 +326,7 @@ public final class Vcpu
             Thread.yield();
         }
         enterGuest();
+        return r;
     }
 
     private void checkRequests()
@@ -456,6 +485,44 @@ public final class Vcpu
         tlb[i] = tag;
         tlb[i + 1] = Spte.pfn(leaf) << TLB_FLAG_BITS | (Spte.isWritable(leaf) ? TLB_W : 0) |
             (Spte.isDirty(leaf) || !Spte.isAdEnabled(leaf) ? TLB_D : 0);
+    }
+
+    /** One cached translation, for {@link #forEachTlbEntry}. */
+    @FunctionalInterface
+    public interface TlbVisitor
+    {
+        /** The entry maps gfns [firstGfn, firstGfn + 512^(level-1)) to host pfns from {@code pfn}. */
+        void entry(long firstGfn, int level, long pfn);
+    }
+
+    /**
+     * Visits every translation this vCPU's TLB holds (for checkers). The TLB is the vCPU thread's
+     * own plain state: call only while that thread is stopped or joined.
+     */
+    public void forEachTlbEntry(final TlbVisitor visitor)
+    {
+        final long[][] tlbs = {tlb4k, tlb2m, tlb1g};
+        for (int t = 0; t < tlbs.length; t++)
+        {
+            final long[] tlb = tlbs[t];
+            final int level = Spte.PG_LEVEL_4K + t;
+            for (int i = 0; i < tlb.length; i += 2)
+            {
+                if (tlb[i] != TAG_EMPTY)
+                {
+                    visitor.entry(tlb[i] << Spte.gfnShift(level), level, tlb[i + 1] >>> TLB_FLAG_BITS);
+                }
+            }
+        }
+    }
+
+    /**
+     * True when a request (a TLB flush) waits for this vCPU's next VM entry: its TLB is then dead,
+     * dropped before it translates anything again.
+     */
+    public boolean tlbFlushPending()
+    {
+        return !requestState.nothingPending();
     }
 
     /** This vCPU's page-table memory cache (kernel: vcpu->arch.mmu_page_header_cache). */

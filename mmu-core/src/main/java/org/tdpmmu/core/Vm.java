@@ -21,6 +21,7 @@ public final class Vm implements AutoCloseable
     private final HostMemory host;
     private final MmuCounters counters = new MmuCounters();
     private final TdpMmu mmu;
+    private final KvmSetMemoryRegion memoryRegions;
     private final java.util.List<Vcpu> vcpus = new java.util.ArrayList<>();
     private boolean destroyed;
     /** Entries of each vCPU's dirty ring, 0 without rings (kernel: kvm->dirty_ring_size / 16). */
@@ -59,6 +60,13 @@ public final class Vm implements AutoCloseable
             rcu.close();
             throw e;
         }
+        this.memoryRegions = new KvmSetMemoryRegion(this);
+    }
+
+    /** KVM_SET_USER_MEMORY_REGION while vCPUs run: create, delete, move, flag changes. */
+    public KvmSetMemoryRegion memoryRegions()
+    {
+        return memoryRegions;
     }
 
     /**

@@ -11,7 +11,10 @@ import org.tdpmmu.stress.EnableLoggingVsFault;
 import org.tdpmmu.stress.FaultVsAtomicZap;
 import org.tdpmmu.stress.FaultVsFrozenSpte;
 import org.tdpmmu.stress.FaultVsInvalidation;
+import org.tdpmmu.stress.FaultVsSlotDelete;
 import org.tdpmmu.stress.FlushVsTlbFill;
+import org.tdpmmu.stress.HarvestVsSlotDelete;
+import org.tdpmmu.stress.MoveVsFastPageFault;
 import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsFault;
 import org.tdpmmu.stress.PromoteVsInvalidation;
@@ -160,5 +163,25 @@ class RaceTwinsTest
     void ageVsEagerSplit()
     {
         Explorer.explore(AgeVsEagerSplit.class);
+    }
+
+    // memslot changes at runtime
+
+    @Test
+    void faultVsSlotDelete()
+    {
+        Explorer.explore(FaultVsSlotDelete.class);
+    }
+
+    @Test
+    void harvestVsSlotDelete()
+    {
+        Explorer.explore(HarvestVsSlotDelete.class);
+    }
+
+    @Test
+    void moveVsFastPageFault()
+    {
+        Explorer.explore(MoveVsFastPageFault.class);
     }
 }

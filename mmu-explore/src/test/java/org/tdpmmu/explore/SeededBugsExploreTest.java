@@ -18,7 +18,10 @@ import org.tdpmmu.stress.DbitVsRemovedPt;
 import org.tdpmmu.stress.FaultVsAtomicZap;
 import org.tdpmmu.stress.FaultVsFrozenSpte;
 import org.tdpmmu.stress.FaultVsInvalidation;
+import org.tdpmmu.stress.FaultVsSlotDelete;
 import org.tdpmmu.stress.FlushVsTlbFill;
+import org.tdpmmu.stress.HarvestVsSlotDelete;
+import org.tdpmmu.stress.MoveVsFastPageFault;
 import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RingFullVsReset;
@@ -161,5 +164,28 @@ class SeededBugsExploreTest
     void ageTrackPlainStore()
     {
         SeededExploration.mustCatch(SeededBug.AGE_TRACK_PLAIN_STORE, AgeVsEagerSplit.class);
+    }
+
+    // memslot changes at runtime
+
+    @Test
+    @Tag(Explorer.TAG)
+    void memslotFlushWithoutSrcuSync()
+    {
+        SeededExploration.mustCatch(SeededBug.MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC, FaultVsSlotDelete.class);
+    }
+
+    @Test
+    @Tag(Explorer.TAG)
+    void harvestWithoutSlotsLock()
+    {
+        SeededExploration.mustCatch(SeededBug.HARVEST_WITHOUT_SLOTS_LOCK, HarvestVsSlotDelete.class);
+    }
+
+    @Test
+    @Tag(Explorer.TAG)
+    void fastPfPlainStore()
+    {
+        SeededExploration.mustCatch(SeededBug.FAST_PF_PLAIN_STORE, MoveVsFastPageFault.class);
     }
 }

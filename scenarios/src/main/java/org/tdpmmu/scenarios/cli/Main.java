@@ -93,6 +93,8 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new SweepCommand(ctx));
         cl.addSubcommand(new MergeCommand(ctx));
         cl.addSubcommand(new DirtyLogTestCommand(ctx));
+        cl.addSubcommand(new MemslotStressCommand(ctx));
+        cl.addSubcommand(new MemslotPerfCommand(ctx));
         cl.addSubcommand(new AccessCommand(ctx));
         cl.addSubcommand(new CommandLine.HelpCommand());
         Converters.registerNumbers(cl);

@@ -17,7 +17,15 @@ public enum HostEventKind implements YamlNamed {
      * kvm_tdp_mmu_age_gfn_range), A cleared without a TLB flush, under mmu_lock held for write or,
      * with {@code vm.locklessAging}, under RCU alone; pages found young or idle are counted.
      */
-    AGE("age");
+    AGE("age"),
+    /**
+     * A memslot changing while the vCPUs run (KVM_SET_USER_MEMORY_REGION): a slot of
+     * {@code pagesPerEvent} pages of its own, above the scenario's slots, cycles through create,
+     * move, delete and recreate, one change per event; with the default KVM_X86_QUIRK_SLOT_ZAP_ALL
+     * every delete and move zaps the whole VM, so the workload refaults (kernel:
+     * memslot_modification_stress_test's dummy slot, here also moved).
+     */
+    MEMSLOT("memslot");
 
     private final String yamlName;
 

@@ -256,6 +256,12 @@ public final class MemoryEstimate
         long migrate = 0;
         for (final HostEvent e : s.host())
         {
+            if (e.kind() == org.tdpmmu.scenarios.model.HostEventKind.MEMSLOT)
+            {
+                // A memslot event's own slot, 4 KiB-backed, live beside everything else.
+                frames = add(frames, e.pagesPerEvent());
+                continue;
+            }
             migrate = Math.max(migrate, e.pagesPerEvent());
         }
         frames = add(frames, migrate == 0 ? 0 : mul(ceilDiv(migrate, biggest) + 2, biggest));

@@ -913,12 +913,26 @@ final class ScenarioRun implements AutoCloseable
         final Memslot[] slots = layout.slots();
         final TdpMmuAge age = e.kind() == HostEventKind.AGE ? new TdpMmuAge(vm) : null;
         final TdpIter ageIter = age != null ? new TdpIter(vm.store()) : null;
+        final MemslotChurn churn = e.kind() == HostEventKind.MEMSLOT ? new MemslotChurn(vm, slots, e.pagesPerEvent()) : null;
         while (!hostStop)
         {
             LockSupport.parkNanos(periodNanos);
             if (hostStop)
             {
                 return;
+            }
+            if (churn != null)
+            {
+                try
+                {
+                    churn.next();
+                }
+                catch (final RuntimeException ex)
+                {
+                    violations.add(new Violation("host-event", "memslot " + churn + ": " + ex));
+                    return;
+                }
+                continue;
             }
             final Memslot slot = slots[random.nextInt(slots.length)];
             final long count = Math.min(e.pagesPerEvent(), slot.npages());

@@ -369,7 +369,7 @@ class ScenarioLoaderTest {
     void hostEvents() {
         String h = BASE + "host:\n";
         assertMessage(h + "  - { kind: swap, during: dirtyPass, ratePerSecond: 1 }",
-                "bad.yaml:14: host[0].kind: \"swap\" is not one of migrate, invalidate, age");
+                "bad.yaml:14: host[0].kind: \"swap\" is not one of migrate, invalidate, age, memslot");
         assertMessage(h + "  - { kind: migrate, during: harvesting, ratePerSecond: 1 }",
                 "bad.yaml:14: host[0].during: \"harvesting\" is not one of all, populate, enableDirtyLogging, dirtyPass, "
                         + "harvest, disableDirtyLogging, secondPass, age");
