@@ -48,9 +48,12 @@ public final class DirtyLogging
     private final DirtyRing.MaskReset resetMask = this::resetDirtyGfn;
 
     private final boolean eptAdBits;
+    /** VmConfig#eagerPageSplit: whether this kernel has (and enables) eager_page_split at all. */
+    private final boolean eagerPageSplit;
 
     public DirtyLogging(final Vm vm)
     {
+        this.eagerPageSplit = vm.config().eagerPageSplit();
         this.mmu = vm.mmu();
         this.counters = vm.counters();
         this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
@@ -63,7 +66,8 @@ public final class DirtyLogging
      * Turns dirty logging on for {@code slot} (KVM_MEM_LOG_DIRTY_PAGES set).
      *
      * @param mode       {@link Memslot#LOG_WRPROT} or {@link Memslot#LOG_DBIT}.
-     * @param eagerSplit split huge pages now (kernel: eager_page_split) instead of on first write.
+     * @param eagerSplit split huge pages now (kernel: eager_page_split) instead of on first write;
+     *                   ignored when the VM's kernel has no eager splitting ({@link VmConfig#eagerPageSplit}).
      */
     public void enable(final Memslot slot, final int mode, final boolean eagerSplit)
     {
@@ -121,7 +125,7 @@ public final class DirtyLogging
             enableNanos.add(System.nanoTime() - t0);
             return;
         }
-        if (eagerSplit)
+        if (eagerSplit && eagerPageSplit)
         {
             final long s0 = System.nanoTime();
             splitHugePages(slot);
