@@ -34,7 +34,8 @@ public final class StressVm
      * The kernel preset of every VM the races build ({@link KernelRelease#fromEnvironment}: the
      * property {@value KernelRelease#PROPERTY}, else {@code TDPMMU_KERNEL}, else the newest release).
      * An environment variable reaches jcstress's forked JVMs without touching its command line.
-     * A race that needs a switch of its own (lockless aging) still sets it after the preset.
+     * A race that needs a switch of its own (lockless aging, eager splitting) still sets it after
+     * the preset.
      */
     public static final KernelRelease KERNEL = KernelRelease.fromEnvironment();
 
