@@ -98,7 +98,7 @@ final class CompareCommand implements Callable<Integer> {
         List<Scenario> runs = new ArrayList<>();
         for (KernelRelease r : releases) {
             Scenario s = ScenarioLoader.load(file, List.of(Converters.kernelOverride(spec.commandLine(), "--kernels", r.version())));
-            runs.add(s.disablesDirtyLogging() ? s.withStrategy(RecoveryStrategy.valueOf(r.recovery().name())) : s);
+            runs.add(s.disablesDirtyLogging() ? s.withStrategy(ScenarioLoader.presetStrategy(r)) : s);
         }
         Runner runner = new Runner(ctx, output, spec.commandLine());
         String path = file.toAbsolutePath().toString();

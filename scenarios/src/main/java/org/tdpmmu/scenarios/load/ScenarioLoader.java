@@ -196,15 +196,9 @@ public final class ScenarioLoader {
         }
     }
 
-    /** The recovery strategy of a disableDirtyLogging phase that names none: the preset's. */
-    private static RecoveryStrategy presetStrategy(KernelRelease release) {
-        String name = release.recovery().name();
-        for (RecoveryStrategy s : RecoveryStrategy.values()) {
-            if (s.name().equals(name)) {
-                return s;
-            }
-        }
-        throw new IllegalStateException("no scenario strategy for " + name);
+    /** The recovery strategy of a disableDirtyLogging phase that names none: the preset's (same constant names). */
+    public static RecoveryStrategy presetStrategy(KernelRelease release) {
+        return RecoveryStrategy.valueOf(release.recovery().name());
     }
 
     /** One past the last gfn a root of {@code rootLevel} levels translates. */
