@@ -6,7 +6,8 @@
 #   jcstress-tests/target/results-short/index.html, jcstress-tests/target/jcstress-short.log
 #
 # Override the strength with JCSTRESS_ARGS (default: one JVM mode, 1 iteration of 200 ms per fork),
-# the tests with JCSTRESS_TESTS (a regexp). See JCSTRESS.md.
+# the tests with JCSTRESS_TESTS (a regexp), the kernel preset of the races' VMs with TDPMMU_KERNEL
+# (e.g. 5.15; default the newest; its log and report then end in -5.15). See JCSTRESS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,11 +31,14 @@ if needs_build; then
 fi
 
 cd jcstress-tests/target
-LOG=jcstress-short.log
+# The preset reaches jcstress's forked JVMs through the environment (StressVm.KERNEL).
+SUFFIX="${TDPMMU_KERNEL:+-$TDPMMU_KERNEL}"
+LOG=jcstress-short$SUFFIX.log
+echo "jcstress-short: kernel preset ${TDPMMU_KERNEL:-newest (6.18)}" >&2
 start=$(date +%s)
 set +e
 # shellcheck disable=SC2086 # ARGS is a list of options
-java -jar jcstress.jar -jvmArgs "$FLAG $DIRECT -ea" $ARGS -t "$TESTS" -r results-short >"$LOG" 2>&1
+java -jar jcstress.jar -jvmArgs "$FLAG $DIRECT -ea" $ARGS -t "$TESTS" -r "results-short$SUFFIX" >"$LOG" 2>&1
 rc=$?
 set -e
 elapsed=$(( $(date +%s) - start ))
@@ -55,7 +59,7 @@ if ! [[ "$summary" =~ ^\(Results:\ ([0-9]+)\ planned\;\ ([0-9]+)\ passed,\ 0\ fa
   fail=1
 fi
 
-echo "jcstress-short: ${summary:-no results} in ${elapsed}s (log: jcstress-tests/target/$LOG, report: jcstress-tests/target/results-short/index.html)"
+echo "jcstress-short: ${summary:-no results} in ${elapsed}s (log: jcstress-tests/target/$LOG, report: jcstress-tests/target/results-short$SUFFIX/index.html)"
 if [ "$fail" -ne 0 ]; then
   echo "jcstress-short: FAILED" >&2
   sed -n '/RUN RESULTS/,$p' "$LOG" | head -200 >&2

@@ -20,6 +20,7 @@ import org.tdpmmu.core.MmuMemoryCache;
 import org.tdpmmu.core.TdpIter;
 import org.tdpmmu.core.TdpMmu;
 import org.tdpmmu.core.Vm;
+import org.tdpmmu.core.KernelRelease;
 import org.tdpmmu.core.VmConfig;
 
 /**
@@ -77,7 +78,8 @@ public class Fault4kBench
     @Setup(Level.Trial)
     public void setUp()
     {
-        vm = new Vm(VmConfig.small());
+        // The kernel preset of TDPMMU_KERNEL (default the newest): the SPTE layouts side by side.
+        vm = new Vm(KernelRelease.fromEnvironment().apply(VmConfig.small()));
         mmu = vm.mmu();
         final Memslot slot = vm.addMemslot(Fixtures.BASE_GFN, BATCH, Backing.PAGE_4K);
         base = slot.baseGfn();

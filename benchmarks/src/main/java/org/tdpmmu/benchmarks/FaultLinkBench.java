@@ -20,6 +20,7 @@ import org.tdpmmu.core.MmuMemoryCache;
 import org.tdpmmu.core.TdpIter;
 import org.tdpmmu.core.TdpMmu;
 import org.tdpmmu.core.Vm;
+import org.tdpmmu.core.KernelRelease;
 import org.tdpmmu.core.VmConfig;
 
 /**
@@ -73,7 +74,8 @@ public class FaultLinkBench
     @Setup(Level.Trial)
     public void setUp()
     {
-        vm = new Vm(VmConfig.small().withTableCapacity(8192));
+        // The kernel preset of TDPMMU_KERNEL (default the newest): the SPTE layouts side by side.
+        vm = new Vm(KernelRelease.fromEnvironment().apply(VmConfig.small()).withTableCapacity(8192));
         mmu = vm.mmu();
         final Memslot slot = vm.addMemslot(Fixtures.BASE_GFN, BATCH * Fixtures.PAGES_2M, Backing.PAGE_4K);
         base = slot.baseGfn();

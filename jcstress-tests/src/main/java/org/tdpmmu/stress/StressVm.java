@@ -4,6 +4,7 @@ import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
 
+import org.tdpmmu.core.KernelRelease;
 import org.tdpmmu.core.SeededBug;
 import org.tdpmmu.core.Vm;
 import org.tdpmmu.core.VmConfig;
@@ -29,6 +30,14 @@ public final class StressVm
     public static final long FRAMES = 1024 + 512;
     public static final int TLB_ENTRIES = 8;
     public static final int VCPUS = 2;
+    /**
+     * The kernel preset of every VM the races build ({@link KernelRelease#fromEnvironment}: the
+     * property {@value KernelRelease#PROPERTY}, else {@code TDPMMU_KERNEL}, else the newest release).
+     * An environment variable reaches jcstress's forked JVMs without touching its command line.
+     * A race that needs a switch of its own (lockless aging, eager splitting) still sets it after
+     * the preset.
+     */
+    public static final KernelRelease KERNEL = KernelRelease.fromEnvironment();
 
     private static final Set<SeededBug> BUGS = parse(System.getProperty(PROPERTY, ""));
     /** Set by the model checker (mmu-explore), which runs every bug in one JVM; null: {@link #BUGS}. */
@@ -62,7 +71,7 @@ public final class StressVm
 
     static VmConfig config(final int tables, final long frames, final Set<SeededBug> bugs)
     {
-        return VmConfig.small()
+        return KERNEL.apply(VmConfig.small())
             .withTableCapacity(tables)
             .withMaxVcpus(VCPUS)
             .withTlbEntries(TLB_ENTRIES)

@@ -354,7 +354,7 @@ class MutantKillersTest
     void eagerSplitSplitsEveryHugePageAcrossATopUp() throws Exception
     {
         final int huge = 70;
-        try (Vm vm = new Vm(StressVm.config(EnumSet.noneOf(SeededBug.class)).withTableCapacity(8 + 2 * huge)
+        try (Vm vm = new Vm(StressVm.config(EnumSet.noneOf(SeededBug.class)).withEagerPageSplit(true).withTableCapacity(8 + 2 * huge)
             .withHostFrameLimit(512L * (huge + 1))))
         {
             final Memslot slot = vm.addMemslot(0, 512L * huge, Backing.PAGE_2M);

@@ -56,9 +56,12 @@ public final class DirtyLogging
      * kvm_mmu_try_split_huge_pages for the mask's range when eager_page_split is on).
      */
     private final java.util.Set<Memslot> splitAtClear = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** VmConfig#eagerPageSplit: whether this kernel has (and enables) eager_page_split at all. */
+    private final boolean eagerPageSplit;
 
     public DirtyLogging(final Vm vm)
     {
+        this.eagerPageSplit = vm.config().eagerPageSplit();
         this.mmu = vm.mmu();
         this.counters = vm.counters();
         this.bugNoReprotect = vm.config().has(SeededBug.NO_REPROTECT_BEFORE_HARVEST);
@@ -73,7 +76,8 @@ public final class DirtyLogging
      * Turns dirty logging on for {@code slot} (KVM_MEM_LOG_DIRTY_PAGES set).
      *
      * @param mode       {@link Memslot#LOG_WRPROT} or {@link Memslot#LOG_DBIT}.
-     * @param eagerSplit split huge pages now (kernel: eager_page_split) instead of on first write.
+     * @param eagerSplit split huge pages now (kernel: eager_page_split) instead of on first write;
+     *                   ignored when the VM's kernel has no eager splitting ({@link VmConfig#eagerPageSplit}).
      */
     public void enable(final Memslot slot, final int mode, final boolean eagerSplit)
     {
@@ -140,14 +144,14 @@ public final class DirtyLogging
             {
                 slot.dirtyBitmap().setBit(page);
             }
-            if (eagerSplit)
+            if (eagerSplit && eagerPageSplit)
             {
                 splitAtClear.add(slot);
             }
             enableNanos.add(System.nanoTime() - t0);
             return;
         }
-        if (eagerSplit)
+        if (eagerSplit && eagerPageSplit)
         {
             final long s0 = System.nanoTime();
             splitHugePages(slot);

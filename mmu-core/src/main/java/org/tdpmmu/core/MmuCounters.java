@@ -18,6 +18,8 @@ public final class MmuCounters
     public final LongAdder faultFast = new LongAdder();
     /** Faults retried because the invalidation sequence said so. */
     public final LongAdder faultRetryInvalidation = new LongAdder();
+    /** Of those, the ones given up before mmu_lock (6.8+, VmConfig#retryBeforeMmuLock). */
+    public final LongAdder faultRetryBeforeLock = new LongAdder();
     /** EPT violations taken by vCPUs (each one a VM exit). */
     public final LongAdder vmExits = new LongAdder();
     public final LongAdder cmpxchgFailures = new LongAdder();
@@ -85,6 +87,7 @@ public final class MmuCounters
         m.put("fault.installed", faultInstalled.sum());
         m.put("fault.retry", faultRetry.sum());
         m.put("fault.retry.invalidation", faultRetryInvalidation.sum());
+        m.put("fault.retry.beforeLock", faultRetryBeforeLock.sum());
         m.put("fault.spurious", faultSpurious.sum());
         m.put("fault.fast", faultFast.sum());
         m.put("vmexit", vmExits.sum());

@@ -67,6 +67,8 @@ public final class PageTableStore
     private final AtomicLong freed = new AtomicLong();
     /** {@link FaultInjection#NONE} outside tests; compared by reference on every allocation. */
     private final FaultInjection faults;
+    /** What every entry of a new page holds (kernel: mmu_shadow_page_cache.init_value). */
+    private final long initValue;
 
     /**
      * @param capacityPages the most pages the store will hand out at once (1..2^30).
@@ -82,6 +84,25 @@ public final class PageTableStore
      */
     public PageTableStore(final int capacityPages, final FaultInjection faults)
     {
+        this(capacityPages, faults, Spte.NONPRESENT);
+    }
+
+    /**
+     * @param capacityPages the most pages the store will hand out at once (1..2^30).
+     * @param faults        a test hook that fails a chosen allocation, or {@link FaultInjection#NONE}.
+     * @param initValue     every entry of a newly allocated page: the layout's non-present value,
+     *                      {@link Spte#NONPRESENT} (pre-6.11) or {@link Spte#NONPRESENT_SVE}. Non-zero
+     *                      costs a 512-entry fill per allocation where zero needs none on a fresh
+     *                      page, as the kernel's memset64 against __GFP_ZERO.
+     */
+    public PageTableStore(final int capacityPages, final FaultInjection faults, final long initValue)
+    {
+        if (!Spte.isNonPresentValue(initValue))
+        {
+            throw new IllegalArgumentException("initValue=0x" + Long.toHexString(initValue) +
+                " is not a non-present value (0 or bit 63)");
+        }
+        this.initValue = initValue;
         this.faults = java.util.Objects.requireNonNull(faults, "faults (use FaultInjection.NONE)");
         if (capacityPages < 1 || capacityPages > (1 << 30))
         {
@@ -96,8 +117,14 @@ public final class PageTableStore
         this.nextFree = new int[capacityPages];
     }
 
+    /** The value every entry of a new page starts with. */
+    public long initValue()
+    {
+        return initValue;
+    }
+
     /**
-     * Allocates a zeroed page (every entry {@link Spte#NONPRESENT}).
+     * Allocates a page with every entry {@link #initValue()}.
      *
      * @return the page's pfn.
      * @throws OutOfTablesException when every page is in use, or the fault-injection hook fails
@@ -123,11 +150,21 @@ public final class PageTableStore
                     " pages, live=" + live.get());
             }
         }
-        else
+        else if (initValue == 0L)
         {
             // Poisoned by free(); nobody can reach the page until we publish it below and the
             // caller links it with a cmpxchg, so plain zeroing suffices.
             buffer(index).setMemory(pageOffset(index), PAGE_SIZE, (byte)0);
+        }
+        if (initValue != 0L)
+        {
+            // Fresh (zero) or poisoned: plain stores for the same reason as the zeroing above.
+            final UnsafeBuffer b = buffer(index);
+            final int base = pageOffset(index);
+            for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+            {
+                b.putLong(base + (i << 3), initValue);
+            }
         }
         final long m = (long)META.getVolatile(meta, index);
         META.setVolatile(meta, index, m | LIVE);

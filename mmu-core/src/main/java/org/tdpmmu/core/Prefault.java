@@ -235,7 +235,7 @@ public final class Prefault
                     continue;
                 }
                 final long child = cache.take();
-                if (!mmu.setSpteAtomic(iter, Spte.makeNonLeaf(child)))
+                if (!mmu.setSpteAtomic(iter, Spte.makeNonLeaf(child, mmu.presentExtra())))
                 {
                     cache.giveBack(child);
                     return RETRY;

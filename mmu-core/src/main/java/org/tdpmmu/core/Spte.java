@@ -8,11 +8,17 @@ package org.tdpmmu.core;
  *  bit  0 R   1 W   2 X   3-5 EPT memory type   6 ignore-PAT   7 large page
  *  bit  8 accessed   9 dirty   11 MMU-present (KVM software bit: "present" means this bit)
  *  bits 12-51 pfn    52-53 A/D type (2: A/D disabled)    54 saved R   56 saved X (access tracking)
- *  57 host-writable   58 MMU-writable (KVM software bits)
+ *  57 host-writable   58 MMU-writable (KVM software bits)   63 suppress #VE (from 6.11)
  * </pre>
  *
- * Decisions: the non-present value is 0 (the pre-6.11 SHADOW_NONPRESENT_VALUE; newer kernels also
- * keep "suppress #VE", bit 63, set in it, which changes nothing this model observes). EPT A/D bits
+ * Two layouts of the non-present and frozen values ({@link VmConfig#suppressVeNonPresent}): before
+ * 6.11 the non-present value is 0 and the frozen one 0x5a0; from 6.11 (the TDX preparation series,
+ * "KVM: x86/mmu: Allow non-zero value for non-present SPTE and removed SPTE", with the rename of
+ * REMOVED_SPTE to FROZEN_SPTE) both carry bit 63, "suppress #VE", and so does every present entry
+ * KVM builds (shadow_present_mask gained the bit in the same series). Presence is bit 11 in both, so
+ * {@link #isPresent} needs no layout; {@link #isFrozen} ignores bit 63, which is exact in each
+ * layout (0x5a0 never occurs in the newer one, bit 63 | 0x5a0 never in the older), so neither test
+ * reads per-VM state; the writers take the values from {@link #nonPresent}/{@link #frozen}. EPT A/D bits
  * are on unless a VM turns them off ({@link VmConfig#eptAdBits}); its leaves then carry
  * {@link #AD_DISABLED} and age by access tracking ({@link #markForAccessTrack}). Writable invariants hold for every value this class builds:
  * W implies MMU-writable implies host-writable.
@@ -56,6 +62,12 @@ public final class Spte
     public static final long FROZEN = 0x5a0L;
     /** kernel: SHADOW_NONPRESENT_VALUE before bit 63 was added to it. */
     public static final long NONPRESENT = 0L;
+    /** kernel: VMX_EPT_SUPPRESS_VE_BIT, bit 63; in every SPTE value KVM writes from 6.11 on. */
+    public static final long SUPPRESS_VE = 1L << 63;
+    /** kernel 6.11+: SHADOW_NONPRESENT_VALUE (x86-64). */
+    public static final long NONPRESENT_SVE = SUPPRESS_VE;
+    /** kernel 6.11+: FROZEN_SPTE = SHADOW_NONPRESENT_VALUE | 0x5a0. */
+    public static final long FROZEN_SVE = SUPPRESS_VE | FROZEN;
 
     public static final int ENTRIES_PER_TABLE = 512;
     public static final int LEVEL_BITS = 9;
@@ -74,6 +86,8 @@ public final class Spte
     public static final int LEAF_DIRTY = 16;
     /** The VM's EPT has no A/D bits: mark the leaf {@link #AD_DISABLED}; A and D flags are ignored. */
     public static final int LEAF_AD_DISABLED = 32;
+    /** The 6.11+ layout: set {@link #SUPPRESS_VE} in the leaf (kernel: shadow_present_mask has it). */
+    public static final int LEAF_SUPPRESS_VE = 64;
 
     private Spte()
     {
@@ -109,10 +123,37 @@ public final class Spte
         return (spte & MMU_PRESENT) != 0;
     }
 
-    /** kernel: is_frozen_spte / is_removed_spte. */
+    /**
+     * kernel: is_frozen_spte / is_removed_spte. True on the frozen value of either layout: one
+     * AND more than an equality test, and no per-VM state on the hot path.
+     */
     public static boolean isFrozen(final long spte)
     {
-        return spte == FROZEN;
+        return (spte & ~SUPPRESS_VE) == FROZEN;
+    }
+
+    /** The non-present value of a layout: {@link #NONPRESENT_SVE} from 6.11, {@link #NONPRESENT} before. */
+    public static long nonPresent(final boolean suppressVe)
+    {
+        return suppressVe ? NONPRESENT_SVE : NONPRESENT;
+    }
+
+    /** The frozen value of a layout: {@link #FROZEN_SVE} from 6.11, {@link #FROZEN} before. */
+    public static long frozen(final boolean suppressVe)
+    {
+        return suppressVe ? FROZEN_SVE : FROZEN;
+    }
+
+    /** The bits a layout adds to every present entry (kernel: the SVE part of shadow_present_mask). */
+    public static long presentExtra(final boolean suppressVe)
+    {
+        return suppressVe ? SUPPRESS_VE : 0L;
+    }
+
+    /** True if {@code spte} is the non-present value of either layout (nothing but bit 63 set). */
+    public static boolean isNonPresentValue(final long spte)
+    {
+        return (spte & ~SUPPRESS_VE) == 0;
     }
 
     /** kernel: is_large_pte. True on {@link #FROZEN}: test presence first. */
@@ -323,6 +364,10 @@ public final class Spte
         {
             spte |= HOST_WRITABLE;
         }
+        if ((flags & LEAF_SUPPRESS_VE) != 0)
+        {
+            spte |= SUPPRESS_VE;
+        }
         if ((flags & LEAF_AD_DISABLED) != 0)
         {
             return spte | AD_DISABLED;
@@ -338,11 +383,17 @@ public final class Spte
         return spte;
     }
 
-    /** An entry pointing at the table with {@code tablePfn} (kernel: make_nonleaf_spte). */
+    /** An entry pointing at the table with {@code tablePfn} (kernel: make_nonleaf_spte), pre-6.11 layout. */
     public static long makeNonLeaf(final long tablePfn)
     {
+        return makeNonLeaf(tablePfn, 0L);
+    }
+
+    /** As {@link #makeNonLeaf(long)} with the layout's {@link #presentExtra} bits. */
+    public static long makeNonLeaf(final long tablePfn, final long presentExtra)
+    {
         checkPfn(tablePfn);
-        return MMU_PRESENT | READABLE | WRITABLE | EXECUTABLE | ACCESSED | (tablePfn << PFN_SHIFT);
+        return MMU_PRESENT | READABLE | WRITABLE | EXECUTABLE | ACCESSED | (tablePfn << PFN_SHIFT) | presentExtra;
     }
 
     /**
@@ -377,13 +428,13 @@ public final class Spte
     {
         final StringBuilder sb = new StringBuilder(64);
         sb.append("0x").append(Long.toHexString(spte)).append(" [");
-        if (spte == FROZEN)
+        if (isFrozen(spte))
         {
             sb.append("FROZEN");
         }
         else if (!isPresent(spte))
         {
-            sb.append(spte == NONPRESENT ? "not-present" : "not-present junk");
+            sb.append(isNonPresentValue(spte) ? "not-present" : "not-present junk");
         }
         else
         {
@@ -398,6 +449,7 @@ public final class Spte
             appendIf(sb, spte, MMU_WRITABLE, " MW");
             appendIf(sb, spte, AD_DISABLED, " noAD");
             appendIf(sb, spte, ACC_TRACK_SAVED_MASK << ACC_TRACK_SAVED_SHIFT, " tracked");
+            appendIf(sb, spte, SUPPRESS_VE, " SVE");
             sb.append(" pfn=0x").append(Long.toHexString(pfn(spte)));
         }
         return sb.append("] level ").append(level).toString();

@@ -64,9 +64,23 @@ public final class TdpMmu implements MmuNotifier
      * exists ({@link Vm#enableDirtyRing}), so every later reader sees it.
      */
     private volatile boolean dirtyRings;
-    /** VmConfig#locklessAging: which atomic-update rule a write-locked writer follows. */
+    /** VmConfig#locklessAging: aging under RCU alone (6.15+). */
     private final boolean locklessAging;
-    /** {@link Spte#LEAF_AD_DISABLED} when the VM's EPT has no A/D bits, else 0. */
+    /** VmConfig#spteNeedsAtomicUpdate: which atomic-update rule a write-locked writer follows. */
+    private final boolean atomicRule615;
+    /** VmConfig#retryBeforeMmuLock: the 6.8 mmu_notifier check before the pfn lookup and the lock. */
+    private final boolean retryBeforeLock;
+    /**
+     * The layout's values (VmConfig#suppressVeNonPresent), final fields read plain: the same cost
+     * on the hot path as the constants they replace.
+     */
+    private final long nonPresent;
+    private final long frozen;
+    private final long presentExtra;
+    /**
+     * Flags every new leaf gets: {@link Spte#LEAF_AD_DISABLED} when the VM's EPT has no A/D bits,
+     * {@link Spte#LEAF_SUPPRESS_VE} in the 6.11+ layout.
+     */
     private final int adFlag;
 
     TdpMmu(final VmConfig config, final PageTableStore store, final Rcu rcu, final MmuLock lock,
@@ -94,7 +108,13 @@ public final class TdpMmu implements MmuNotifier
         this.bugNoDirtyCarry = config.has(SeededBug.NO_DIRTY_CARRY_ON_ZAP);
         this.bugLeakLoser = config.has(SeededBug.LEAK_LOSER_TABLE);
         this.locklessAging = config.locklessAging();
-        this.adFlag = config.eptAdBits() ? 0 : Spte.LEAF_AD_DISABLED;
+        this.atomicRule615 = config.spteNeedsAtomicUpdate();
+        this.retryBeforeLock = config.retryBeforeMmuLock();
+        final boolean sve = config.suppressVeNonPresent();
+        this.nonPresent = Spte.nonPresent(sve);
+        this.frozen = Spte.frozen(sve);
+        this.presentExtra = Spte.presentExtra(sve);
+        this.adFlag = (config.eptAdBits() ? 0 : Spte.LEAF_AD_DISABLED) | (sve ? Spte.LEAF_SUPPRESS_VE : 0);
         this.deferredFrees = new DeferredTableFrees(rcu, store, counters);
         // kernel: kvm_tdp_mmu_alloc_root, one shared root for every vCPU (no SMM, one address space).
         this.rootPfn = store.allocate();
@@ -237,8 +257,18 @@ public final class TdpMmu implements MmuNotifier
         // The sample must precede the pfn lookup: an invalidation that changes the pfn after this
         // point either is still in progress or has moved the sequence when we check under the lock.
         final long mmuSeq = invalidation.sample();
+        // kernel 6.8+ kvm_faultin_pfn: a mapping being changed makes the fault retry before the pfn
+        // lookup and before mmu_lock, where waiting can only slow the invalidation down.
+        if (retryBeforeLock && !bugSkipRetry && invalidation.retry(mmuSeq, gfn))
+        {
+            return retryUnlocked();
+        }
         final long pfn = host.resolvePfn(slot, gfn);
         hook.at(TestHook.Point.FAULT_AFTER_PFN_RESOLVED, gfn);
+        if (retryBeforeLock && !bugSkipRetry && invalidation.retry(mmuSeq, gfn))
+        {
+            return retryUnlocked();
+        }
         lock.readLock();
         try
         {
@@ -260,6 +290,15 @@ public final class TdpMmu implements MmuNotifier
         {
             lock.readUnlock();
         }
+    }
+
+    /** A fault given up before mmu_lock (6.8+): counted as an invalidation retry, and apart. */
+    private int retryUnlocked()
+    {
+        counters.faultRetryBeforeLock.increment();
+        counters.faultRetryInvalidation.increment();
+        counters.faultRetry.increment();
+        return RET_PF_RETRY;
     }
 
     /**
@@ -540,7 +579,7 @@ public final class TdpMmu implements MmuNotifier
     {
         assert lock.heldForRead() : "tdp_mmu_zap_spte_atomic needs mmu_lock held for read";
         final long old = iter.oldSpte();
-        if (!trySet(iter, old, Spte.FROZEN))
+        if (!trySet(iter, old, frozen))
         {
             return false;
         }
@@ -549,13 +588,13 @@ public final class TdpMmu implements MmuNotifier
         {
             flushRemoteTlbs();
         }
-        store.soSpte(iter.sptepTable(), iter.sptepIndex(), Spte.NONPRESENT);
+        store.soSpte(iter.sptepTable(), iter.sptepIndex(), nonPresent);
         if (Spte.isLastAtLevel(old, iter.level()))
         {
             counters.zapLeaf.increment();
         }
-        handleChangedSpte(iter.gfn(), old, Spte.NONPRESENT, iter.level(), true);
-        iter.refreshOldSpte(Spte.NONPRESENT);
+        handleChangedSpte(iter.gfn(), old, nonPresent, iter.level(), true);
+        iter.refreshOldSpte(nonPresent);
         return true;
     }
 
@@ -645,7 +684,7 @@ public final class TdpMmu implements MmuNotifier
             {
                 // A frozen entry belongs to a thread zapping through a stale pointer; wait until
                 // it writes its final value, then take ownership.
-                while (Spte.isFrozen(old = store.xchgSpte(table, i, Spte.FROZEN)))
+                while (Spte.isFrozen(old = store.xchgSpte(table, i, frozen)))
                 {
                     counters.frozenSpins.increment();
                     Thread.onSpinWait();
@@ -658,9 +697,9 @@ public final class TdpMmu implements MmuNotifier
                 {
                     continue;
                 }
-                old = store.xchgSpte(table, i, Spte.FROZEN);
+                old = store.xchgSpte(table, i, frozen);
             }
-            handleChangedSpte(gfn, old, Spte.FROZEN, level, shared);
+            handleChangedSpte(gfn, old, frozen, level, shared);
         }
         freeTableDeferred(table);
     }
@@ -680,7 +719,7 @@ public final class TdpMmu implements MmuNotifier
     /** kernel: tdp_mmu_link_sp. Installs a non-leaf entry pointing at {@code child}. */
     private boolean linkTable(final TdpIter iter, final long child)
     {
-        if (!setSpteAtomic(iter, Spte.makeNonLeaf(child)))
+        if (!setSpteAtomic(iter, Spte.makeNonLeaf(child, presentExtra)))
         {
             return false;
         }
@@ -786,7 +825,7 @@ public final class TdpMmu implements MmuNotifier
     private long writeSpteLocked(final TdpIter iter, final long newSpte)
     {
         final long old = iter.oldSpte();
-        if (Spte.needAtomicWrite(old, iter.level(), locklessAging) || !Spte.isPresent(old))
+        if (Spte.needAtomicWrite(old, iter.level(), atomicRule615) || !Spte.isPresent(old))
         {
             return store.xchgSpte(iter.sptepTable(), iter.sptepIndex(), newSpte);
         }
@@ -812,7 +851,7 @@ public final class TdpMmu implements MmuNotifier
         {
             return old;
         }
-        if (!Spte.needAtomicWrite(old, iter.level(), locklessAging) && lock.heldForWrite())
+        if (!Spte.needAtomicWrite(old, iter.level(), atomicRule615) && lock.heldForWrite())
         {
             store.soSpte(table, index, old & ~bits);
             iter.refreshOldSpte(old & ~bits);
@@ -954,7 +993,7 @@ public final class TdpMmu implements MmuNotifier
                 {
                     continue;
                 }
-                setSpte(iter, Spte.NONPRESENT);
+                setSpte(iter, nonPresent);
                 counters.zapLeaf.increment();
                 flush = true;
             }
@@ -1086,8 +1125,8 @@ public final class TdpMmu implements MmuNotifier
             final long pages = Spte.pagesPerLevel(rootLevel);
             for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
             {
-                final long old = store.xchgSpte(rootPfn, i, Spte.NONPRESENT);
-                handleChangedSpte(i * pages, old, Spte.NONPRESENT, rootLevel, false);
+                final long old = store.xchgSpte(rootPfn, i, nonPresent);
+                handleChangedSpte(i * pages, old, nonPresent, rootLevel, false);
             }
         }
         finally
@@ -1130,6 +1169,24 @@ public final class TdpMmu implements MmuNotifier
     public int adFlag()
     {
         return adFlag;
+    }
+
+    /** The layout's non-present value (kernel: SHADOW_NONPRESENT_VALUE). */
+    public long nonPresent()
+    {
+        return nonPresent;
+    }
+
+    /** The layout's frozen value (kernel: FROZEN_SPTE). */
+    public long frozen()
+    {
+        return frozen;
+    }
+
+    /** The bits the layout adds to every present entry (kernel: shadow_present_mask's SVE bit). */
+    public long presentExtra()
+    {
+        return presentExtra;
     }
 
     public PageTableStore store()

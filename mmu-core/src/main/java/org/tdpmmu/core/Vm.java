@@ -42,7 +42,7 @@ public final class Vm implements AutoCloseable
     public Vm(final VmConfig config, final FaultInjection faults)
     {
         this.config = config;
-        this.store = new PageTableStore(config.tableCapacity(), faults);
+        this.store = new PageTableStore(config.tableCapacity(), faults, Spte.nonPresent(config.suppressVeNonPresent()));
         this.lock = new MmuLock();
         this.invalidation = new InvalidationSequence();
         this.requests = new RemoteRequests(config.maxVcpus());

@@ -16,16 +16,37 @@ import java.util.Set;
  *                       migration targets).
  * @param seededBugs     guards turned off, for the seeded-bug checks only.
  * @param locklessAging  aging ({@link TdpMmuAge}) under RCU alone, as since 6.15 ("KVM: x86/mmu: Age
- *                       sptes locklessly"), with that release's atomic-update rule
- *                       ({@link Spte#needsAtomicUpdate}); false: aging holds mmu_lock for write and
- *                       writers follow the older rule ({@link Spte#hasVolatileBits}). Decision: false
- *                       by default, so every run that does not age keeps the figures it had.
+ *                       sptes locklessly", James Houghton); false: aging holds mmu_lock for write, as
+ *                       before. The atomic-update rule that came with it is its own switch,
+ *                       {@code spteNeedsAtomicUpdate}; the 6.15+ presets ({@link KernelRelease}) set both.
  * @param eptAdBits      EPT accessed/dirty bits on (the default); off, leaves carry
  *                       {@link Spte#AD_DISABLED}, hardware sets neither bit, aging access-tracks
  *                       ({@link Spte#markForAccessTrack}) and dirty logging can only write-protect.
+ * @param suppressVeNonPresent the 6.11+ SPTE layout: the non-present value is bit 63 ("suppress #VE"),
+ *                       the frozen value bit 63 | 0x5a0, and every present entry carries bit 63 (the TDX
+ *                       MMU preparation series, "KVM: x86/mmu: Allow non-zero value for non-present SPTE
+ *                       and removed SPTE", Isaku Yamahata, with "Add Suppress VE bit to EPT
+ *                       shadow_mmio_mask/shadow_present_mask"); false: 0 and 0x5a0, as before.
+ *                       Page tables are filled with the non-present value when allocated (kernel:
+ *                       mmu_shadow_page_cache.init_value).
+ * @param spteNeedsAtomicUpdate write-locked writers replace a leaf atomically by the 6.15 rule
+ *                       ({@link Spte#needsAtomicUpdate}, kernel: spte_needs_atomic_update, from "Age sptes
+ *                       locklessly"); false: by the rule up to 6.14 ({@link Spte#hasVolatileBits},
+ *                       kernel: spte_has_volatile_bits).
+ * @param retryBeforeMmuLock a fault whose gfn is being invalidated retries before it looks up the pfn and
+ *                       again before it takes mmu_lock (6.8, d02c357e5bfa "KVM: x86/mmu: Retry fault
+ *                       before acquiring mmu_lock if mapping is changing": mmu_invalidate_retry_gfn_unsafe
+ *                       in kvm_faultin_pfn); false: only the check under the lock, as before.
+ * @param eagerPageSplit the module parameter eager_page_split (on by default where it exists: 5.17+, with
+ *                       a3fe5dbda0a4 "KVM: x86/mmu: Split huge pages mapped by the TDP MMU when dirty
+ *                       logging is enabled", David Matlack); false: dirty logging never splits eagerly,
+ *                       whatever its caller asks ({@link DirtyLogging#enable}), as before it existed or
+ *                       with {@code eager_page_split=N}.
  */
 public record VmConfig(int rootLevel, int tableCapacity, int maxVcpus, int tlbEntries, boolean rcuReclaimer,
-                       long hostFrameLimit, Set<SeededBug> seededBugs, boolean locklessAging, boolean eptAdBits)
+                       long hostFrameLimit, Set<SeededBug> seededBugs, boolean locklessAging, boolean eptAdBits,
+                       boolean suppressVeNonPresent, boolean spteNeedsAtomicUpdate, boolean retryBeforeMmuLock,
+                       boolean eagerPageSplit)
 {
     public VmConfig
     {
@@ -52,67 +73,98 @@ public record VmConfig(int rootLevel, int tableCapacity, int maxVcpus, int tlbEn
         seededBugs = seededBugs.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(seededBugs));
     }
 
-    /** A small VM for tests: 4-level, 4096 tables, 8 vCPUs, 64-entry TLBs, manual RCU reclaim. */
+    /**
+     * A small VM for tests: 4-level, 4096 tables, 8 vCPUs, 64-entry TLBs, manual RCU reclaim, every
+     * kernel-era switch at its newest value ({@link KernelRelease#NEWEST}).
+     */
     public static VmConfig small()
     {
-        return new VmConfig(4, 4096, 8, 64, false, 1L << 22, Set.of(), false, true);
+        return new VmConfig(4, 4096, 8, 64, false, 1L << 22, Set.of(), true, true, true, true, true, true);
     }
 
     public VmConfig withRootLevel(final int level)
     {
         return new VmConfig(level, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     public VmConfig withTableCapacity(final int capacity)
     {
         return new VmConfig(rootLevel, capacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     public VmConfig withMaxVcpus(final int vcpus)
     {
         return new VmConfig(rootLevel, tableCapacity, vcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     public VmConfig withTlbEntries(final int entries)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, entries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     public VmConfig withRcuReclaimer(final boolean reclaimer)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, reclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     public VmConfig withHostFrameLimit(final long frames)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, frames, seededBugs,
-            locklessAging, eptAdBits);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     /** Turns guards off: for the seeded-bug checks only, never reachable from the public CLI. */
     public VmConfig withSeededBugs(final Set<SeededBug> bugs)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, bugs,
-            locklessAging, eptAdBits);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     /** Aging under RCU alone (6.15+) or under mmu_lock held for write (before). */
     public VmConfig withLocklessAging(final boolean lockless)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            lockless, eptAdBits);
+            lockless, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
     }
 
     /** EPT with or without accessed/dirty bits. */
     public VmConfig withEptAdBits(final boolean adBits)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, adBits);
+            locklessAging, adBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+    }
+
+    /** The 6.11+ non-present/frozen layout (bit 63) or the older one. */
+    public VmConfig withSuppressVeNonPresent(final boolean suppressVe)
+    {
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits, suppressVe, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+    }
+
+    /** Write-locked writers by the 6.15 atomic-update rule or by spte_has_volatile_bits. */
+    public VmConfig withSpteNeedsAtomicUpdate(final boolean rule615)
+    {
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits, suppressVeNonPresent, rule615, retryBeforeMmuLock, eagerPageSplit);
+    }
+
+    /** The 6.8 mmu_notifier check before mmu_lock, or only the one under it. */
+    public VmConfig withRetryBeforeMmuLock(final boolean retry)
+    {
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retry, eagerPageSplit);
+    }
+
+    /** The module parameter eager_page_split (false: never split eagerly). */
+    public VmConfig withEagerPageSplit(final boolean eager)
+    {
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eager);
     }
 
     public boolean has(final SeededBug bug)

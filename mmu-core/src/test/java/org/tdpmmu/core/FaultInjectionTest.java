@@ -109,7 +109,7 @@ class FaultInjectionTest
             vcpu.exitGuest();
             for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
             {
-                assertEquals(Spte.NONPRESENT, vm.store().lvSpte(vm.mmu().rootPfn(), i), "root entry " + i);
+                assertEquals(vm.mmu().nonPresent(), vm.store().lvSpte(vm.mmu().rootPfn(), i), "root entry " + i);
             }
             assertEquals(0, vm.counters().tablesLinked.sum());
             assertEquals(0, vm.invalidation().inProgress());
@@ -332,14 +332,14 @@ class FaultInjectionTest
             vcpu.exitGuest();
             assertEquals(List.of(), SafetyChecks.noFrozenOrDanglingEntry(vm));
             final SafetyChecks.Mapping leaf = SafetyChecks.lookup(vm, 5);
-            final long saved = vm.store().xchgSpte(leaf.tablePfn(), leaf.index(), Spte.FROZEN);
+            final long saved = vm.store().xchgSpte(leaf.tablePfn(), leaf.index(), vm.mmu().frozen());
             final List<String> frozen = SafetyChecks.noFrozenOrDanglingEntry(vm);
             assertEquals(1, frozen.size(), frozen.toString());
             assertTrue(frozen.get(0).startsWith("frozen entry left behind: gfn 0x5 level 1"), frozen.get(0));
             vm.store().xchgSpte(leaf.tablePfn(), leaf.index(), saved);
             final long orphan = vm.mmu().allocTable();
             final long rootEntry = vm.store().lvSpte(vm.mmu().rootPfn(), 1);
-            assertEquals(Spte.NONPRESENT, rootEntry);
+            assertEquals(vm.mmu().nonPresent(), rootEntry);
             vm.store().soSpte(vm.mmu().rootPfn(), 1, Spte.makeNonLeaf(orphan));
             vm.store().free(orphan);
             final List<String> dangling = SafetyChecks.noFrozenOrDanglingEntry(vm);

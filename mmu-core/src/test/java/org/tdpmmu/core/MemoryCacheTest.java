@@ -44,7 +44,7 @@ class MemoryCacheTest
             vcpu.exitGuest();
             for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
             {
-                assertEquals(Spte.NONPRESENT, vm.store().lvSpte(vm.mmu().rootPfn(), i), "root entry " + i + " untouched");
+                assertEquals(vm.mmu().nonPresent(), vm.store().lvSpte(vm.mmu().rootPfn(), i), "root entry " + i + " untouched");
             }
             assertEquals(0, vm.counters().tablesLinked.sum());
             assertEquals(3, vm.store().liveCount(), "root + the two tables the cache holds");

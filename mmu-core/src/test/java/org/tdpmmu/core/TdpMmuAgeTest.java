@@ -22,7 +22,7 @@ class TdpMmuAgeTest
 
     private static VmConfig config(final boolean lockless, final boolean adBits)
     {
-        return VmConfig.small().withLocklessAging(lockless).withEptAdBits(adBits);
+        return VmConfig.small().withLocklessAging(lockless).withSpteNeedsAtomicUpdate(lockless).withEptAdBits(adBits);
     }
 
     private static long leaf(final Vm vm, final long gfn)
@@ -310,6 +310,25 @@ class TdpMmuAgeTest
         final long after = writeLockedClearOverConcurrentChange(config(true, false), snapshot -> snapshot,
             Spte::markForAccessTrack, Spte.WRITABLE);
         assertTrue(Spte.isAccessTrack(after), "aging's mark kept: " + Spte.describe(after, 1));
+    }
+
+    /**
+     * The rule is its own switch (VmConfig#spteNeedsAtomicUpdate), not the aging mode: with the
+     * 6.15 rule but aging under the lock, the writer plain-stores a writable dirty leaf and the A
+     * bit hardware set behind its snapshot is lost; with the older rule and lockless aging it is
+     * kept. Fails if the writer followed locklessAging instead.
+     */
+    @Test
+    void theAtomicUpdateRuleFollowsItsOwnSwitch()
+    {
+        final long rule615 = writeLockedClearOverConcurrentChange(
+            VmConfig.small().withLocklessAging(false).withSpteNeedsAtomicUpdate(true),
+            snapshot -> snapshot & ~Spte.ACCESSED, current -> current | Spte.ACCESSED, Spte.DIRTY);
+        assertFalse(Spte.isAccessed(rule615), "6.15 rule: A is not a reason for an atomic: " + Spte.describe(rule615, 1));
+        final long older = writeLockedClearOverConcurrentChange(
+            VmConfig.small().withLocklessAging(true).withSpteNeedsAtomicUpdate(false),
+            snapshot -> snapshot & ~Spte.ACCESSED, current -> current | Spte.ACCESSED, Spte.DIRTY);
+        assertTrue(Spte.isAccessed(older), "older rule: A is volatile: " + Spte.describe(older, 1));
     }
 
     /**

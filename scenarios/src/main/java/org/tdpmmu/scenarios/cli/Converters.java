@@ -14,6 +14,24 @@ final class Converters {
     private Converters() {
     }
 
+    /**
+     * A kernel preset option ({@code --kernel}, one of {@code --kernels}) as the field override
+     * {@code vm.kernel=R}, so it applies exactly as the file's own field and passes to child JVMs as
+     * {@code --set}; an unknown release is a usage error listing the known ones.
+     */
+    static org.tdpmmu.scenarios.load.FieldOverride kernelOverride(CommandLine cl, String option, String release) {
+        return org.tdpmmu.scenarios.load.FieldOverride.parse("vm.kernel=" + kernelRelease(cl, option, release).version(), option);
+    }
+
+    /** {@code release} parsed, or a usage error naming {@code option} and the known releases. */
+    static org.tdpmmu.core.KernelRelease kernelRelease(CommandLine cl, String option, String release) {
+        try {
+            return org.tdpmmu.core.KernelRelease.parse(release);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, option + ": " + e.getMessage());
+        }
+    }
+
     private static final java.util.regex.Pattern WHOLE_NUMBER =
             java.util.regex.Pattern.compile("[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)");
 

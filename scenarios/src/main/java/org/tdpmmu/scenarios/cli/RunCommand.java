@@ -35,6 +35,11 @@ final class RunCommand implements Callable<Integer> {
             description = "Recovery strategy for disabling dirty logging, overriding the file's: ${COMPLETION-CANDIDATES}.")
     RecoveryStrategy strategy;
 
+    @Option(names = "--kernel", paramLabel = "R",
+            description = "Kernel preset (5.15, 6.1, 6.6, 6.12, 6.18): the behaviour of that release for every "
+                    + "switch the file does not set itself (vm.kernel; see FORMAT.md). Default: the file's, else 6.18.")
+    String kernel;
+
     @Option(names = "--set", paramLabel = "FIELD=VALUE",
             description = "Set a field of the file as if it were written there (repeatable): vm.vcpus=16, "
                     + "phases[2].dirtyPass.seed=7; seed=N sets every seed. Checked like the file's own values.")
@@ -51,6 +56,9 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ReportWriter.Format format = output.format(spec.commandLine());
         List<FieldOverride> overrides = new ArrayList<>();
+        if (kernel != null) {
+            overrides.add(Converters.kernelOverride(spec.commandLine(), "--kernel", kernel));
+        }
         sets.forEach(x -> overrides.add(FieldOverride.parse(x, "--set")));
         Scenario scenario = ScenarioLoader.load(file, overrides);
         if (strategy != null) {

@@ -24,9 +24,11 @@ import org.tdpmmu.scenarios.model.RecoveryStrategy;
  *                     engine does not sample them (for merged repeats: the median run's)
  * @param repeats      the individual runs this result merges, in the order they ran; empty for a
  *                     single run
+ * @param kernel       the kernel preset this result stands for in a comparison across releases
+ *                     ({@code compare --kernels}), e.g. "6.12"; null otherwise
  */
 public record RunResult(String scenarioName, RecoveryStrategy strategy, List<PhaseResult> phases,
-                        List<Violation> violations, Timeline timeline, List<RunResult> repeats) {
+                        List<Violation> violations, Timeline timeline, List<RunResult> repeats, String kernel) {
 
     public RunResult {
         Objects.requireNonNull(scenarioName, "scenarioName");
@@ -37,6 +39,19 @@ public record RunResult(String scenarioName, RecoveryStrategy strategy, List<Pha
                     + " steps, the run " + phases.size());
         }
         repeats = repeats == null ? List.of() : List.copyOf(repeats);
+    }
+
+    /** Not labelled by a kernel release. */
+    public RunResult(String scenarioName, RecoveryStrategy strategy, List<PhaseResult> phases,
+                     List<Violation> violations, Timeline timeline, List<RunResult> repeats) {
+        this(scenarioName, strategy, phases, violations, timeline, repeats, null);
+    }
+
+    /** This result, and each of its repeats, labelled as the run of kernel preset {@code release}. */
+    public RunResult withKernel(String release) {
+        List<RunResult> rs = new ArrayList<>();
+        repeats.forEach(r -> rs.add(r.withKernel(release)));
+        return new RunResult(scenarioName, strategy, phases, violations, timeline, rs, release);
     }
 
     /** A single run with a timeline (or null). */
@@ -117,7 +132,7 @@ public record RunResult(String scenarioName, RecoveryStrategy strategy, List<Pha
                 violations.add(new Violation(v.property(), "(repeat " + (i + 1) + ") " + v.message()));
             }
         }
-        return new RunResult(first.scenarioName, first.strategy, phases, violations, rep.timeline, runs);
+        return new RunResult(first.scenarioName, first.strategy, phases, violations, rep.timeline, runs, first.kernel);
     }
 
     /** The individual runs: {@link #repeats}, or this result alone. */

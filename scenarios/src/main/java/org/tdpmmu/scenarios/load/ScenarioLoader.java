@@ -14,6 +14,8 @@ import org.tdpmmu.scenarios.model.AccessPattern;
 import org.tdpmmu.scenarios.model.Backing;
 import org.tdpmmu.scenarios.model.CostModel;
 import org.tdpmmu.core.DirtyRing;
+import org.tdpmmu.core.KernelRelease;
+import org.tdpmmu.scenarios.model.KernelSwitches;
 import org.tdpmmu.scenarios.model.DirtyLogMode;
 import org.tdpmmu.scenarios.model.DirtyTracking;
 import org.tdpmmu.scenarios.model.HarvestMethod;
@@ -53,7 +55,9 @@ public final class ScenarioLoader {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final String[] ROOT_FIELDS = {"name", "description", "vm", "costModel", "phases", "host"};
     private static final String[] VM_FIELDS = {"vcpus", "memoryPerVcpu", "memslots", "backing", "rootLevel",
-            "slotBaseGfn", "slots", "overlapVcpuMemory", "locklessAging"};
+            "slotBaseGfn", "slots", "overlapVcpuMemory", "locklessAging",
+            // kernel eras: the preset, then the switches it sets (explicit ones override it)
+            "kernel", "suppressVeNonPresent", "spteNeedsAtomicUpdate", "retryBeforeMmuLock", "eagerPageSplit"};
     private static final String[] SLOT_FIELDS = {"size", "pages", "backing", "baseGfn"};
     private static final String[] PASS_FIELDS = {"iterations", "writePercent", "pattern", "zipfExponent", "seed", "harvest"};
     private static final String[] SECOND_PASS_FIELDS = {"writePercent", "pattern", "zipfExponent", "seed"};
@@ -110,11 +114,13 @@ public final class ScenarioLoader {
         String description = f.string(root, "", "description", "");
         YamlNode.Entry vmEntry = f.entry(root, "vm").orElseThrow(() ->
                 f.missing(root, "", "vm", "a map with the fields " + String.join(", ", VM_FIELDS)));
-        VmConfig vm = vm(f.map(vmEntry.value(), "vm"));
+        YamlNode.MapNode vmMap = f.map(vmEntry.value(), "vm");
+        VmConfig vm = vm(vmMap);
         CostModel costs = costModel(root);
         YamlNode.Entry phasesEntry = f.entry(root, "phases").orElseThrow(() ->
                 f.missing(root, "", "phases", "a list of phases: " + String.join(", ", Phase.YAML_NAMES)));
-        List<Phase> phases = new PhaseReader(f).read(f.list(phasesEntry.value(), "phases"));
+        List<Phase> phases = new PhaseReader(f, presetStrategy(kernelRelease(vmMap)))
+                .read(f.list(phasesEntry.value(), "phases"));
         List<HostEvent> host = host(root, phases, vm);
         Scenario scenario = new Scenario(name, description, vm, costs, phases, host, file);
         long steps = scenario.stepCount();
@@ -168,8 +174,33 @@ public final class ScenarioLoader {
             int memslots = f.int32(vm, "vm", "memslots", 1, MAX_MEMSLOTS, 1);
             slots = uniformSlots(vm, vcpus, perVcpu, memslots, backing, baseGfn, rootLevel);
         }
+        KernelRelease release = kernelRelease(vm);
+        org.tdpmmu.core.VmConfig preset = release.apply(org.tdpmmu.core.VmConfig.small());
+        KernelSwitches kernel = new KernelSwitches(release.version(),
+                f.bool(vm, "vm", "suppressVeNonPresent", preset.suppressVeNonPresent()),
+                f.bool(vm, "vm", "spteNeedsAtomicUpdate", preset.spteNeedsAtomicUpdate()),
+                f.bool(vm, "vm", "retryBeforeMmuLock", preset.retryBeforeMmuLock()),
+                f.bool(vm, "vm", "eagerPageSplit", preset.eagerPageSplit()));
         return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false),
-                f.bool(vm, "vm", "locklessAging", false));
+                f.bool(vm, "vm", "locklessAging", preset.locklessAging()), kernel);
+    }
+
+    /** {@code vm.kernel}: a preset release, or the newest when absent; an unknown one lists the known. */
+    private KernelRelease kernelRelease(YamlNode.MapNode vm) {
+        String name = f.string(vm, "vm", "kernel", null);
+        if (name == null) {
+            return KernelRelease.NEWEST;
+        }
+        try {
+            return KernelRelease.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw f.error(f.lineOf(vm, "kernel"), "vm.kernel", e.getMessage());
+        }
+    }
+
+    /** The recovery strategy of a disableDirtyLogging phase that names none: the preset's (same constant names). */
+    public static RecoveryStrategy presetStrategy(KernelRelease release) {
+        return RecoveryStrategy.valueOf(release.recovery().name());
     }
 
     /** One past the last gfn a root of {@code rootLevel} levels translates. */
@@ -384,9 +415,12 @@ public final class ScenarioLoader {
     /** Reads {@code phases:}: each entry, then the harvest method and the order rules. */
     private static final class PhaseReader {
         private final Fields f;
+        /** The strategy of a disableDirtyLogging phase without one: the kernel preset's. */
+        private final RecoveryStrategy defaultStrategy;
 
-        PhaseReader(Fields f) {
+        PhaseReader(Fields f, RecoveryStrategy defaultStrategy) {
             this.f = f;
+            this.defaultStrategy = defaultStrategy;
         }
 
         private record Raw(String kind, YamlNode.MapNode fields, String path, int line) {
@@ -498,7 +532,7 @@ public final class ScenarioLoader {
                 case "disableDirtyLogging":
                     f.allowOnly(m, p, "strategy", "vcpusRunning");
                     return new Phase.DisableDirtyLogging(
-                            f.enumValue(m, p, "strategy", RecoveryStrategy.class, RecoveryStrategy.PROMOTE_IN_PLACE),
+                            f.enumValue(m, p, "strategy", RecoveryStrategy.class, defaultStrategy),
                             f.bool(m, p, "vcpusRunning", false));
                 case "secondPass": {
                     f.allowOnly(m, p, SECOND_PASS_FIELDS);

@@ -19,16 +19,18 @@ import java.util.Optional;
  *                      {@code memoryPerVcpu} (dirty_log_perf_test {@code -o}: memstress without
  *                      partition_vcpu_memory_access), so vCPUs fault, write and get harvested on the same pages
  * @param locklessAging host {@code age} events age under RCU alone (6.15+) instead of under mmu_lock held
- *                      for write, and write-locked SPTE writers follow that release's atomic-update rule
+ *                      for write
+ * @param kernel        the other kernel-era switches, resolved from {@code vm.kernel} and the explicit fields
  */
 public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory,
-                       boolean locklessAging) {
+                       boolean locklessAging, KernelSwitches kernel) {
 
     /** The default base gfn of the first slot: 0x100000, i.e. guest physical 4 GiB (1 GiB aligned). */
     public static final long DEFAULT_SLOT_BASE_GFN = 0x100000L;
 
     public VmConfig {
         slots = List.copyOf(Objects.requireNonNull(slots, "slots"));
+        Objects.requireNonNull(kernel, "kernel");
         if (vcpus < 1 || memoryPerVcpu <= 0 || memoryPerVcpu % Sizes.KIB_4 != 0
                 || (rootLevel != 4 && rootLevel != 5) || slots.isEmpty()) {
             throw new IllegalArgumentException("bad VM: " + vcpus + " vCPUs x " + memoryPerVcpu
@@ -41,19 +43,30 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
         this(vcpus, memoryPerVcpu, rootLevel, slots, false);
     }
 
-    /** Aging under mmu_lock (the default). */
+    /** Every kernel-era switch as the newest release has it. */
     public VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory) {
-        this(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, false);
+        this(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, true, KernelSwitches.NEWEST);
+    }
+
+    /** With {@code locklessAging} given, the other kernel-era switches as the newest release has them. */
+    public VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory,
+                    boolean locklessAging) {
+        this(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, KernelSwitches.NEWEST);
     }
 
     /** This VM with every vCPU touching all of the test memory ({@code true}) or only its own region. */
     public VmConfig withOverlapVcpuMemory(boolean overlap) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap, locklessAging);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap, locklessAging, kernel);
     }
 
     /** This VM with aging under RCU alone ({@code true}, 6.15+) or under mmu_lock held for write. */
     public VmConfig withLocklessAging(boolean lockless) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, lockless);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, lockless, kernel);
+    }
+
+    /** This VM with the kernel-era switches {@code switches}. */
+    public VmConfig withKernel(KernelSwitches switches) {
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, switches);
     }
 
     /** The 4 KiB guest frames one vCPU touches in a pass: its own region, or all of them when overlapping. */

@@ -140,7 +140,7 @@ public final class HtmlReport {
         if (wall.isEmpty()) {
             return false;
         }
-        BarFigure.write("Disabling dirty logging, per strategy", vcpusNote(runs).trim(), List.of(
+        BarFigure.write("Disabling dirty logging, per " + (Metrics.axis(runs).startsWith("kernel") ? "kernel release" : "strategy"), vcpusNote(runs).trim(), List.of(
                 new BarFigure.Panel("Wall time of the disable step", true, wall),
                 new BarFigure.Panel("Modeled time of the disable step", true, modeled),
                 new BarFigure.Panel("TLB flush requests at disable", false, flushes),

@@ -66,6 +66,9 @@ public final class JsonReport {
         ObjectNode o = MAPPER.createObjectNode();
         o.put("scenario", r.scenarioName());
         o.put("strategy", r.strategy() == null ? null : r.strategy().yamlName());
+        if (r.kernel() != null) {
+            o.put("kernel", r.kernel());
+        }
         o.put("ok", r.ok());
         o.put("repeats", r.runs().size());
         ArrayNode diffs = o.putArray("repeatDifferences");
@@ -186,10 +189,11 @@ public final class JsonReport {
                     vs.add(new Violation(v.path("property").asText(), v.path("message").asText()));
                 }
                 String strategy = r.path("strategy").isTextual() ? r.path("strategy").asText() : null;
-                out.add(new RunResult(r.path("scenario").asText(), strategy == null ? null
+                RunResult read = new RunResult(r.path("scenario").asText(), strategy == null ? null
                         : YamlNamed.parse(RecoveryStrategy.class, strategy).orElseThrow(
                                 () -> new IllegalArgumentException("unknown strategy " + strategy)),
-                        phases, vs, parseTimeline(r.path("timeline"), phases.size())));
+                        phases, vs, parseTimeline(r.path("timeline"), phases.size()));
+                out.add(r.path("kernel").isTextual() ? read.withKernel(r.path("kernel").asText()) : read);
             }
             return out;
         } catch (java.io.IOException | java.util.zip.DataFormatException e) {

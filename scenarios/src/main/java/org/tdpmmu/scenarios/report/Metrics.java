@@ -102,8 +102,16 @@ public final class Metrics {
         return m;
     }
 
-    /** The run's label in multi-run reports: the strategy, else the scenario name. */
+    /** What the columns of a comparison are: "kernel release" (compare --kernels) or "recovery strategy". */
+    public static String axis(List<RunResult> runs) {
+        return runs.stream().anyMatch(r -> r.kernel() != null) ? "kernel release" : "recovery strategy";
+    }
+
+    /** The run's label in multi-run reports: the kernel release (compare --kernels), else the strategy, else the scenario name. */
     public static String label(RunResult run) {
+        if (run.kernel() != null) {
+            return run.kernel();
+        }
         return run.strategy() != null ? run.strategy().yamlName() : run.scenarioName();
     }
 

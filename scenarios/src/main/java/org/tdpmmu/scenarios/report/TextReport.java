@@ -76,7 +76,7 @@ public final class TextReport {
         StringBuilder sb = new StringBuilder();
         header(sb, provenance);
         sb.append("scenario ").append(runs.get(0).scenarioName())
-                .append(": one run per recovery strategy\n\n");
+                .append(": one run per ").append(Metrics.axis(runs)).append("\n\n");
         sb.append(comparison(runs).render());
         sb.append(differences(runs));
         sb.append('\n').append(verdict(runs));

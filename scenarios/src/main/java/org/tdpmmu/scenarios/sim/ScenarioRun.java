@@ -246,7 +246,11 @@ final class ScenarioRun implements AutoCloseable
             .withTableCapacity((int)MemoryEstimate.tableCapacity(scenario))
             .withHostFrameLimit(MemoryEstimate.hostFrameLimit(scenario))
             .withRcuReclaimer(true)
-            .withLocklessAging(scenario.vm().locklessAging());
+            .withLocklessAging(scenario.vm().locklessAging())
+            .withSuppressVeNonPresent(scenario.vm().kernel().suppressVeNonPresent())
+            .withSpteNeedsAtomicUpdate(scenario.vm().kernel().spteNeedsAtomicUpdate())
+            .withRetryBeforeMmuLock(scenario.vm().kernel().retryBeforeMmuLock())
+            .withEagerPageSplit(scenario.vm().kernel().eagerPageSplit());
     }
 
     static Backing coreBacking(final SlotConfig s)

@@ -167,6 +167,39 @@ class ForkTest {
                 o.err().lines().toList());
     }
 
+    /**
+     * compare --kernels: one column per release, each child run in that release's preset with its
+     * recovery strategy, round robin and merged as the strategy columns are, labelled by release.
+     */
+    @Test
+    void compareKernelsRunsOneColumnPerReleaseInItsPreset() throws Exception {
+        FakeEngine engine = new FakeEngine();
+        List<List<String>> launched = Collections.synchronizedList(new ArrayList<>());
+        CliHarness.Outcome o = run(engine, inThisJvm(engine, launched), "compare", "--kernels", "5.15,6.6,6.18", SMALL,
+                "--repeat", "2", "--json");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals(6, launched.size());
+        String path = Path.of(SMALL).toAbsolutePath().toString();
+        assertEquals(List.of("run", path, "--set", "vm.kernel=5.15", "--strategy", "zap_leafs"), launched.get(0).subList(0, 6));
+        assertEquals(List.of("5.15", "6.6", "6.18", "5.15", "6.6", "6.18"),
+                engine.runs().stream().map(s -> s.vm().kernel().release()).toList(), "round robin, each in its preset");
+        assertEquals(List.of(RecoveryStrategy.ZAP_LEAFS, RecoveryStrategy.ZAP_HUGE, RecoveryStrategy.PROMOTE_IN_PLACE),
+                engine.runs().subList(0, 3).stream().map(s -> s.strategy().orElseThrow()).toList());
+        assertTrue(!engine.runs().get(0).vm().locklessAging() && engine.runs().get(2).vm().locklessAging());
+        JsonNode root = new ObjectMapper().readTree(o.out());
+        assertEquals(3, root.get("runs").size());
+        assertEquals("6.6", root.at("/runs/1/kernel").asText());
+        assertEquals(2, root.at("/runs/1/repeats").asInt());
+        o = run(engine, inThisJvm(engine, launched), "compare", "--kernels", "6.1,6.18", SMALL, "--repeat", "1");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        String header = o.out().lines().filter(l -> !l.startsWith("#") && l.contains("6.18")).findFirst().orElseThrow();
+        assertTrue(header.matches("\\s+6\\.1\\s+6\\.18"), header);
+        assertTrue(o.out().contains("one run per kernel release"), o.out());
+        o = run(engine, inThisJvm(engine, launched), "compare", "--kernels", "6.1,6.7", SMALL);
+        assertEquals(ExitCodes.BAD_INPUT, o.exitCode());
+        assertTrue(o.err().contains("--kernels: unknown kernel release \"6.7\"; known: 5.15, 6.1, 6.6, 6.12, 6.18"), o.err());
+    }
+
     @Test
     void progressNamesEachRunWithAnEtaAndChildrenDrawTheirSteps() {
         FakeEngine engine = new FakeEngine();

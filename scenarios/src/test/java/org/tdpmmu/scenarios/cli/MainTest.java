@@ -99,6 +99,8 @@ class MainTest {
             {"perf", "--root-level", "3"},
             {"frobnicate"},
             {},
+            {"run", SMALL, "--kernel", "6.7"},
+            {"compare", SMALL, "--kernels", "6.1,6.1"},
         };
         for (String[] args : cases) {
             CliHarness.Outcome o = CliHarness.run(new FakeEngine(), args);
@@ -112,6 +114,19 @@ class MainTest {
                 CliHarness.run(new FakeEngine(), "perf", "-v", "0").err());
         assertTrue(CliHarness.run(new FakeEngine(), "perf", "-s", "hugetlb").err().contains(
                 "'hugetlb' is not one of anonymous, anonymous_thp, anonymous_hugetlb_2mb, anonymous_hugetlb_1gb"));
+        assertEquals("tdpmmu run: --kernel: unknown kernel release \"6.7\"; known: 5.15, 6.1, 6.6, 6.12, 6.18 "
+                + "(see 'tdpmmu run --help')\n", CliHarness.run(new FakeEngine(), "run", SMALL, "--kernel", "6.7").err());
+    }
+
+    /** --kernel sets vm.kernel: the run gets that release's switches and, without a strategy in the file, its recovery. */
+    @Test
+    void runKernelAppliesThePreset() {
+        FakeEngine engine = new FakeEngine();
+        CliHarness.Outcome o = CliHarness.run(engine, "run", SMALL, "--kernel", "5.15", "--repeat", "1");
+        assertEquals(ExitCodes.OK, o.exitCode(), o.err());
+        assertEquals(new org.tdpmmu.scenarios.model.KernelSwitches("5.15", false, false, false, false),
+                engine.runs().get(0).vm().kernel());
+        assertTrue(o.out().contains("kernel: {release: 5.15"), "the resolved configuration names it");
     }
 
     @Test

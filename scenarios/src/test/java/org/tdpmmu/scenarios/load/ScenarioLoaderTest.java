@@ -10,6 +10,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.tdpmmu.core.KernelRelease;
+import org.tdpmmu.scenarios.model.KernelSwitches;
+import org.tdpmmu.scenarios.model.VmConfig;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -180,9 +183,42 @@ class ScenarioLoaderTest {
 
     @Test
     void locklessAging() {
-        assertFalse(ScenarioLoader.parse(BASE, "base.yaml").vm().locklessAging(), "aging under mmu_lock by default");
+        assertTrue(ScenarioLoader.parse(BASE, "base.yaml").vm().locklessAging(), "lockless by default, as the newest kernel");
+        assertFalse(ScenarioLoader.parse(insertAfter(6, "  locklessAging: false"), "l.yaml").vm().locklessAging());
         assertTrue(ScenarioLoader.parse(insertAfter(6, "  locklessAging: true"), "l.yaml").vm().locklessAging());
         assertMessage(insertAfter(6, "  locklessAging: 1"), "bad.yaml:7: vm.locklessAging: 1 is not one of true, false");
+    }
+
+    @Test
+    void kernelPresetSetsEverySwitchAndExplicitSwitchesOverrideIt() {
+        VmConfig newest = ScenarioLoader.parse(BASE, "base.yaml").vm();
+        assertEquals(KernelSwitches.NEWEST, newest.kernel(), "the newest release by default");
+        assertEquals(KernelRelease.NEWEST.version(), KernelSwitches.NEWEST.release());
+        org.tdpmmu.core.VmConfig core = KernelRelease.NEWEST.apply(org.tdpmmu.core.VmConfig.small());
+        assertEquals(new KernelSwitches(KernelRelease.NEWEST.version(), core.suppressVeNonPresent(),
+                core.spteNeedsAtomicUpdate(), core.retryBeforeMmuLock(), core.eagerPageSplit()), KernelSwitches.NEWEST,
+                "the model's default is the preset table's newest row");
+        VmConfig old = ScenarioLoader.parse(insertAfter(6, "  kernel: 5.15"), "k.yaml").vm();
+        assertEquals(new KernelSwitches("5.15", false, false, false, false), old.kernel());
+        assertFalse(old.locklessAging());
+        VmConfig v612 = ScenarioLoader.parse(insertAfter(6, "  kernel: 6.12\n  eagerPageSplit: false\n  locklessAging: true"),
+                "k.yaml").vm();
+        assertEquals(new KernelSwitches("6.12", true, false, true, false), v612.kernel(), "explicit eagerPageSplit wins");
+        assertTrue(v612.locklessAging(), "explicit locklessAging wins");
+        assertMessage(insertAfter(6, "  kernel: 6.7"),
+                "bad.yaml:7: vm.kernel: unknown kernel release \"6.7\"; known: 5.15, 6.1, 6.6, 6.12, 6.18");
+    }
+
+    @Test
+    void aDisableWithoutAStrategyTakesThePresetsAndAnExplicitOneStays() {
+        String noStrategy = replace(11, "  - disableDirtyLogging: {}");
+        assertEquals(Optional.of(RecoveryStrategy.PROMOTE_IN_PLACE), ScenarioLoader.parse(noStrategy, "s.yaml").strategy());
+        String v515 = noStrategy.replace("  backing: anonymous_hugetlb_2mb", "  backing: anonymous_hugetlb_2mb\n  kernel: 5.15");
+        assertEquals(Optional.of(RecoveryStrategy.ZAP_LEAFS), ScenarioLoader.parse(v515, "s.yaml").strategy());
+        assertEquals(Optional.of(RecoveryStrategy.ZAP_HUGE), ScenarioLoader.parse(
+                v515.replace("kernel: 5.15", "kernel: 6.6"), "s.yaml").strategy());
+        assertEquals(Optional.of(RecoveryStrategy.ZAP_HUGE), ScenarioLoader.parse(insertAfter(6, "  kernel: 6.18"),
+                "s.yaml").strategy(), "the file's zap_huge");
     }
 
     @Test
@@ -212,7 +248,8 @@ class ScenarioLoaderTest {
     @Test
     void unknownFieldsListTheAllowedOnes() {
         assertMessage(replace(3, "  vcpu: 4"), "bad.yaml:3: vm.vcpu: unknown field; allowed fields of vm: "
-                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging");
+                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit");
         assertMessage(replace(1, "nmae: t"), "bad.yaml:1: nmae: unknown field; allowed fields: "
                 + "name, description, vm, costModel, phases, host");
         assertMessage(replace(10, "  - dirtyPass: { iteration: 2 }"), "bad.yaml:10: phases[2].dirtyPass.iteration: "
@@ -387,7 +424,8 @@ class ScenarioLoaderTest {
     @Test
     void requiredFields() {
         assertMessage("phases: [populate]\n", "bad.yaml:1: vm: missing (required: a map with the fields "
-                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging)");
+                + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit)");
         assertMessage("vm:\n  memoryPerVcpu: 4K\nphases: [populate]\n",
                 "bad.yaml:2: vm.vcpus: missing (required: an integer in 1..512)");
         assertMessage("vm:\n  vcpus: 1\nphases: [populate]\n",

@@ -116,6 +116,20 @@ class ReportChartsTest {
         assertTrue(Files.size(dir.resolve("disable-timeline.png")) > 1000);
     }
 
+    /** compare --kernels: one bar group per release, even where two releases share a strategy. */
+    @Test
+    void kernelColumnsAreChartedOnePerReleaseAndSurviveJson(@TempDir Path dir) throws Exception {
+        List<RunResult> runs = List.of(timed().withKernel("6.1"), timed().withKernel("6.6"), timed().withKernel("6.6"));
+        assertEquals(List.of("6.1", "6.6"), new ArrayList<>(HtmlReport.byLabel(runs).keySet()));
+        assertEquals("kernel release", Metrics.axis(runs));
+        assertEquals("recovery strategy", Metrics.axis(List.of(timed())));
+        String html = Files.readString(ReportWriter.html(runs, dir));
+        assertTrue(html.contains("6.1") && html.contains("6.6"), "the releases label the page");
+        assertTrue(Files.size(dir.resolve("disable-step.png")) > 1000);
+        RunResult back = JsonReport.parse(JsonReport.render(List.of(runs.get(0)))).get(0);
+        assertEquals("6.1", back.kernel());
+    }
+
     @Test
     void jsonCarriesTheTimeline() throws Exception {
         RunResult r = timed();
