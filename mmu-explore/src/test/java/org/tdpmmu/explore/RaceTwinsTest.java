@@ -140,4 +140,17 @@ class RaceTwinsTest
     {
         Explorer.explore(NestedInvalidationsVsFault.class);
     }
+
+    // The aging races cut down to one gfn (the seeded aging bugs' twins, SeededBugsExploreTest).
+    @Test
+    void ageOneGfnVsRemovedPt()
+    {
+        Explorer.explore(AgeOneGfnVsRemovedPt.class);
+    }
+
+    @Test
+    void ageOneGfnVsDirtyWrite()
+    {
+        Explorer.explore(AgeOneGfnVsDirtyWrite.class);
+    }
 }
