@@ -286,4 +286,60 @@ public final class Probe
     {
         return (bitmap[(int)(page >>> 6)] & (1L << (page & 63))) != 0;
     }
+
+    /** One step of an actor, which may throw. */
+    @FunctionalInterface
+    public interface Step
+    {
+        void run() throws Exception;
+    }
+
+    /** The property check of an arbiter: its outcome word. */
+    @FunctionalInterface
+    public interface Check
+    {
+        String run() throws Exception;
+    }
+
+    /**
+     * The shape every actor shares: runs {@code step}.
+     *
+     * @return null if it completed, else the outcome word of what it threw ({@link #classify}).
+     */
+    public static String attempt(final Step step)
+    {
+        try
+        {
+            step.run();
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+    }
+
+    /**
+     * The shape every arbiter shares: the first actor failure, in the order given (what an actor
+     * threw decides the outcome, whatever state it left), else the word of {@code check}, or of
+     * what the check threw.
+     */
+    public static String outcome(final Check check, final String... failures)
+    {
+        for (final String f : failures)
+        {
+            if (f != null)
+            {
+                return f;
+            }
+        }
+        try
+        {
+            return check.run();
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+    }
 }

@@ -75,52 +75,31 @@ public class FaultZapHarvest
     @Actor
     public void a2Harvest()
     {
-        try
-        {
-            firstHarvest = log.getDirtyLog(slot, false);
-        }
-        catch (final Throwable t)
-        {
-            harvestFailure = Probe.classify(t);
-        }
+        harvestFailure = Probe.attempt(() -> firstHarvest = log.getDirtyLog(slot, false));
     }
 
     @Arbiter
     public void arbiter(final L_Result r)
     {
-        r.r1 = outcome();
+        r.r1 = Probe.outcome(this::check, vcpuFailure, zapFailure, harvestFailure);
     }
 
-    private String outcome()
+    private String check()
     {
-        for (final String f : new String[] {vcpuFailure, zapFailure, harvestFailure})
+        final boolean first = Probe.dirty(firstHarvest, GFN);
+        final boolean second = Probe.dirty(log.getDirtyLog(slot, false), GFN);
+        if (Probe.content(vm, slot, GFN) != VALUE)
         {
-            if (f != null)
-            {
-                return f;
-            }
+            return Probe.LOST_WRITE;
         }
-        try
+        if (Probe.leakedAfterDestroy(vm) != 0)
         {
-            final boolean first = Probe.dirty(firstHarvest, GFN);
-            final boolean second = Probe.dirty(log.getDirtyLog(slot, false), GFN);
-            if (Probe.content(vm, slot, GFN) != VALUE)
-            {
-                return Probe.LOST_WRITE;
-            }
-            if (Probe.leakedAfterDestroy(vm) != 0)
-            {
-                return Probe.LEAK;
-            }
-            if (first && second)
-            {
-                return "both-harvests";
-            }
-            return first ? "first-harvest" : second ? "second-harvest" : Probe.LOST_DIRTY;
+            return Probe.LEAK;
         }
-        catch (final Throwable t)
+        if (first && second)
         {
-            return Probe.classify(t);
+            return "both-harvests";
         }
+        return first ? "first-harvest" : second ? "second-harvest" : Probe.LOST_DIRTY;
     }
 }
