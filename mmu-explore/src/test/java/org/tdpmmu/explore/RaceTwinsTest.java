@@ -21,7 +21,7 @@ import org.tdpmmu.stress.WalkerVsTableFree;
 /**
  * The model-checked twin of every race in the jcstress catalogue (the same class: state, actors,
  * arbiter, outcomes), plus the races only the model checker runs (three actors, a yield between
- * two steps, a nested invalidation from two threads, two bare faults on one entry). No seeded bug: every explored schedule must
+ * two steps, a nested invalidation from two threads, two bare faults on one entry, the two aging races cut down to one gfn). No seeded bug: every explored schedule must
  * end in an ACCEPTABLE outcome. Bound: {@code -Dexplore.invocations} schedules per race (EXPLORE.md).
  */
 @Tag(Explorer.TAG)
