@@ -2,6 +2,7 @@ package org.tdpmmu.stress;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
+import org.tdpmmu.core.DirtyLogging;
 import org.tdpmmu.core.HugePageRecovery;
 import org.tdpmmu.core.Memslot;
 import org.tdpmmu.core.MmuBugException;
@@ -341,5 +342,32 @@ public final class Probe
         {
             return classify(t);
         }
+    }
+
+    /**
+     * The outcome of a write racing a harvest (property: the write is in this harvest or the next):
+     * {@code first} is the harvest the race ran, the next is taken here; then the written value, then
+     * no leak after teardown.
+     *
+     * @return "first-harvest", "second-harvest", "both-harvests", or LOST_DIRTY, LOST_WRITE, LEAK.
+     */
+    public static String harvestedOnce(final Vm vm, final Memslot slot, final DirtyLogging log, final long[] first,
+        final long gfn, final long value)
+    {
+        final boolean inFirst = dirty(first, gfn);
+        final boolean inSecond = dirty(log.getDirtyLog(slot, false), gfn);
+        if (content(vm, slot, gfn) != value)
+        {
+            return LOST_WRITE;
+        }
+        if (leakedAfterDestroy(vm) != 0)
+        {
+            return LEAK;
+        }
+        if (inFirst && inSecond)
+        {
+            return "both-harvests";
+        }
+        return inFirst ? "first-harvest" : inSecond ? "second-harvest" : LOST_DIRTY;
     }
 }

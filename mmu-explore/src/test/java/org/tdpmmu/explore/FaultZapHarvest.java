@@ -81,25 +81,7 @@ public class FaultZapHarvest
     @Arbiter
     public void arbiter(final L_Result r)
     {
-        r.r1 = Probe.outcome(this::check, vcpuFailure, zapFailure, harvestFailure);
-    }
-
-    private String check()
-    {
-        final boolean first = Probe.dirty(firstHarvest, GFN);
-        final boolean second = Probe.dirty(log.getDirtyLog(slot, false), GFN);
-        if (Probe.content(vm, slot, GFN) != VALUE)
-        {
-            return Probe.LOST_WRITE;
-        }
-        if (Probe.leakedAfterDestroy(vm) != 0)
-        {
-            return Probe.LEAK;
-        }
-        if (first && second)
-        {
-            return "both-harvests";
-        }
-        return first ? "first-harvest" : second ? "second-harvest" : Probe.LOST_DIRTY;
+        r.r1 = Probe.outcome(() -> Probe.harvestedOnce(vm, slot, log, firstHarvest, GFN, VALUE), vcpuFailure, zapFailure,
+            harvestFailure);
     }
 }
