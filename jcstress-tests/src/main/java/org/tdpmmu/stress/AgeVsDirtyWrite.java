@@ -34,7 +34,7 @@ import org.tdpmmu.core.Vm;
 @State
 public class AgeVsDirtyWrite
 {
-    private static final long GFN = 7;
+    protected static final long GFN = 7;
 
     private final Vm vm = new Vm(StressVm.config(StressVm.seededBugs()).withLocklessAging(true));
     private final Rendezvous rendezvous = new Rendezvous();
@@ -43,11 +43,21 @@ public class AgeVsDirtyWrite
     private final DirtyLogging log = new DirtyLogging(vm);
     private final TdpMmuAge age = new TdpMmuAge(vm);
     private final TdpIter iter = new TdpIter(vm.store());
+    /** The aged range [ageStart, ageEnd): the whole slot here, the written gfn in mmu-explore's cut-down. */
+    private final long ageStart;
+    private final long ageEnd;
     private String vcpuFailure;
     private String ageFailure;
 
     public AgeVsDirtyWrite()
     {
+        this(0, 1024);
+    }
+
+    protected AgeVsDirtyWrite(final long ageStart, final long ageEnd)
+    {
+        this.ageStart = ageStart;
+        this.ageEnd = ageEnd;
         log.enable(slot, Memslot.LOG_DBIT, false);
         vcpu.write(GFN, 1);
         vcpu.exitGuest();
@@ -68,7 +78,7 @@ public class AgeVsDirtyWrite
         rendezvous.meet(1);
         try
         {
-            age.clearYoung(iter, 0, 1024);
+            age.clearYoung(iter, ageStart, ageEnd);
         }
         catch (final Throwable t)
         {

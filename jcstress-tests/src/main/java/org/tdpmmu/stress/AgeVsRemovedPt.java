@@ -34,18 +34,28 @@ import org.tdpmmu.core.Vm;
 @State
 public class AgeVsRemovedPt
 {
-    private static final long GFN = 5;
+    protected static final long GFN = 5;
 
     private final Vm vm = new Vm(StressVm.config(StressVm.seededBugs()).withLocklessAging(true));
     private final Rendezvous rendezvous = new Rendezvous();
     private final TdpMmuAge age = new TdpMmuAge(vm);
     private final TdpIter iter = new TdpIter(vm.store());
+    /** The aged range [ageStart, ageEnd): the gfn's last-level table here, one gfn in mmu-explore's cut-down. */
+    private final long ageStart;
+    private final long ageEnd;
     private boolean young;
     private String ageFailure;
     private String zapFailure;
 
     public AgeVsRemovedPt()
     {
+        this(0, 512);
+    }
+
+    protected AgeVsRemovedPt(final long ageStart, final long ageEnd)
+    {
+        this.ageStart = ageStart;
+        this.ageEnd = ageEnd;
         vm.addMemslot(0, 1024, Backing.PAGE_4K);
         final Vcpu setup = vm.createVcpu();
         setup.read(GFN);
@@ -58,7 +68,7 @@ public class AgeVsRemovedPt
         rendezvous.meet(0);
         try
         {
-            young = age.clearYoung(iter, 0, 512);
+            young = age.clearYoung(iter, ageStart, ageEnd);
         }
         catch (final Throwable t)
         {

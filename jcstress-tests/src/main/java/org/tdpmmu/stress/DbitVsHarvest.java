@@ -80,40 +80,6 @@ public class DbitVsHarvest
     @Arbiter
     public void arbiter(final L_Result r)
     {
-        r.r1 = outcome();
-    }
-
-    private String outcome()
-    {
-        if (vcpuFailure != null)
-        {
-            return vcpuFailure;
-        }
-        if (harvestFailure != null)
-        {
-            return harvestFailure;
-        }
-        try
-        {
-            final boolean first = Probe.dirty(firstHarvest, GFN);
-            final boolean second = Probe.dirty(log.getDirtyLog(slot, false), GFN);
-            if (Probe.content(vm, slot, GFN) != 2)
-            {
-                return Probe.LOST_WRITE;
-            }
-            if (Probe.leakedAfterDestroy(vm) != 0)
-            {
-                return Probe.LEAK;
-            }
-            if (first && second)
-            {
-                return "both-harvests";
-            }
-            return first ? "first-harvest" : second ? "second-harvest" : Probe.LOST_DIRTY;
-        }
-        catch (final Throwable t)
-        {
-            return Probe.classify(t);
-        }
+        r.r1 = Probe.outcome(() -> Probe.harvestedOnce(vm, slot, log, firstHarvest, GFN, 2), vcpuFailure, harvestFailure);
     }
 }

@@ -2,6 +2,7 @@ package org.tdpmmu.stress;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
+import org.tdpmmu.core.DirtyLogging;
 import org.tdpmmu.core.HugePageRecovery;
 import org.tdpmmu.core.Memslot;
 import org.tdpmmu.core.MmuBugException;
@@ -323,5 +324,88 @@ public final class Probe
     public static boolean dirty(final long[] bitmap, final long page)
     {
         return (bitmap[(int)(page >>> 6)] & (1L << (page & 63))) != 0;
+    }
+
+    /** One step of an actor, which may throw. */
+    @FunctionalInterface
+    public interface Step
+    {
+        void run() throws Exception;
+    }
+
+    /** The property check of an arbiter: its outcome word. */
+    @FunctionalInterface
+    public interface Check
+    {
+        String run() throws Exception;
+    }
+
+    /**
+     * The shape every actor shares: runs {@code step}.
+     *
+     * @return null if it completed, else the outcome word of what it threw ({@link #classify}).
+     */
+    public static String attempt(final Step step)
+    {
+        try
+        {
+            step.run();
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+    }
+
+    /**
+     * The shape every arbiter shares: the first actor failure, in the order given (what an actor
+     * threw decides the outcome, whatever state it left), else the word of {@code check}, or of
+     * what the check threw.
+     */
+    public static String outcome(final Check check, final String... failures)
+    {
+        for (final String f : failures)
+        {
+            if (f != null)
+            {
+                return f;
+            }
+        }
+        try
+        {
+            return check.run();
+        }
+        catch (final Throwable t)
+        {
+            return classify(t);
+        }
+    }
+
+    /**
+     * The outcome of a write racing a harvest (property: the write is in this harvest or the next):
+     * {@code first} is the harvest the race ran, the next is taken here; then the written value, then
+     * no leak after teardown.
+     *
+     * @return "first-harvest", "second-harvest", "both-harvests", or LOST_DIRTY, LOST_WRITE, LEAK.
+     */
+    public static String harvestedOnce(final Vm vm, final Memslot slot, final DirtyLogging log, final long[] first,
+        final long gfn, final long value)
+    {
+        final boolean inFirst = dirty(first, gfn);
+        final boolean inSecond = dirty(log.getDirtyLog(slot, false), gfn);
+        if (content(vm, slot, gfn) != value)
+        {
+            return LOST_WRITE;
+        }
+        if (leakedAfterDestroy(vm) != 0)
+        {
+            return LEAK;
+        }
+        if (inFirst && inSecond)
+        {
+            return "both-harvests";
+        }
+        return inFirst ? "first-harvest" : inSecond ? "second-harvest" : LOST_DIRTY;
     }
 }

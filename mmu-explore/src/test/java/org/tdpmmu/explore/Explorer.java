@@ -85,12 +85,24 @@ final class Explorer
         }
     }
 
+    /** Lincheck's default {@code loopIterationsBeforeThreadSwitch}. */
+    static final int DEFAULT_LOOPS_BEFORE_SWITCH = 10;
+    /** Overrides every race's {@link LoopsBeforeSwitch} (an experiment; the rerun command repeats it). */
+    static final String LOOP_SWITCH = "explore.loopSwitch";
+
+    static int loopsBeforeSwitch(final Race race)
+    {
+        final LoopsBeforeSwitch declared = race.type().getAnnotation(LoopsBeforeSwitch.class);
+        return Integer.getInteger(LOOP_SWITCH, declared != null ? declared.value() : DEFAULT_LOOPS_BEFORE_SWITCH);
+    }
+
     /** The command that reruns one race's exploration with the same bound (same schedules, same failure). */
     static String rerunCommand(final Race race, final Set<SeededBug> bugs, final int invocations)
     {
         return "mvn -B -pl mmu-explore -am test -Dsurefire.failIfNoSpecifiedTests=false -Dtest=ReplayTest" +
             " -Dexplore.race=" + race.type().getName() + (bugs.isEmpty() ? "" : " -Dexplore.bugs=" +
-            bugs.stream().map(Enum::name).collect(Collectors.joining(","))) + " -D" + INVOCATIONS + "=" + invocations;
+            bugs.stream().map(Enum::name).collect(Collectors.joining(","))) + " -D" + INVOCATIONS + "=" + invocations +
+            (System.getProperty(LOOP_SWITCH) == null ? "" : " -D" + LOOP_SWITCH + "=" + System.getProperty(LOOP_SWITCH));
     }
 
     /** Every failure report, whole: target/explore-failures/RACE[-BUGS].txt (the console gets a head). */
@@ -125,6 +137,7 @@ final class Explorer
             .minimizeFailedScenario(false)
             .verifier(ArbiterVerifier.class)
             .loopBound(Integer.getInteger("explore.loopBound", 4096))
+            .loopIterationsBeforeThreadSwitch(loopsBeforeSwitch(race))
             // Lincheck's default of 30 s per schedule reported "the execution has hung" on a loaded
             // machine while its agent was still instrumenting classes: a spin or a deadlock is found
             // by its own analysis, this is only the backstop for a wall-clock stall.

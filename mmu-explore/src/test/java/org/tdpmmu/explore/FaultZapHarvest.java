@@ -75,52 +75,13 @@ public class FaultZapHarvest
     @Actor
     public void a2Harvest()
     {
-        try
-        {
-            firstHarvest = log.getDirtyLog(slot, false);
-        }
-        catch (final Throwable t)
-        {
-            harvestFailure = Probe.classify(t);
-        }
+        harvestFailure = Probe.attempt(() -> firstHarvest = log.getDirtyLog(slot, false));
     }
 
     @Arbiter
     public void arbiter(final L_Result r)
     {
-        r.r1 = outcome();
-    }
-
-    private String outcome()
-    {
-        for (final String f : new String[] {vcpuFailure, zapFailure, harvestFailure})
-        {
-            if (f != null)
-            {
-                return f;
-            }
-        }
-        try
-        {
-            final boolean first = Probe.dirty(firstHarvest, GFN);
-            final boolean second = Probe.dirty(log.getDirtyLog(slot, false), GFN);
-            if (Probe.content(vm, slot, GFN) != VALUE)
-            {
-                return Probe.LOST_WRITE;
-            }
-            if (Probe.leakedAfterDestroy(vm) != 0)
-            {
-                return Probe.LEAK;
-            }
-            if (first && second)
-            {
-                return "both-harvests";
-            }
-            return first ? "first-harvest" : second ? "second-harvest" : Probe.LOST_DIRTY;
-        }
-        catch (final Throwable t)
-        {
-            return Probe.classify(t);
-        }
+        r.r1 = Probe.outcome(() -> Probe.harvestedOnce(vm, slot, log, firstHarvest, GFN, VALUE), vcpuFailure, zapFailure,
+            harvestFailure);
     }
 }

@@ -53,59 +53,31 @@ public class NestedInvalidationsVsFault
     @Actor
     public void a1Migrate()
     {
-        try
-        {
-            vm.migrate(slot, GFN, 1);
-        }
-        catch (final Throwable t)
-        {
-            migrateFailure = Probe.classify(t);
-        }
+        migrateFailure = Probe.attempt(() -> vm.migrate(slot, GFN, 1));
     }
 
     @Actor
     public void a2InvalidateAll()
     {
-        try
-        {
-            vm.invalidate(0, 16);
-        }
-        catch (final Throwable t)
-        {
-            wideFailure = Probe.classify(t);
-        }
+        wideFailure = Probe.attempt(() -> vm.invalidate(0, 16));
     }
 
     @Arbiter
     public void arbiter(final L_Result r)
     {
-        r.r1 = outcome();
+        r.r1 = Probe.outcome(this::check, faultFailure, migrateFailure, wideFailure);
     }
 
-    private String outcome()
+    private String check()
     {
-        for (final String f : new String[] {faultFailure, migrateFailure, wideFailure})
+        if (Probe.stalePfn(vm, slot, GFN))
         {
-            if (f != null)
-            {
-                return f;
-            }
+            return Probe.STALE_PFN;
         }
-        try
+        if (Probe.content(vm, slot, GFN) != VALUE)
         {
-            if (Probe.stalePfn(vm, slot, GFN))
-            {
-                return Probe.STALE_PFN;
-            }
-            if (Probe.content(vm, slot, GFN) != VALUE)
-            {
-                return Probe.LOST_WRITE;
-            }
-            return Probe.leakedAfterDestroy(vm) != 0 ? Probe.LEAK : "ok";
+            return Probe.LOST_WRITE;
         }
-        catch (final Throwable t)
-        {
-            return Probe.classify(t);
-        }
+        return Probe.leakedAfterDestroy(vm) != 0 ? Probe.LEAK : "ok";
     }
 }

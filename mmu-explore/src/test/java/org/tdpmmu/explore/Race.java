@@ -42,9 +42,13 @@ final class Race
         {
             throw new IllegalArgumentException(type.getName() + ": a race needs a no-argument constructor", ex);
         }
+        // A race may be a catalogue race cut down by a subclass (another constructor, so another
+        // tiny VM or range): the actors, the arbiter and the outcomes are those of the class that
+        // declares them.
+        final Class<?> form = form(type);
         final List<Method> found = new ArrayList<>();
         Method judge = null;
-        for (final Method m : type.getDeclaredMethods())
+        for (final Method m : form.getDeclaredMethods())
         {
             if (m.isAnnotationPresent(Actor.class))
             {
@@ -72,11 +76,24 @@ final class Race
         }
         this.arbiter = judge;
         arbiter.setAccessible(true);
-        this.outcomes = type.getAnnotationsByType(Outcome.class);
+        this.outcomes = form.getAnnotationsByType(Outcome.class);
         if (outcomes.length == 0)
         {
             throw new IllegalArgumentException(type.getName() + ": no @Outcome");
         }
+    }
+
+    /** {@code type}, or the nearest superclass of it that declares {@code @Actor} methods. */
+    private static Class<?> form(final Class<?> type)
+    {
+        for (Class<?> c = type; c != null; c = c.getSuperclass())
+        {
+            if (Arrays.stream(c.getDeclaredMethods()).anyMatch(m -> m.isAnnotationPresent(Actor.class)))
+            {
+                return c;
+            }
+        }
+        return type;
     }
 
     static Race of(final Class<?> type)

@@ -27,7 +27,7 @@ import org.tdpmmu.stress.WalkerVsTableFree;
 /**
  * The model-checked twin of every race in the jcstress catalogue (the same class: state, actors,
  * arbiter, outcomes), plus the races only the model checker runs (three actors, a yield between
- * two steps, a nested invalidation from two threads, two bare faults on one entry). No seeded bug: every explored schedule must
+ * two steps, a nested invalidation from two threads, two bare faults on one entry, the two aging races cut down to one gfn). No seeded bug: every explored schedule must
  * end in an ACCEPTABLE outcome. Bound: {@code -Dexplore.invocations} schedules per race (EXPLORE.md).
  */
 @Tag(Explorer.TAG)
@@ -183,5 +183,18 @@ class RaceTwinsTest
     void moveVsFastPageFault()
     {
         Explorer.explore(MoveVsFastPageFault.class);
+    }
+
+    // The aging races cut down to one gfn (the seeded aging bugs' twins, SeededBugsExploreTest).
+    @Test
+    void ageOneGfnVsRemovedPt()
+    {
+        Explorer.explore(AgeOneGfnVsRemovedPt.class);
+    }
+
+    @Test
+    void ageOneGfnVsDirtyWrite()
+    {
+        Explorer.explore(AgeOneGfnVsDirtyWrite.class);
     }
 }

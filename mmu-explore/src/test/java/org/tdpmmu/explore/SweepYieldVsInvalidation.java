@@ -60,79 +60,50 @@ public class SweepYieldVsInvalidation
     @Actor
     public void enable()
     {
-        try
-        {
-            log.enable(slot, Memslot.LOG_WRPROT, false);
-        }
-        catch (final Throwable t)
-        {
-            enableFailure = Probe.classify(t);
-        }
+        enableFailure = Probe.attempt(() -> log.enable(slot, Memslot.LOG_WRPROT, false));
     }
 
     @Actor
     public void migrate()
     {
-        try
-        {
-            vm.migrate(slot, MIGRATED, 1);
-        }
-        catch (final Throwable t)
-        {
-            hostFailure = Probe.classify(t);
-        }
+        hostFailure = Probe.attempt(() -> vm.migrate(slot, MIGRATED, 1));
     }
 
     @Arbiter
     public void arbiter(final L_Result r)
     {
-        r.r1 = outcome();
+        r.r1 = Probe.outcome(this::check, enableFailure, hostFailure);
     }
 
-    private String outcome()
+    private String check()
     {
-        if (enableFailure != null)
+        for (long gfn = 0; gfn < 8; gfn++)
         {
-            return enableFailure;
+            final long spte = Probe.entryFor(vm, gfn);
+            if (Spte.isPresent(spte) && Spte.isWritable(spte))
+            {
+                return "writable-after-enable";
+            }
+            if (Probe.stalePfn(vm, slot, gfn))
+            {
+                return Probe.STALE_PFN;
+            }
         }
-        if (hostFailure != null)
+        log.getDirtyLog(slot, false);
+        final String failure = Probe.guestWrite(vcpu, MIGRATED, 2) != null ? "write" : Probe.guestWrite(vcpu, KEPT, 2);
+        if (failure != null)
         {
-            return hostFailure;
+            return failure;
         }
-        try
+        if (Probe.content(vm, slot, MIGRATED) != 2 || Probe.content(vm, slot, KEPT) != 2)
         {
-            for (long gfn = 0; gfn < 8; gfn++)
-            {
-                final long spte = Probe.entryFor(vm, gfn);
-                if (Spte.isPresent(spte) && Spte.isWritable(spte))
-                {
-                    return "writable-after-enable";
-                }
-                if (Probe.stalePfn(vm, slot, gfn))
-                {
-                    return Probe.STALE_PFN;
-                }
-            }
-            log.getDirtyLog(slot, false);
-            final String failure = Probe.guestWrite(vcpu, MIGRATED, 2) != null ? "write" : Probe.guestWrite(vcpu, KEPT, 2);
-            if (failure != null)
-            {
-                return failure;
-            }
-            if (Probe.content(vm, slot, MIGRATED) != 2 || Probe.content(vm, slot, KEPT) != 2)
-            {
-                return Probe.LOST_WRITE;
-            }
-            final long[] dirty = log.getDirtyLog(slot, false);
-            if (!Probe.dirty(dirty, MIGRATED) || !Probe.dirty(dirty, KEPT))
-            {
-                return Probe.LOST_DIRTY;
-            }
-            return Probe.leakedAfterDestroy(vm) != 0 ? Probe.LEAK : "ok";
+            return Probe.LOST_WRITE;
         }
-        catch (final Throwable t)
+        final long[] dirty = log.getDirtyLog(slot, false);
+        if (!Probe.dirty(dirty, MIGRATED) || !Probe.dirty(dirty, KEPT))
         {
-            return Probe.classify(t);
+            return Probe.LOST_DIRTY;
         }
+        return Probe.leakedAfterDestroy(vm) != 0 ? Probe.LEAK : "ok";
     }
 }

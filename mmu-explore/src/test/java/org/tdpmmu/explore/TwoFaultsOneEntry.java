@@ -64,52 +64,32 @@ public class TwoFaultsOneEntry
 
     private String fault()
     {
-        try
+        return Probe.attempt(() ->
         {
             final TdpMmu mmu = vm.mmu();
             while (mmu.pageFault(new TdpIter(vm.store()), GFN, true) == TdpMmu.RET_PF_RETRY)
             {
                 Thread.onSpinWait();
             }
-            return null;
-        }
-        catch (final Throwable t)
-        {
-            return Probe.classify(t);
-        }
+        });
     }
 
     @Arbiter
     public void arbiter(final L_Result r)
     {
-        r.r1 = outcome();
+        r.r1 = Probe.outcome(this::check, failure0, failure1);
     }
 
-    private String outcome()
+    private String check()
     {
-        if (failure0 != null)
+        if (!Probe.mapped(vm, GFN))
         {
-            return failure0;
+            return "unmapped";
         }
-        if (failure1 != null)
+        if (Probe.stalePfn(vm, slot, GFN))
         {
-            return failure1;
+            return Probe.STALE_PFN;
         }
-        try
-        {
-            if (!Probe.mapped(vm, GFN))
-            {
-                return "unmapped";
-            }
-            if (Probe.stalePfn(vm, slot, GFN))
-            {
-                return Probe.STALE_PFN;
-            }
-            return Probe.leakedAfterDestroy(vm) != 0 ? Probe.LEAK : "ok";
-        }
-        catch (final Throwable t)
-        {
-            return Probe.classify(t);
-        }
+        return Probe.leakedAfterDestroy(vm) != 0 ? Probe.LEAK : "ok";
     }
 }
