@@ -159,6 +159,7 @@ public final class Report
         limits();
         parallel();
         kernelSized();
+        figuresPointer();
         out.append(notes.replace("\r", ""));
         commands();
         return out.toString();
@@ -441,6 +442,18 @@ public final class Report
         Collections.sort(all);
         final int n = all.size();
         return n % 2 == 1 ? all.get(n / 2) : (all.get(n / 2 - 1) + all.get(n / 2)) / 2;
+    }
+
+    /**
+     * Full-size runs beside the kernel's figures live in FIGURES.md, written by scripts/figures.sh: this
+     * report only points there, so a rerun of bench.sh neither drops them nor keeps a stale copy.
+     */
+    private void figuresPointer()
+    {
+        out.append("## Aging and dirty ring figures\n\n")
+            .append("Aging (mmu_lock vs lockless, `tdpmmu access` at 16, 64 and 112 vCPUs) and dirty ring vs bitmap ")
+            .append("(1 GiB and 64 GiB, dense and sparse) are in [FIGURES.md](FIGURES.md), beside the kernel's figures ")
+            .append("(`scripts/figures.sh aging-2025 ring-vs-bitmap`).\n\n");
     }
 
     private void kernelSized() throws IOException
