@@ -32,7 +32,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "access", mixinStandardHelpOptions = true,
         description = "Run access_tracking_perf_test's steps in the model (populate, write, read, mark idle "
                 + "through clear_young, write, mark idle, read) and print each step's wall time. Exit 1 when "
-                + "10% or more of a vCPU's pages are still idle after it wrote them (unless -w says warn).")
+                + "10%% or more of a vCPU's pages are still idle after it wrote them (unless -w says warn).")
 final class AccessCommand implements Callable<Integer> {
 
     private static final String SOURCE = "<access>";
