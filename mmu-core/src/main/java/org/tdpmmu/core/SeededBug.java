@@ -36,5 +36,16 @@ public enum SeededBug
     /** Lockless aging walks outside an RCU read-side section (a table freed under the walker). */
     LOCKLESS_AGE_WITHOUT_RCU,
     /** Lockless aging clears A by storing its snapshot back (drops a D or W set meanwhile). */
-    AGE_PLAIN_STORE
+    AGE_PLAIN_STORE,
+    // Roots (TdpMmuRoots, TdpMmu#zapAllFast).
+    /**
+     * A fault skips is_page_fault_stale's root check: a vCPU that has not reloaded yet installs
+     * into its invalidated root after the zap passed, and those tables leak when the root goes.
+     */
+    SKIP_STALE_ROOT_CHECK,
+    /**
+     * The zap of an invalidated root (mmu_lock for read) stores non-present instead of cmpxchg: an
+     * eager split that linked a table there meanwhile is overwritten and its table leaks.
+     */
+    INVALID_ROOT_ZAP_NOT_ATOMIC
 }

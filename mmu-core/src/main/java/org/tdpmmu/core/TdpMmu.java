@@ -38,9 +38,11 @@ public final class TdpMmu implements MmuNotifier
     private final MmuCounters counters;
     private final VmConfig config;
     private final int rootLevel;
-    private final long rootPfn;
+    /** kernel: kvm->arch.tdp_mmu_roots. */
+    private final TdpMmuRoots roots;
     private final DeferredTableFrees deferredFrees;
-    private volatile boolean rootValid = true;
+    /** False once the VM is destroyed (every root gone). */
+    private volatile boolean alive = true;
     /** Set before any vCPU runs (tests only); read plain on every hook point. */
     private TestHook hook = TestHook.NONE;
 
@@ -53,6 +55,8 @@ public final class TdpMmu implements MmuNotifier
     private final boolean bugNoDirtyCarry;
     private final boolean bugLeakLoser;
     private final boolean bugRingPushBeforeWritable;
+    private final boolean bugSkipStaleRootCheck;
+    private final boolean bugInvalidRootZapNotAtomic;
     /**
      * The VM has dirty rings (kernel: kvm->dirty_ring_size != 0): set once, before any vCPU
      * exists ({@link Vm#enableDirtyRing}), so every later reader sees it.
@@ -86,12 +90,14 @@ public final class TdpMmu implements MmuNotifier
         this.bugNoFrozenCheck = config.has(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL);
         this.bugNoDirtyCarry = config.has(SeededBug.NO_DIRTY_CARRY_ON_ZAP);
         this.bugLeakLoser = config.has(SeededBug.LEAK_LOSER_TABLE);
+        this.bugSkipStaleRootCheck = config.has(SeededBug.SKIP_STALE_ROOT_CHECK);
+        this.bugInvalidRootZapNotAtomic = config.has(SeededBug.INVALID_ROOT_ZAP_NOT_ATOMIC);
         this.locklessAging = config.locklessAging();
         this.adFlag = config.eptAdBits() ? 0 : Spte.LEAF_AD_DISABLED;
         this.deferredFrees = new DeferredTableFrees(rcu, store, counters);
-        // kernel: kvm_tdp_mmu_alloc_root, one shared root for every vCPU (no SMM, one address space).
-        this.rootPfn = store.allocate();
-        counters.tableAllocs.increment();
+        // One shared root for every vCPU (no SMM, one address space) until a fast invalidation.
+        this.roots = new TdpMmuRoots(store, lock, counters, deferredFrees, config.rootAllocUnderWriteLock());
+        roots.allocFirst();
     }
 
     /** Installs a test pause point; call before any other thread uses the VM. */
@@ -112,9 +118,34 @@ public final class TdpMmu implements MmuNotifier
         return config.has(bug);
     }
 
+    /**
+     * The valid root's table (kernel: what for_each_valid_tdp_mmu_root yields; here there is at most
+     * one valid root). For a caller that holds mmu_lock and does not drop it while it walks, or that
+     * walks inside one RCU read-side section: see {@link TdpMmuRoots#valid}. A VM that never
+     * invalidates has the same root for its whole life.
+     *
+     * @throws IllegalStateException when every root was invalidated and no vCPU loaded a new one.
+     */
     public long rootPfn()
     {
-        return rootPfn;
+        final TdpMmuRoots.Root r = roots.valid();
+        if (r == null)
+        {
+            throw new IllegalStateException("no valid root: every root was invalidated and no vCPU has loaded a new one");
+        }
+        return r.pfn();
+    }
+
+    /** True if a valid root exists now (see {@link #rootPfn}). */
+    public boolean hasValidRoot()
+    {
+        return roots.valid() != null;
+    }
+
+    /** The list of roots (kernel: kvm->arch.tdp_mmu_roots). */
+    public TdpMmuRoots roots()
+    {
+        return roots;
     }
 
     public int rootLevel()
@@ -138,9 +169,10 @@ public final class TdpMmu implements MmuNotifier
         dirtyRings = true;
     }
 
+    /** False once the VM is destroyed (its roots are all gone); a fast invalidation leaves it true. */
     public boolean rootValid()
     {
-        return rootValid;
+        return alive;
     }
 
     /**
@@ -187,12 +219,25 @@ public final class TdpMmu implements MmuNotifier
     public int pageFault(final TdpIter iter, final MmuMemoryCache cache, final long gfn, final boolean write,
         final DirtyRing ring)
     {
+        return pageFault(null, iter, cache, gfn, write, ring);
+    }
+
+    /**
+     * As {@link #pageFault(TdpIter, MmuMemoryCache, long, boolean, DirtyRing)} on {@code root}, the
+     * root the faulting vCPU has loaded (kernel: vcpu->arch.mmu->root). Null: the valid root at the
+     * time (callers without a vCPU, on a VM whose roots no fast invalidation changes meanwhile).
+     * A fault whose root became invalid before it took the lock is stale and retries (kernel:
+     * is_page_fault_stale): the vCPU reloads its root at its next entry.
+     */
+    public int pageFault(final TdpMmuRoots.Root root, final TdpIter iter, final MmuMemoryCache cache, final long gfn,
+        final boolean write, final DirtyRing ring)
+    {
         final Memslot slot = slots.find(gfn);
         if (slot == null)
         {
             throw new IllegalArgumentException("gfn 0x" + Long.toHexString(gfn) + " is in no memslot (MMIO is not modeled)");
         }
-        final int fast = fastPageFault(slot, gfn, write, ring);
+        final int fast = fastPageFault(root, slot, gfn, write, ring);
         if (fast != RET_PF_INVALID)
         {
             return fast;
@@ -211,13 +256,23 @@ public final class TdpMmu implements MmuNotifier
             // enable (which waits for read holders after switching the mode) either sees this
             // fault's SPTE when it write-protects, or this fault sees the new mode.
             final int goalLevel = slot.maxMappingLevel(gfn);
+            // kernel: is_page_fault_stale, first half. The root cannot become invalid while this
+            // fault holds the read lock (invalidation takes it for write), so after this check
+            // nothing is installed into a root that the zap of invalidated roots may have passed.
+            final TdpMmuRoots.Root on = root != null ? root : roots.valid();
+            if (on == null || (on.invalid() && !bugSkipStaleRootCheck))
+            {
+                counters.faultRetryStaleRoot.increment();
+                counters.faultRetry.increment();
+                return RET_PF_RETRY;
+            }
             if (!bugSkipRetry && invalidation.retry(mmuSeq, gfn))
             {
                 counters.faultRetryInvalidation.increment();
                 counters.faultRetry.increment();
                 return RET_PF_RETRY;
             }
-            final int r = map(iter, cache, slot, gfn, pfn, goalLevel, write, ring);
+            final int r = map(on.pfn(), iter, cache, slot, gfn, pfn, goalLevel, write, ring);
             countFault(r);
             return r;
         }
@@ -232,11 +287,20 @@ public final class TdpMmu implements MmuNotifier
      * or of any access to a leaf aging access-tracked on a VM without EPT A/D bits (kernel:
      * fast_page_fault on the TDP MMU): restore W (and mark the page dirty) or R/X with cmpxchg.
      */
-    int fastPageFault(final Memslot slot, final long gfn, final boolean write, final DirtyRing ring)
+    int fastPageFault(final TdpMmuRoots.Root root, final Memslot slot, final long gfn, final boolean write,
+        final DirtyRing ring)
     {
         rcu.readLock();
         try
         {
+            // Lockless: the vCPU's own root, which its reference keeps allocated; an invalid root
+            // may still be fixed here, the zap of invalidated roots sees the change (cmpxchg).
+            final TdpMmuRoots.Root on = root != null ? root : roots.valid();
+            if (on == null)
+            {
+                return RET_PF_INVALID;
+            }
+            final long rootPfn = on.pfn();
             for (int attempt = 0; attempt < FAST_PF_MAX_RETRIES; attempt++)
             {
                 // kernel: kvm_tdp_mmu_fast_pf_get_last_sptep, a lockless walk to the last SPTE.
@@ -316,11 +380,11 @@ public final class TdpMmu implements MmuNotifier
      * Links missing tables, splits huge leaves above the goal, and gives up with RETRY on any lost
      * race or frozen entry. Caller holds the read lock.
      */
-    int map(final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn, final long pfn,
-        final int goalLevel, final boolean write, final DirtyRing ring)
+    int map(final long rootPfn, final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
+        final long pfn, final int goalLevel, final boolean write, final DirtyRing ring)
     {
         assert lock.heldForRead() : "kvm_tdp_mmu_map needs mmu_lock held for read";
-        if (!rootValid)
+        if (!alive)
         {
             throw new IllegalStateException("fault on a destroyed VM (root invalid)");
         }
@@ -848,22 +912,33 @@ public final class TdpMmu implements MmuNotifier
         boolean flush = false;
         deferredFrees.begin();
         lock.readLock();
-        rcu.readLock();
         try
         {
-            for (iter.start(rootPfn, rootLevel, minLevel, start, end); iter.valid(); iter.next())
+            // kernel: for_each_valid_tdp_mmu_root_yield_safe: the reference on each root keeps it
+            // allocated across a yield, during which a fast invalidation may invalidate it.
+            for (TdpMmuRoots.Root root = roots.nextRoot(null, true); root != null; root = roots.nextRoot(root, true))
             {
-                if (condResched(iter, flush, true))
+                rcu.readLock();
+                try
                 {
-                    flush = false;
-                    continue;
+                    for (iter.start(root.pfn(), rootLevel, minLevel, start, end); iter.valid(); iter.next())
+                    {
+                        if (condResched(iter, flush, true))
+                        {
+                            flush = false;
+                            continue;
+                        }
+                        flush |= visitor.visit(iter);
+                    }
                 }
-                flush |= visitor.visit(iter);
+                finally
+                {
+                    rcu.readUnlock();
+                }
             }
         }
         finally
         {
-            rcu.readUnlock();
             lock.readUnlock();
             deferredFrees.end();
         }
@@ -887,26 +962,166 @@ public final class TdpMmu implements MmuNotifier
     {
         assert lock.heldForWrite() : "tdp_mmu_zap_leafs needs mmu_lock held for write here";
         boolean flush = false;
-        rcu.readLock();
+        // kernel: kvm_tdp_mmu_unmap_gfn_range walks invalid roots too: a vCPU that has not reloaded
+        // yet, or the zap of invalidated roots, may still reach them. Only a valid root's zap needs
+        // a flush: every vCPU flushes its TLB when it loads a new root.
+        for (TdpMmuRoots.Root root = roots.nextRoot(null, false); root != null; root = roots.nextRoot(root, false))
+        {
+            rcu.readLock();
+            try
+            {
+                for (iter.start(root.pfn(), rootLevel, Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
+                {
+                    final long old = iter.oldSpte();
+                    if (!Spte.isPresentLeaf(old, iter.level()))
+                    {
+                        continue;
+                    }
+                    setSpte(iter, Spte.NONPRESENT);
+                    counters.zapLeaf.increment();
+                    flush |= !root.invalid();
+                }
+            }
+            finally
+            {
+                rcu.readUnlock();
+            }
+        }
+        return flush;
+    }
+
+    /**
+     * Invalidates every root and zaps them (kernel: kvm_mmu_zap_all_fast, the TDP MMU half): with
+     * mmu_lock held for write, marks each root invalid (kvm_tdp_mmu_invalidate_all_roots) and, in
+     * the same critical section, asks every vCPU to drop its root and load a valid one
+     * (KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, waiting for the vCPUs in guest mode to take it); then, with
+     * the lock dropped, zaps the invalidated roots under the read lock ({@link #zapInvalidatedRoots}).
+     * When this returns no SPTE of an invalidated root is present; the roots themselves go when the
+     * last vCPU holding one reloads. Callable from any thread that holds no mmu_lock and is not a
+     * vCPU in guest mode (kernel: the caller holds slots_lock; here concurrent callers are allowed,
+     * each root is zapped by one of them).
+     */
+    public void zapAllFast()
+    {
+        if (lock.held())
+        {
+            throw new IllegalStateException("zapAllFast takes mmu_lock itself: the calling thread already holds it");
+        }
+        lock.writeLock();
         try
         {
-            for (iter.start(rootPfn, rootLevel, Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
+            if (!alive)
             {
-                final long old = iter.oldSpte();
-                if (!Spte.isPresentLeaf(old, iter.level()))
+                throw new IllegalStateException("zapAllFast on a destroyed VM");
+            }
+            counters.fastInvalidations.increment();
+            roots.invalidateAll();
+            requests.makeAllCpusRequest(RemoteRequests.REQ_MMU_FREE_OBSOLETE_ROOTS, true);
+        }
+        finally
+        {
+            lock.writeUnlock();
+        }
+        hook.at(TestHook.Point.FAST_ZAP_AFTER_INVALIDATE, -1);
+        zapInvalidatedRoots();
+    }
+
+    /**
+     * Zaps each root scheduled by an invalidation, under mmu_lock held for read, and puts the
+     * reference the invalidation gave it (kernel: kvm_tdp_mmu_zap_invalidated_roots). The put comes
+     * after the zap, so the root stays reachable by mmu_notifier zaps while it is being zapped.
+     * No TLB flush: a vCPU flushes its TLB when it loads its new root.
+     */
+    public void zapInvalidatedRoots()
+    {
+        final TdpIter iter = new TdpIter(store);
+        deferredFrees.begin();
+        lock.readLock();
+        try
+        {
+            for (TdpMmuRoots.Root root = roots.nextRoot(null, false); root != null; root = roots.nextRoot(root, false))
+            {
+                if (!TdpMmuRoots.takeScheduledZap(root))
                 {
                     continue;
                 }
-                setSpte(iter, Spte.NONPRESENT);
-                counters.zapLeaf.increment();
-                flush = true;
+                if (!root.invalid())
+                {
+                    throw new MmuBugException("zap scheduled on " + root + ", which is valid");
+                }
+                zapRoot(iter, root, true);
+                roots.put(root);
             }
+        }
+        finally
+        {
+            lock.readUnlock();
+            deferredFrees.end();
+        }
+    }
+
+    /**
+     * Zaps every SPTE of {@code root} in passes of growing granularity, 4 KiB, 2 MiB, 1 GiB, then
+     * the root's own entries (kernel: tdp_mmu_zap_root): the first passes free small tables one at
+     * a time, so a yield comes after a bounded amount of work. The caller holds a reference on the
+     * root and mmu_lock ({@code shared}: for read, atomic updates).
+     */
+    void zapRoot(final TdpIter iter, final TdpMmuRoots.Root root, final boolean shared)
+    {
+        assert shared ? lock.heldForRead() : lock.heldForWrite() : "tdp_mmu_zap_root: mmu_lock mode";
+        rcu.readLock();
+        try
+        {
+            zapRootPass(iter, root, shared, Spte.PG_LEVEL_4K);
+            zapRootPass(iter, root, shared, Spte.PG_LEVEL_2M);
+            zapRootPass(iter, root, shared, Spte.PG_LEVEL_1G);
+            zapRootPass(iter, root, shared, rootLevel);
         }
         finally
         {
             rcu.readUnlock();
         }
-        return flush;
+    }
+
+    /** kernel: __tdp_mmu_zap_root. One pass: every present entry at {@code zapLevel} or below it. */
+    private void zapRootPass(final TdpIter iter, final TdpMmuRoots.Root root, final boolean shared, final int zapLevel)
+    {
+        for (iter.start(root.pfn(), rootLevel, zapLevel, 0, 1L << (Spte.LEVEL_BITS * rootLevel)); iter.valid();
+            iter.next())
+        {
+            if (condResched(iter, false, shared))
+            {
+                continue;
+            }
+            while (Spte.isPresent(iter.oldSpte()) && iter.level() <= zapLevel)
+            {
+                final long old = iter.oldSpte();
+                final boolean leaf = Spte.isLastAtLevel(old, iter.level());
+                hook.at(TestHook.Point.ROOT_ZAP_BEFORE_SET, iter.gfn());
+                if (!shared)
+                {
+                    setSpte(iter, Spte.NONPRESENT);
+                }
+                else if (bugInvalidRootZapNotAtomic)
+                {
+                    // The seeded bug: a store of the snapshot's replacement, as if the lock were
+                    // held for write; a split that linked a table here meanwhile is overwritten.
+                    store.soSpte(iter.sptepTable(), iter.sptepIndex(), Spte.NONPRESENT);
+                    handleChangedSpte(iter.gfn(), old, Spte.NONPRESENT, iter.level(), true);
+                    iter.refreshOldSpte(Spte.NONPRESENT);
+                }
+                else if (!setSpteAtomic(iter, Spte.NONPRESENT))
+                {
+                    // Lost to a fault, a split or the fast path: look at the new value again.
+                    continue;
+                }
+                if (leaf)
+                {
+                    counters.zapLeaf.increment();
+                }
+                break;
+            }
+        }
     }
 
     /** kernel: kvm_mmu_notifier_invalidate_range_start → kvm_mmu_invalidate_begin + unmap. */
@@ -954,21 +1169,27 @@ public final class TdpMmu implements MmuNotifier
         lock.writeLock();
         try
         {
-            if (!rootValid)
+            if (!alive)
             {
                 return;
             }
-            rootValid = false;
+            alive = false;
+            // kernel: kvm_mmu_uninit_tdp_mmu. No vCPU runs any more: every root goes, whoever
+            // held a reference (a vCPU's last load, an invalid root no zap reached).
+            final java.util.List<TdpMmuRoots.Root> all = roots.removeAllForDestroy();
             // Every table of the structure goes to one RCU callback, not one each.
             deferredFrees.begin();
             rcu.readLock();
             try
             {
                 final long pages = Spte.pagesPerLevel(rootLevel);
-                for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+                for (final TdpMmuRoots.Root root : all)
                 {
-                    final long old = store.xchgSpte(rootPfn, i, Spte.NONPRESENT);
-                    handleChangedSpte(i * pages, old, Spte.NONPRESENT, rootLevel, false);
+                    for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+                    {
+                        final long old = store.xchgSpte(root.pfn(), i, Spte.NONPRESENT);
+                        handleChangedSpte(i * pages, old, Spte.NONPRESENT, rootLevel, false);
+                    }
                 }
             }
             finally
@@ -977,7 +1198,10 @@ public final class TdpMmu implements MmuNotifier
                 deferredFrees.end();
             }
             flushRemoteTlbs();
-            freeTableDeferred(rootPfn);
+            for (final TdpMmuRoots.Root root : all)
+            {
+                freeTableDeferred(root.pfn());
+            }
         }
         finally
         {

@@ -41,7 +41,16 @@ public interface TestHook
         /** vCPU: about to re-enter after a KVM_EXIT_DIRTY_RING_FULL exit (the gfn is -1). */
         RING_FULL_EXIT,
         /** aging: a young leaf read, about to clear A or access-track it. */
-        AGE_BEFORE_CLEAR
+        AGE_BEFORE_CLEAR,
+        // Roots (TdpMmuRoots, TdpMmu#zapAllFast).
+        /** zapAllFast: roots invalidated and the reload requested, the zap not begun (the gfn is -1). */
+        FAST_ZAP_AFTER_INVALIDATE,
+        /** zap of a root: a present entry read, about to replace it (cmpxchg, or the seeded bug's store). */
+        ROOT_ZAP_BEFORE_SET,
+        /** vCPU: its invalidated root put, the new one not yet loaded (the gfn is -1). */
+        VCPU_ROOT_UNLOADED,
+        /** eager split: at an entry, past the yield check, before looking at it. */
+        SPLIT_AT_ENTRY
     }
 
     TestHook NONE = (point, gfn) ->
