@@ -42,6 +42,8 @@ declare -A JCSTRESS=(
   [RING_REENTER_BEFORE_RESET]="RingFullVsReset"
   [LOCKLESS_AGE_WITHOUT_RCU]="AgeVsRemovedPt"
   [AGE_PLAIN_STORE]="AgeVsDirtyWrite"
+  [SKIP_STALE_ROOT_CHECK]="RootReloadVsInvalidRootZap"
+  [INVALID_ROOT_ZAP_NOT_ATOMIC]="FastInvalidationVsEagerSplit"
 )
 
 # Every constant of the enum, so a new seeded bug without a test fails the check.

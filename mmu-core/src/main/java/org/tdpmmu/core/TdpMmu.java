@@ -27,6 +27,8 @@ public final class TdpMmu implements MmuNotifier
     static final int RET_PF_INVALID = 3;
 
     private static final int FAST_PF_MAX_RETRIES = 4;
+    /** Spins inside the seeded non-atomic zap's window (INVALID_ROOT_ZAP_NOT_ATOMIC only). */
+    private static final int BUG_WINDOW_SPINS = 1 << 9;
 
     private final PageTableStore store;
     private final Rcu rcu;
@@ -1106,6 +1108,13 @@ public final class TdpMmu implements MmuNotifier
                 {
                     // The seeded bug: a store of the snapshot's replacement, as if the lock were
                     // held for write; a split that linked a table here meanwhile is overwritten.
+                    // The window between the read and the store is widened (a few microseconds,
+                    // about a split's wait to re-take the lock after its yield), so a stress run
+                    // meets it; the other plain-store bug yields for the same reason.
+                    for (int spin = 0; spin < BUG_WINDOW_SPINS; spin++)
+                    {
+                        Thread.onSpinWait();
+                    }
                     store.soSpte(iter.sptepTable(), iter.sptepIndex(), Spte.NONPRESENT);
                     handleChangedSpte(iter.gfn(), old, Spte.NONPRESENT, iter.level(), true);
                     iter.refreshOldSpte(Spte.NONPRESENT);

@@ -351,6 +351,11 @@ public final class Vcpu
      */
     private void loadRoot()
     {
+        if (!mmu.rootValid())
+        {
+            // Nothing may allocate a root once teardown freed them all (it would leak).
+            throw new IllegalStateException("vCPU " + id + " ran on a destroyed VM");
+        }
         root = mmu.roots().load();
         if (rootLoadedBefore)
         {

@@ -270,6 +270,24 @@ class TdpMmuRootsTest
     }
 
     @Test
+    void aPrefaultAfterAFastInvalidationLoadsANewRoot()
+    {
+        try (Vm vm = vm(false))
+        {
+            final Vcpu vcpu = vcpuAfterFastInvalidation(vm);
+            new Prefault(vm).prefault(BASE << 12, (BASE + 512) << 12);
+            assertTrue(vm.mmu().hasValidRoot());
+            assertEquals(2, vm.counters().rootAllocs.sum());
+            assertEquals(Spte.PG_LEVEL_4K, SafetyChecks.lookup(vm, BASE + 300).level());
+            assertEquals(1 + BASE, vcpu.read(BASE), "the vCPU reloads onto the pre-faulted root");
+            vcpu.exitGuest();
+            assertSame(vm.mmu().roots().valid(), vcpu.root());
+            vm.rcu().barrier();
+            SafetyChecksTest.assertClean(SafetyChecks.roots(vm));
+        }
+    }
+
+    @Test
     void zapAllFastRefusesACallerHoldingTheLock()
     {
         try (Vm vm = vm(false))

@@ -6,6 +6,7 @@ import org.tdpmmu.stress.DbitVsHarvest;
 import org.tdpmmu.stress.DbitVsRemovedPt;
 import org.tdpmmu.stress.EagerSplitVsWrite;
 import org.tdpmmu.stress.EnableLoggingVsFault;
+import org.tdpmmu.stress.FastInvalidationVsEagerSplit;
 import org.tdpmmu.stress.FaultVsAtomicZap;
 import org.tdpmmu.stress.FaultVsFrozenSpte;
 import org.tdpmmu.stress.FaultVsInvalidation;
@@ -14,6 +15,7 @@ import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsFault;
 import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RcuCallbackVsLateReader;
+import org.tdpmmu.stress.RootReloadVsInvalidRootZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -139,5 +141,17 @@ class RaceTwinsTest
     void nestedInvalidationsVsFault()
     {
         Explorer.explore(NestedInvalidationsVsFault.class);
+    }
+
+    @Test
+    void rootReloadVsInvalidRootZap()
+    {
+        Explorer.explore(RootReloadVsInvalidRootZap.class);
+    }
+
+    @Test
+    void fastInvalidationVsEagerSplit()
+    {
+        Explorer.explore(FastInvalidationVsEagerSplit.class);
     }
 }

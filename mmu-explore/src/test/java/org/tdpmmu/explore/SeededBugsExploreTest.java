@@ -15,6 +15,7 @@ import org.tdpmmu.stress.DbitVsHarvest;
 import org.tdpmmu.stress.DbitVsRemovedPt;
 import org.tdpmmu.stress.FaultVsAtomicZap;
 import org.tdpmmu.stress.FaultVsFrozenSpte;
+import org.tdpmmu.stress.FastInvalidationVsEagerSplit;
 import org.tdpmmu.stress.FaultVsInvalidation;
 import org.tdpmmu.stress.FlushVsTlbFill;
 import org.tdpmmu.stress.NestedInvalidationVsSample;
@@ -22,6 +23,7 @@ import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RingFullVsReset;
 import org.tdpmmu.stress.RingPushVsCollect;
 import org.tdpmmu.stress.RingResetVsWriteFault;
+import org.tdpmmu.stress.RootReloadVsInvalidRootZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -143,5 +145,21 @@ class SeededBugsExploreTest
     void agePlainStore()
     {
         SeededExploration.mustCatch(SeededBug.AGE_PLAIN_STORE, AgeVsDirtyWrite.class);
+    }
+
+    // Roots (TdpMmuRoots, TdpMmu#zapAllFast).
+
+    @Test
+    @Tag(Explorer.TAG)
+    void skipStaleRootCheck()
+    {
+        SeededExploration.mustCatch(SeededBug.SKIP_STALE_ROOT_CHECK, RootReloadVsInvalidRootZap.class);
+    }
+
+    @Test
+    @Tag(Explorer.TAG)
+    void invalidRootZapNotAtomic()
+    {
+        SeededExploration.mustCatch(SeededBug.INVALID_ROOT_ZAP_NOT_ATOMIC, FastInvalidationVsEagerSplit.class);
     }
 }
