@@ -7,6 +7,7 @@ import org.tdpmmu.core.HugePageRecovery;
 import org.tdpmmu.core.Memslot;
 import org.tdpmmu.core.MmuBugException;
 import org.tdpmmu.core.PageTableStore;
+import org.tdpmmu.core.SafetyChecks;
 import org.tdpmmu.core.Spte;
 import org.tdpmmu.core.StaleTranslationException;
 import org.tdpmmu.core.TdpIter;
@@ -290,6 +291,19 @@ public final class Probe
             mmu.rcu().readUnlock();
             mmu.lock().readUnlock();
         }
+    }
+
+    /** Outcome word of a failed {@link SafetyChecks#roots} check. */
+    public static final String ROOTS = "roots";
+
+    /**
+     * After an RCU barrier, {@link #ROOTS} if {@link SafetyChecks#roots} reports anything (a
+     * reference left behind, an invalid root not empty, a vCPU on a freed root, a leak), else null.
+     */
+    public static String rootsBroken(final Vm vm)
+    {
+        vm.rcu().barrier();
+        return SafetyChecks.roots(vm).isEmpty() ? null : ROOTS;
     }
 
     /**

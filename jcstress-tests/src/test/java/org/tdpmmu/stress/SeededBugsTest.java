@@ -795,6 +795,27 @@ class SeededBugsTest
         }
     }
 
+    // Roots (TdpMmuRoots, TdpMmu#zapAllFast); the interleavings are in RootRaceLatches.
+
+    /** vCPU root reload vs zap of the invalidated root: a fault that began on the root installs after its zap. */
+    @Test
+    void skipStaleRootCheck() throws Exception
+    {
+        assertTrue(RootRaceLatches.faultOnZappedRootLeaks(EnumSet.of(SeededBug.SKIP_STALE_ROOT_CHECK)) != 0,
+            "with the bug the fault links tables into the zapped root, which leak when the vCPU drops it");
+        assertEquals(0, RootRaceLatches.faultOnZappedRootLeaks(NONE), "without the bug the fault is stale and retries");
+    }
+
+    /** Fast invalidation vs eager split: the zap of the invalidated root overwrites the split's new table. */
+    @Test
+    void invalidRootZapNotAtomic() throws Exception
+    {
+        assertEquals(1, RootRaceLatches.splitUnderInvalidRootZapLeaks(EnumSet.of(SeededBug.INVALID_ROOT_ZAP_NOT_ATOMIC)),
+            "with the bug the zap's store overwrites the split table, which leaks");
+        assertEquals(0, RootRaceLatches.splitUnderInvalidRootZapLeaks(NONE),
+            "without the bug the zap's cmpxchg fails, it re-reads the table and zaps it");
+    }
+
     /** Starts the vCPU's write of 2 to page 7 on thread "vcpu" and waits until it stops at {@code pause}. */
     private static FutureTask<String> pausedWrite(final RingVm r, final Pause pause)
     {

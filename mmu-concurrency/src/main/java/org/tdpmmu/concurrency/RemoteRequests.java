@@ -36,6 +36,11 @@ public final class RemoteRequests
 {
     /** Flush the vCPU's TLB (kernel: KVM_REQ_TLB_FLUSH). Bits are a mask; the other 31 are free. */
     public static final int REQ_TLB_FLUSH = 1;
+    /**
+     * Drop the vCPU's root if it was invalidated and load a valid one before entering the guest
+     * (kernel: KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, a waiting request, from kvm_mmu_zap_all_fast).
+     */
+    public static final int REQ_MMU_FREE_OBSOLETE_ROOTS = 2;
 
     /** Upper bound on maxVcpus (kernel: KVM_MAX_VCPUS on x86). */
     public static final int MAX_VCPUS_LIMIT = 4096;

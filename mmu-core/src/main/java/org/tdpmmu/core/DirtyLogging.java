@@ -494,6 +494,12 @@ public final class DirtyLogging
     {
         assert mmu.lock().heldForWrite() : "clear_dirty_pt_masked needs mmu_lock held for write";
         assert Thread.holdsLock(this) : "the harvest iterator belongs to the slot operation holding this object";
+        if (!mmu.hasValidRoot())
+        {
+            // kernel: for_each_valid_tdp_mmu_root finds none after a fast invalidation until a
+            // vCPU loads a new root; the invalid roots are no vCPU's to write through.
+            return;
+        }
         final long bit = slot.logMode() == Memslot.LOG_WRPROT ? Spte.WRITABLE : Spte.DIRTY;
         final TdpIter iter = harvestIter;
         final long start = gfnBase + Long.numberOfTrailingZeros(mask);
@@ -683,49 +689,57 @@ public final class DirtyLogging
         boolean exhausted = !topupForSplit(cache, fill);
         mmu.lock().readLock();
         mmu.rcu().readLock();
+        // kernel: for_each_valid_tdp_mmu_root_yield_safe in kvm_tdp_mmu_try_split_huge_pages: the
+        // reference keeps the root allocated across yields; a fast invalidation during a yield
+        // leaves the split going on in a root the zap of invalidated roots tears down meanwhile.
+        TdpMmuRoots.Root root = mmu.roots().nextRoot(null, true);
         try
         {
-            walk:
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, start, end);
-                iter.valid(); iter.next())
+            if (root != null)
             {
-                if (mmu.condResched(iter, false, true))
+                walk:
+                for (iter.start(root.pfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, start, end);
+                    iter.valid(); iter.next())
                 {
-                    continue;
-                }
-                while (iter.level() > Spte.PG_LEVEL_4K && Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
-                {
-                    if (child < 0 && cache.size() == 0)
+                    if (mmu.condResched(iter, false, true))
                     {
-                        if (exhausted)
-                        {
-                            // The allocation that failed was for this page: stop here.
-                            break walk;
-                        }
-                        // kernel: tdp_mmu_alloc_sp_for_split drops the lock to allocate, then the
-                        // walk restarts from the root.
-                        mmu.rcu().readUnlock();
-                        mmu.lock().readUnlock();
-                        try
-                        {
-                            exhausted = !topupForSplit(cache, fill);
-                        }
-                        finally
-                        {
-                            mmu.lock().readLock();
-                            mmu.rcu().readLock();
-                        }
-                        iter.markYielded();
-                        break;
+                        continue;
                     }
-                    if (child < 0)
+                    mmu.hook(TestHook.Point.SPLIT_AT_ENTRY, iter.gfn());
+                    while (iter.level() > Spte.PG_LEVEL_4K && Spte.isPresentLeaf(iter.oldSpte(), iter.level()))
                     {
-                        child = cache.take();
-                    }
-                    if (mmu.splitHugePage(iter, child))
-                    {
-                        child = -1;
-                        break;
+                        if (child < 0 && cache.size() == 0)
+                        {
+                            if (exhausted)
+                            {
+                                // The allocation that failed was for this page: stop here.
+                                break walk;
+                            }
+                            // kernel: tdp_mmu_alloc_sp_for_split drops the lock to allocate, then the
+                            // walk restarts from the root.
+                            mmu.rcu().readUnlock();
+                            mmu.lock().readUnlock();
+                            try
+                            {
+                                exhausted = !topupForSplit(cache, fill);
+                            }
+                            finally
+                            {
+                                mmu.lock().readLock();
+                                mmu.rcu().readLock();
+                            }
+                            iter.markYielded();
+                            break;
+                        }
+                        if (child < 0)
+                        {
+                            child = cache.take();
+                        }
+                        if (mmu.splitHugePage(iter, child))
+                        {
+                            child = -1;
+                            break;
+                        }
                     }
                 }
             }
@@ -733,6 +747,11 @@ public final class DirtyLogging
         finally
         {
             mmu.rcu().readUnlock();
+            if (root != null)
+            {
+                mmu.roots().put(root);
+                root = null;
+            }
             mmu.lock().readUnlock();
             if (child >= 0)
             {

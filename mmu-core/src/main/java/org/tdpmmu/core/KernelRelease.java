@@ -59,6 +59,8 @@ public enum KernelRelease
             .withEagerPageSplit(atLeast(6, 1))
             // 6.8, d02c357e5bfa: mmu_invalidate_retry_gfn_unsafe before the pfn lookup and mmu_lock.
             .withRetryBeforeMmuLock(atLeast(6, 8))
+            // 6.9, "KVM: x86/mmu: Allow TDP MMU (un)load to run in parallel": root load under the read lock.
+            .withRootAllocUnderWriteLock(!atLeast(6, 9))
             // 6.11, TDX MMU preparation: SHADOW_NONPRESENT_VALUE = bit 63, FROZEN_SPTE with it.
             .withSuppressVeNonPresent(atLeast(6, 11))
             // 6.15, "KVM: x86/mmu: Age sptes locklessly": aging under RCU alone ...

@@ -62,6 +62,18 @@ public final class MmuCounters
     public final LongAdder invalidations = new LongAdder();
     public final LongAdder yields = new LongAdder();
     public final LongAdder frozenSpins = new LongAdder();
+    // Roots (TdpMmuRoots, TdpMmu#zapAllFast). Not in snapshot(): a VM that never invalidates keeps
+    // the report keys it had; the roots tests and the roots benchmark read these fields.
+    /** Root tables allocated (the VM's first one included). */
+    public final LongAdder rootAllocs = new LongAdder();
+    /** Roots whose last reference went (their table freed through RCU). */
+    public final LongAdder rootsFreed = new LongAdder();
+    /** vCPU root reloads after KVM_REQ_MMU_FREE_OBSOLETE_ROOTS (the first load not counted). */
+    public final LongAdder rootReloads = new LongAdder();
+    /** Fast invalidations (kvm_mmu_zap_all_fast). */
+    public final LongAdder fastInvalidations = new LongAdder();
+    /** Faults retried because their root became invalid (is_page_fault_stale). */
+    public final LongAdder faultRetryStaleRoot = new LongAdder();
     /** Page-table memory caches: top-ups, tables taken, tables given back unused. */
     public final LongAdder cacheTopups = new LongAdder();
     public final LongAdder cacheTaken = new LongAdder();

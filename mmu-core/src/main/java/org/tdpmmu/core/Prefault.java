@@ -150,13 +150,20 @@ public final class Prefault
         boolean split = false;
         for (int attempt = 0; attempt < MAX_RETRIES_PER_BLOCK; attempt++)
         {
+            if (!mmu.hasValidRoot())
+            {
+                // A fast invalidation left no valid root (kernel: KVM_PRE_FAULT_MEMORY starts with
+                // kvm_mmu_reload). Load one as a vCPU would and drop the reference at once: the
+                // TDP MMU's own keeps a valid root alive.
+                mmu.roots().unload(mmu.roots().load());
+            }
             final long mmuSeq = mmu.invalidation().sample();
             final long pfn = mmu.host().resolvePfn(slot, gfn);
             mmu.hook(TestHook.Point.FAULT_AFTER_PFN_RESOLVED, gfn);
             mmu.lock().readLock();
             try
             {
-                if (mmu.invalidation().retry(mmuSeq, gfn))
+                if (mmu.invalidation().retry(mmuSeq, gfn) || !mmu.hasValidRoot())
                 {
                     continue;
                 }

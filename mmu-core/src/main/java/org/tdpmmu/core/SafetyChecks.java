@@ -238,6 +238,10 @@ public final class SafetyChecks
         {
             final TdpIter it = new TdpIter(store);
             final TdpMmu mmu = vm.mmu();
+            if (!mmu.hasValidRoot())
+            {
+                return;
+            }
             try
             {
                 for (it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, 0, vm.memslots().gfnLimit());
@@ -267,6 +271,101 @@ public final class SafetyChecks
         return out;
     }
 
+    /**
+     * The roots after fast invalidations (TdpMmu#zapAllFast), with no vCPU running, no zapAllFast or
+     * eager split in flight, and after an RCU barrier:
+     * <ul>
+     *   <li>no use after free by a vCPU still on an invalid root: each vCPU's root is in the list,
+     *       counts the vCPU's reference, and its table is live at the generation it was allocated
+     *       at, so the vCPU's next walk reads memory the root still owns;</li>
+     *   <li>each root's count is exactly its holders: the vCPUs on it, plus the TDP MMU for a valid
+     *       root (a reference left by a zap or an iterator would keep an invalid root forever);</li>
+     *   <li>each invalid root is empty: its zap is done and nothing was installed after it;</li>
+     *   <li>no invalid root's tables leak: every live page-table page is reachable from a root in
+     *       the list or sits in a vCPU's memory cache.</li>
+     * </ul>
+     * One message per problem. Property checks 5 and 6 look at the valid root only: no vCPU can use an
+     * invalid one once it has taken the reload request.
+     */
+    public static List<String> roots(final Vm vm)
+    {
+        final List<String> out = new ArrayList<>();
+        final PageTableStore store = vm.store();
+        final List<TdpMmuRoots.Root> roots = vm.mmu().roots().snapshot();
+        final List<Vcpu> vcpus = vm.vcpus();
+        underWriteLock(vm, () ->
+        {
+            long reachable = 0;
+            for (final TdpMmuRoots.Root root : roots)
+            {
+                int holders = root.invalid() ? 0 : 1;
+                for (final Vcpu v : vcpus)
+                {
+                    if (v.root() == root)
+                    {
+                        holders++;
+                    }
+                }
+                if (root.refs() != holders)
+                {
+                    out.add("roots: " + root + " has " + root.refs() + " reference(s) but " + holders +
+                        " holder(s) (vCPUs on it" + (root.invalid() ? ")" : ", and the TDP MMU)"));
+                }
+                if (!store.isLive(root.pfn()) || store.generation(root.pfn()) != root.generation())
+                {
+                    out.add("roots: " + root + " is in the list but its table was freed");
+                    continue;
+                }
+                final long[] n = {1};
+                final boolean[] present = {false};
+                final TdpIter it = new TdpIter(store);
+                try
+                {
+                    for (it.start(root.pfn(), vm.mmu().rootLevel(), Spte.PG_LEVEL_4K, 0, vm.memslots().gfnLimit());
+                        it.valid(); it.next())
+                    {
+                        if (Spte.isPresent(it.oldSpte()))
+                        {
+                            present[0] = true;
+                            if (it.level() > Spte.PG_LEVEL_4K && Spte.isPresentTable(it.oldSpte(), it.level()))
+                            {
+                                n[0]++;
+                            }
+                        }
+                    }
+                }
+                catch (final UseAfterFreeException e)
+                {
+                    out.add("roots: the walk of " + root + " read a freed table: " + e.getMessage());
+                }
+                reachable += n[0];
+                if (root.invalid() && present[0])
+                {
+                    out.add("roots: invalid " + root + " still has present entries after its zap (" + (n[0] - 1) +
+                        " table(s) below it)");
+                }
+            }
+            for (final Vcpu v : vcpus)
+            {
+                final TdpMmuRoots.Root r = v.root();
+                if (r != null && !roots.contains(r))
+                {
+                    out.add("roots (use after free): vCPU " + v.id() + " holds " + r + ", which is no longer in " +
+                        "the list" + (store.isLive(r.pfn()) && store.generation(r.pfn()) == r.generation() ? "" :
+                        "; its table was freed under it"));
+                }
+                reachable += v.memoryCache().size();
+            }
+            final long live = store.liveCount();
+            if (live != reachable)
+            {
+                out.add("roots (leak): " + live + " page-table page(s) live but " + reachable + " reachable from the " +
+                    roots.size() + " root(s) in the list or held in vCPU memory caches");
+            }
+        });
+        return out;
+    }
+
     /** Properties 5 and 6 in one list (two walks). */
     public static List<String> structure(final Vm vm)
     {
@@ -291,6 +390,10 @@ public final class SafetyChecks
         {
             final TdpIter it = new TdpIter(vm.store());
             final TdpMmu mmu = vm.mmu();
+            if (!mmu.hasValidRoot())
+            {
+                return;
+            }
             for (it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, 0, vm.memslots().gfnLimit());
                 it.valid(); it.next())
             {
@@ -307,6 +410,10 @@ public final class SafetyChecks
     {
         final TdpMmu mmu = vm.mmu();
         final PageTableStore store = vm.store();
+        if (!mmu.hasValidRoot())
+        {
+            return null;
+        }
         long table = mmu.rootPfn();
         for (int level = mmu.rootLevel(); level >= Spte.PG_LEVEL_4K; level--)
         {
@@ -337,6 +444,10 @@ public final class SafetyChecks
         {
             final TdpIter it = new TdpIter(vm.store());
             final TdpMmu mmu = vm.mmu();
+            if (!mmu.hasValidRoot())
+            {
+                return;
+            }
             for (it.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, 0, vm.memslots().gfnLimit());
                 it.valid(); it.next())
             {

@@ -57,5 +57,17 @@ public enum SeededBug
     /** KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG skip slots_lock and the slot re-lookup (a delete frees the bitmap under the harvest). */
     HARVEST_WITHOUT_SLOTS_LOCK,
     /** The fast page fault stores its fix instead of cmpxchg (a leaf a slot move zapped comes back at the old gfn). */
-    FAST_PF_PLAIN_STORE
+    FAST_PF_PLAIN_STORE,
+
+    // Roots (TdpMmuRoots, TdpMmu#zapAllFast).
+    /**
+     * A fault skips is_page_fault_stale's root check: a vCPU that has not reloaded yet installs
+     * into its invalidated root after the zap passed, and those tables leak when the root goes.
+     */
+    SKIP_STALE_ROOT_CHECK,
+    /**
+     * The zap of an invalidated root (mmu_lock for read) stores non-present instead of cmpxchg: an
+     * eager split that linked a table there meanwhile is overwritten and its table leaks.
+     */
+    INVALID_ROOT_ZAP_NOT_ATOMIC
 }

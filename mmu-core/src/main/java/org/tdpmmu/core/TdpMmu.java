@@ -6,8 +6,9 @@ import org.tdpmmu.concurrency.Rcu;
 import org.tdpmmu.concurrency.RemoteRequests;
 
 /**
- * The TDP MMU: one root, faults under the read lock with atomic SPTE updates, zaps, table
- * teardown through RCU, and the mmu_notifier side (kernel: arch/x86/kvm/mmu/tdp_mmu.c).
+ * The TDP MMU: its roots ({@link TdpMmuRoots}: one shared by every vCPU until a fast invalidation,
+ * {@link #zapAllFast}), faults under the read lock with atomic SPTE updates, zaps, table teardown
+ * through RCU, and the mmu_notifier side (kernel: arch/x86/kvm/mmu/tdp_mmu.c).
  *
  * <p>Locking as in the kernel: faults, atomic zaps, huge-page splitting and recovery run with
  * {@link MmuLock} held for read and change SPTEs only with cmpxchg ({@link #setSpteAtomic});
@@ -32,6 +33,8 @@ public final class TdpMmu implements MmuNotifier
     public static final int RET_PF_EMULATE = 4;
 
     private static final int FAST_PF_MAX_RETRIES = 4;
+    /** Spins inside the seeded non-atomic zap's window (INVALID_ROOT_ZAP_NOT_ATOMIC only). */
+    private static final int BUG_WINDOW_SPINS = 1 << 9;
 
     private final PageTableStore store;
     private final Rcu rcu;
@@ -43,9 +46,11 @@ public final class TdpMmu implements MmuNotifier
     private final MmuCounters counters;
     private final VmConfig config;
     private final int rootLevel;
-    private final long rootPfn;
+    /** kernel: kvm->arch.tdp_mmu_roots. */
+    private final TdpMmuRoots roots;
     private final DeferredTableFrees deferredFrees;
-    private volatile boolean rootValid = true;
+    /** False once the VM is destroyed (every root gone). */
+    private volatile boolean alive = true;
     /** Set before any vCPU runs (tests only); read plain on every hook point. */
     private TestHook hook = TestHook.NONE;
 
@@ -59,6 +64,8 @@ public final class TdpMmu implements MmuNotifier
     private final boolean bugLeakLoser;
     private final boolean bugRingPushBeforeWritable;
     private final boolean bugFastPfPlainStore;
+    private final boolean bugSkipStaleRootCheck;
+    private final boolean bugInvalidRootZapNotAtomic;
     /**
      * The VM has dirty rings (kernel: kvm->dirty_ring_size != 0): set once, before any vCPU
      * exists ({@link Vm#enableDirtyRing}), so every later reader sees it.
@@ -107,6 +114,8 @@ public final class TdpMmu implements MmuNotifier
         this.bugNoFrozenCheck = config.has(SeededBug.NO_FROZEN_CHECK_BEFORE_INSTALL);
         this.bugNoDirtyCarry = config.has(SeededBug.NO_DIRTY_CARRY_ON_ZAP);
         this.bugLeakLoser = config.has(SeededBug.LEAK_LOSER_TABLE);
+        this.bugSkipStaleRootCheck = config.has(SeededBug.SKIP_STALE_ROOT_CHECK);
+        this.bugInvalidRootZapNotAtomic = config.has(SeededBug.INVALID_ROOT_ZAP_NOT_ATOMIC);
         this.locklessAging = config.locklessAging();
         this.atomicRule615 = config.spteNeedsAtomicUpdate();
         this.retryBeforeLock = config.retryBeforeMmuLock();
@@ -116,9 +125,9 @@ public final class TdpMmu implements MmuNotifier
         this.presentExtra = Spte.presentExtra(sve);
         this.adFlag = (config.eptAdBits() ? 0 : Spte.LEAF_AD_DISABLED) | (sve ? Spte.LEAF_SUPPRESS_VE : 0);
         this.deferredFrees = new DeferredTableFrees(rcu, store, counters);
-        // kernel: kvm_tdp_mmu_alloc_root, one shared root for every vCPU (no SMM, one address space).
-        this.rootPfn = store.allocate();
-        counters.tableAllocs.increment();
+        // One shared root for every vCPU (no SMM, one address space) until a fast invalidation.
+        this.roots = new TdpMmuRoots(store, lock, counters, deferredFrees, config.rootAllocUnderWriteLock());
+        roots.allocFirst();
     }
 
     /** Installs a test pause point; call before any other thread uses the VM. */
@@ -139,9 +148,34 @@ public final class TdpMmu implements MmuNotifier
         return config.has(bug);
     }
 
+    /**
+     * The valid root's table (kernel: what for_each_valid_tdp_mmu_root yields; here there is at most
+     * one valid root). For a caller that holds mmu_lock and does not drop it while it walks, or that
+     * walks inside one RCU read-side section: see {@link TdpMmuRoots#valid}. A VM that never
+     * invalidates has the same root for its whole life.
+     *
+     * @throws IllegalStateException when every root was invalidated and no vCPU loaded a new one.
+     */
     public long rootPfn()
     {
-        return rootPfn;
+        final TdpMmuRoots.Root r = roots.valid();
+        if (r == null)
+        {
+            throw new IllegalStateException("no valid root: every root was invalidated and no vCPU has loaded a new one");
+        }
+        return r.pfn();
+    }
+
+    /** True if a valid root exists now (see {@link #rootPfn}). */
+    public boolean hasValidRoot()
+    {
+        return roots.valid() != null;
+    }
+
+    /** The list of roots (kernel: kvm->arch.tdp_mmu_roots). */
+    public TdpMmuRoots roots()
+    {
+        return roots;
     }
 
     public int rootLevel()
@@ -165,9 +199,10 @@ public final class TdpMmu implements MmuNotifier
         dirtyRings = true;
     }
 
+    /** False once the VM is destroyed (its roots are all gone); a fast invalidation leaves it true. */
     public boolean rootValid()
     {
-        return rootValid;
+        return alive;
     }
 
     /**
@@ -214,6 +249,19 @@ public final class TdpMmu implements MmuNotifier
     public int pageFault(final TdpIter iter, final MmuMemoryCache cache, final long gfn, final boolean write,
         final DirtyRing ring)
     {
+        return pageFault(null, iter, cache, gfn, write, ring);
+    }
+
+    /**
+     * As {@link #pageFault(TdpIter, MmuMemoryCache, long, boolean, DirtyRing)} on {@code root}, the
+     * root the faulting vCPU has loaded (kernel: vcpu->arch.mmu->root). Null: the valid root at the
+     * time (callers without a vCPU, on a VM whose roots no fast invalidation changes meanwhile).
+     * A fault whose root became invalid before it took the lock is stale and retries (kernel:
+     * is_page_fault_stale): the vCPU reloads its root at its next entry.
+     */
+    public int pageFault(final TdpMmuRoots.Root root, final TdpIter iter, final MmuMemoryCache cache, final long gfn,
+        final boolean write, final DirtyRing ring)
+    {
         // The whole fault is one SRCU read-side section (kernel: vcpu_run holds kvm->srcu around
         // the exit handler): a memslot delete or move waits for it before flushing the slot, so a
         // slot this fault found valid cannot lose its SPTEs' flush to an install that comes later.
@@ -227,7 +275,7 @@ public final class TdpMmu implements MmuNotifier
                 counters.faultEmulate.increment();
                 return RET_PF_EMULATE;
             }
-            return pageFaultInSlot(iter, cache, slot, gfn, write, ring);
+            return pageFaultInSlot(root, iter, cache, slot, gfn, write, ring);
         }
         finally
         {
@@ -235,13 +283,13 @@ public final class TdpMmu implements MmuNotifier
         }
     }
 
-    private int pageFaultInSlot(final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
+    private int pageFaultInSlot(final TdpMmuRoots.Root root, final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
         final boolean write, final DirtyRing ring)
     {
         // The fast path comes first even in an invalid slot, as in the kernel: it only fixes an
         // existing leaf with cmpxchg, so the slot's flush, which may run concurrently once the
         // SRCU wait is over, either sees the fix or makes the cmpxchg fail.
-        final int fast = fastPageFault(slot, gfn, write, ring);
+        final int fast = fastPageFault(root, slot, gfn, write, ring);
         if (fast != RET_PF_INVALID)
         {
             return fast;
@@ -276,13 +324,23 @@ public final class TdpMmu implements MmuNotifier
             // enable (which waits for read holders after switching the mode) either sees this
             // fault's SPTE when it write-protects, or this fault sees the new mode.
             final int goalLevel = slot.maxMappingLevel(gfn);
+            // kernel: is_page_fault_stale, first half. The root cannot become invalid while this
+            // fault holds the read lock (invalidation takes it for write), so after this check
+            // nothing is installed into a root that the zap of invalidated roots may have passed.
+            final TdpMmuRoots.Root on = root != null ? root : roots.valid();
+            if (on == null || (on.invalid() && !bugSkipStaleRootCheck))
+            {
+                counters.faultRetryStaleRoot.increment();
+                counters.faultRetry.increment();
+                return RET_PF_RETRY;
+            }
             if (!bugSkipRetry && invalidation.retry(mmuSeq, gfn))
             {
                 counters.faultRetryInvalidation.increment();
                 counters.faultRetry.increment();
                 return RET_PF_RETRY;
             }
-            final int r = map(iter, cache, slot, gfn, pfn, goalLevel, write, ring);
+            final int r = map(on.pfn(), iter, cache, slot, gfn, pfn, goalLevel, write, ring);
             countFault(r);
             return r;
         }
@@ -306,11 +364,20 @@ public final class TdpMmu implements MmuNotifier
      * or of any access to a leaf aging access-tracked on a VM without EPT A/D bits (kernel:
      * fast_page_fault on the TDP MMU): restore W (and mark the page dirty) or R/X with cmpxchg.
      */
-    int fastPageFault(final Memslot slot, final long gfn, final boolean write, final DirtyRing ring)
+    int fastPageFault(final TdpMmuRoots.Root root, final Memslot slot, final long gfn, final boolean write,
+        final DirtyRing ring)
     {
         rcu.readLock();
         try
         {
+            // Lockless: the vCPU's own root, which its reference keeps allocated; an invalid root
+            // may still be fixed here, the zap of invalidated roots sees the change (cmpxchg).
+            final TdpMmuRoots.Root on = root != null ? root : roots.valid();
+            if (on == null)
+            {
+                return RET_PF_INVALID;
+            }
+            final long rootPfn = on.pfn();
             for (int attempt = 0; attempt < FAST_PF_MAX_RETRIES; attempt++)
             {
                 // kernel: kvm_tdp_mmu_fast_pf_get_last_sptep, a lockless walk to the last SPTE.
@@ -410,11 +477,11 @@ public final class TdpMmu implements MmuNotifier
      * Links missing tables, splits huge leaves above the goal, and gives up with RETRY on any lost
      * race or frozen entry. Caller holds the read lock.
      */
-    int map(final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn, final long pfn,
-        final int goalLevel, final boolean write, final DirtyRing ring)
+    int map(final long rootPfn, final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
+        final long pfn, final int goalLevel, final boolean write, final DirtyRing ring)
     {
         assert lock.heldForRead() : "kvm_tdp_mmu_map needs mmu_lock held for read";
-        if (!rootValid)
+        if (!alive)
         {
             throw new IllegalStateException("fault on a destroyed VM (root invalid)");
         }
@@ -944,22 +1011,33 @@ public final class TdpMmu implements MmuNotifier
         boolean flush = false;
         deferredFrees.begin();
         lock.readLock();
-        rcu.readLock();
         try
         {
-            for (iter.start(rootPfn, rootLevel, minLevel, start, end); iter.valid(); iter.next())
+            // kernel: for_each_valid_tdp_mmu_root_yield_safe: the reference on each root keeps it
+            // allocated across a yield, during which a fast invalidation may invalidate it.
+            for (TdpMmuRoots.Root root = roots.nextRoot(null, true); root != null; root = roots.nextRoot(root, true))
             {
-                if (condResched(iter, flush, true))
+                rcu.readLock();
+                try
                 {
-                    flush = false;
-                    continue;
+                    for (iter.start(root.pfn(), rootLevel, minLevel, start, end); iter.valid(); iter.next())
+                    {
+                        if (condResched(iter, flush, true))
+                        {
+                            flush = false;
+                            continue;
+                        }
+                        flush |= visitor.visit(iter);
+                    }
                 }
-                flush |= visitor.visit(iter);
+                finally
+                {
+                    rcu.readUnlock();
+                }
             }
         }
         finally
         {
-            rcu.readUnlock();
             lock.readUnlock();
             deferredFrees.end();
         }
@@ -983,48 +1061,172 @@ public final class TdpMmu implements MmuNotifier
     {
         assert lock.heldForWrite() : "tdp_mmu_zap_leafs needs mmu_lock held for write here";
         boolean flush = false;
-        rcu.readLock();
-        try
+        // kernel: kvm_tdp_mmu_unmap_gfn_range walks invalid roots too: a vCPU that has not reloaded
+        // yet, or the zap of invalidated roots, may still reach them. Only a valid root's zap needs
+        // a flush: every vCPU flushes its TLB when it loads a new root.
+        for (TdpMmuRoots.Root root = roots.nextRoot(null, false); root != null; root = roots.nextRoot(root, false))
         {
-            for (iter.start(rootPfn, rootLevel, Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
+            rcu.readLock();
+            try
             {
-                final long old = iter.oldSpte();
-                if (!Spte.isPresentLeaf(old, iter.level()))
+                for (iter.start(root.pfn(), rootLevel, Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
                 {
-                    continue;
+                    final long old = iter.oldSpte();
+                    if (!Spte.isPresentLeaf(old, iter.level()))
+                    {
+                        continue;
+                    }
+                    setSpte(iter, nonPresent);
+                    counters.zapLeaf.increment();
+                    flush |= !root.invalid();
                 }
-                setSpte(iter, nonPresent);
-                counters.zapLeaf.increment();
-                flush = true;
             }
-        }
-        finally
-        {
-            rcu.readUnlock();
+            finally
+            {
+                rcu.readUnlock();
+            }
         }
         return flush;
     }
 
     /**
-     * Zaps every SPTE of the VM under the write lock and flushes once: a stand-in for the fast
-     * invalidation of all roots (kernel: kvm_mmu_zap_all_fast). A host thread holding no lock calls
-     * it; it takes the MMU lock itself.
+     * Invalidates every root and zaps them (kernel: kvm_mmu_zap_all_fast, the TDP MMU half): with
+     * mmu_lock held for write, marks each root invalid (kvm_tdp_mmu_invalidate_all_roots) and, in
+     * the same critical section, asks every vCPU to drop its root and load a valid one
+     * (KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, waiting for the vCPUs in guest mode to take it); then, with
+     * the lock dropped, zaps the invalidated roots under the read lock ({@link #zapInvalidatedRoots}).
+     * When this returns no SPTE of an invalidated root is present; the roots themselves go when the
+     * last vCPU holding one reloads. Callable from any thread that holds no mmu_lock and is not a
+     * vCPU in guest mode (kernel: the caller holds slots_lock; here concurrent callers are allowed,
+     * each root is zapped by one of them).
      */
     public void zapAllFast()
     {
-        // stand-in: replaced by the roots branch
+        if (lock.held())
+        {
+            throw new IllegalStateException("zapAllFast takes mmu_lock itself: the calling thread already holds it");
+        }
         lock.writeLock();
         try
         {
-            if (!rootValid)
+            if (!alive)
             {
-                throw new IllegalStateException("zap all on a destroyed VM");
+                throw new IllegalStateException("zapAllFast on a destroyed VM");
             }
-            zapRootLocked();
+            counters.fastInvalidations.increment();
+            roots.invalidateAll();
+            requests.makeAllCpusRequest(RemoteRequests.REQ_MMU_FREE_OBSOLETE_ROOTS, true);
         }
         finally
         {
             lock.writeUnlock();
+        }
+        hook.at(TestHook.Point.FAST_ZAP_AFTER_INVALIDATE, -1);
+        zapInvalidatedRoots();
+    }
+
+    /**
+     * Zaps each root scheduled by an invalidation, under mmu_lock held for read, and puts the
+     * reference the invalidation gave it (kernel: kvm_tdp_mmu_zap_invalidated_roots). The put comes
+     * after the zap, so the root stays reachable by mmu_notifier zaps while it is being zapped.
+     * No TLB flush: a vCPU flushes its TLB when it loads its new root.
+     */
+    public void zapInvalidatedRoots()
+    {
+        final TdpIter iter = new TdpIter(store);
+        deferredFrees.begin();
+        lock.readLock();
+        try
+        {
+            for (TdpMmuRoots.Root root = roots.nextRoot(null, false); root != null; root = roots.nextRoot(root, false))
+            {
+                if (!TdpMmuRoots.takeScheduledZap(root))
+                {
+                    continue;
+                }
+                if (!root.invalid())
+                {
+                    throw new MmuBugException("zap scheduled on " + root + ", which is valid");
+                }
+                zapRoot(iter, root, true);
+                roots.put(root);
+            }
+        }
+        finally
+        {
+            lock.readUnlock();
+            deferredFrees.end();
+        }
+    }
+
+    /**
+     * Zaps every SPTE of {@code root} in passes of growing granularity, 4 KiB, 2 MiB, 1 GiB, then
+     * the root's own entries (kernel: tdp_mmu_zap_root): the first passes free small tables one at
+     * a time, so a yield comes after a bounded amount of work. The caller holds a reference on the
+     * root and mmu_lock ({@code shared}: for read, atomic updates).
+     */
+    void zapRoot(final TdpIter iter, final TdpMmuRoots.Root root, final boolean shared)
+    {
+        assert shared ? lock.heldForRead() : lock.heldForWrite() : "tdp_mmu_zap_root: mmu_lock mode";
+        rcu.readLock();
+        try
+        {
+            zapRootPass(iter, root, shared, Spte.PG_LEVEL_4K);
+            zapRootPass(iter, root, shared, Spte.PG_LEVEL_2M);
+            zapRootPass(iter, root, shared, Spte.PG_LEVEL_1G);
+            zapRootPass(iter, root, shared, rootLevel);
+        }
+        finally
+        {
+            rcu.readUnlock();
+        }
+    }
+
+    /** kernel: __tdp_mmu_zap_root. One pass: every present entry at {@code zapLevel} or below it. */
+    private void zapRootPass(final TdpIter iter, final TdpMmuRoots.Root root, final boolean shared, final int zapLevel)
+    {
+        for (iter.start(root.pfn(), rootLevel, zapLevel, 0, 1L << (Spte.LEVEL_BITS * rootLevel)); iter.valid();
+            iter.next())
+        {
+            if (condResched(iter, false, shared))
+            {
+                continue;
+            }
+            while (Spte.isPresent(iter.oldSpte()) && iter.level() <= zapLevel)
+            {
+                final long old = iter.oldSpte();
+                final boolean leaf = Spte.isLastAtLevel(old, iter.level());
+                hook.at(TestHook.Point.ROOT_ZAP_BEFORE_SET, iter.gfn());
+                if (!shared)
+                {
+                    setSpte(iter, nonPresent);
+                }
+                else if (bugInvalidRootZapNotAtomic)
+                {
+                    // The seeded bug: a store of the snapshot's replacement, as if the lock were
+                    // held for write; a split that linked a table here meanwhile is overwritten.
+                    // The window between the read and the store is widened (a few microseconds,
+                    // about a split's wait to re-take the lock after its yield), so a stress run
+                    // meets it; the other plain-store bug yields for the same reason.
+                    for (int spin = 0; spin < BUG_WINDOW_SPINS; spin++)
+                    {
+                        Thread.onSpinWait();
+                    }
+                    store.soSpte(iter.sptepTable(), iter.sptepIndex(), nonPresent);
+                    handleChangedSpte(iter.gfn(), old, nonPresent, iter.level(), true);
+                    iter.refreshOldSpte(nonPresent);
+                }
+                else if (!setSpteAtomic(iter, nonPresent))
+                {
+                    // Lost to a fault, a split or the fast path: look at the new value again.
+                    continue;
+                }
+                if (leaf)
+                {
+                    counters.zapLeaf.increment();
+                }
+                break;
+            }
         }
     }
 
@@ -1096,45 +1298,44 @@ public final class TdpMmu implements MmuNotifier
         lock.writeLock();
         try
         {
-            if (!rootValid)
+            if (!alive)
             {
                 return;
             }
-            rootValid = false;
-            zapRootLocked();
-            freeTableDeferred(rootPfn);
+            alive = false;
+            // kernel: kvm_mmu_uninit_tdp_mmu. No vCPU runs any more: every root goes, whoever
+            // held a reference (a vCPU's last load, an invalid root no zap reached).
+            final java.util.List<TdpMmuRoots.Root> all = roots.removeAllForDestroy();
+            // Every table of the structure goes to one RCU callback, not one each.
+            deferredFrees.begin();
+            rcu.readLock();
+            try
+            {
+                final long pages = Spte.pagesPerLevel(rootLevel);
+                for (final TdpMmuRoots.Root root : all)
+                {
+                    for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
+                    {
+                        final long old = store.xchgSpte(root.pfn(), i, nonPresent);
+                        handleChangedSpte(i * pages, old, nonPresent, rootLevel, false);
+                    }
+                }
+            }
+            finally
+            {
+                rcu.readUnlock();
+                deferredFrees.end();
+            }
+            flushRemoteTlbs();
+            for (final TdpMmuRoots.Root root : all)
+            {
+                freeTableDeferred(root.pfn());
+            }
         }
         finally
         {
             lock.writeUnlock();
         }
-    }
-
-    /**
-     * Empties every entry of the root and flushes, under the write lock (kernel: the walk of
-     * kvm_tdp_mmu_zap_all). Every table of the structure goes to one RCU callback, not one each;
-     * each entry is exchanged, since hardware may set A/D and the fast path W without the lock.
-     */
-    private void zapRootLocked()
-    {
-        assert lock.heldForWrite() : "zapping the whole structure needs mmu_lock held for write";
-        deferredFrees.begin();
-        rcu.readLock();
-        try
-        {
-            final long pages = Spte.pagesPerLevel(rootLevel);
-            for (int i = 0; i < Spte.ENTRIES_PER_TABLE; i++)
-            {
-                final long old = store.xchgSpte(rootPfn, i, nonPresent);
-                handleChangedSpte(i * pages, old, nonPresent, rootLevel, false);
-            }
-        }
-        finally
-        {
-            rcu.readUnlock();
-            deferredFrees.end();
-        }
-        flushRemoteTlbs();
     }
 
     void countFault(final int r)

@@ -155,14 +155,15 @@ public final class TdpMmuAge
         {
             // kernel: for_each_valid_tdp_mmu_root_rcu. The root is freed through RCU too, so
             // reading it after the validity check is safe inside the section.
-            if (!mmu.rootValid())
+            final TdpMmuRoots.Root root = mmu.rootValid() ? mmu.roots().valid() : null;
+            if (root == null)
             {
                 return false;
             }
             boolean young = false;
             long youngPages = 0;
             long idlePages = 0;
-            for (iter.start(mmu.rootPfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
+            for (iter.start(root.pfn(), mmu.rootLevel(), Spte.PG_LEVEL_4K, start, end); iter.valid(); iter.next())
             {
                 final long old = iter.oldSpte();
                 // Presence first: lockless, this walk meets entries a zap has frozen, and the

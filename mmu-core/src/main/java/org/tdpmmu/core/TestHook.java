@@ -48,7 +48,16 @@ public interface TestHook
         /** delete / move: SRCU readers waited out, the slot's flush not yet done. */
         MEMSLOT_BEFORE_FLUSH,
         /** get-dirty-log: the slot looked up (under slots_lock), its bitmap not yet read or locked for write. */
-        HARVEST_SLOT_LOOKED_UP
+        HARVEST_SLOT_LOOKED_UP,
+        // Roots (TdpMmuRoots, TdpMmu#zapAllFast).
+        /** zapAllFast: roots invalidated and the reload requested, the zap not begun (the gfn is -1). */
+        FAST_ZAP_AFTER_INVALIDATE,
+        /** zap of a root: a present entry read, about to replace it (cmpxchg, or the seeded bug's store). */
+        ROOT_ZAP_BEFORE_SET,
+        /** vCPU: its invalidated root put, the new one not yet loaded (the gfn is -1). */
+        VCPU_ROOT_UNLOADED,
+        /** eager split: at an entry, past the yield check, before looking at it. */
+        SPLIT_AT_ENTRY
     }
 
     TestHook NONE = (point, gfn) ->

@@ -57,6 +57,14 @@ public final class Vcpu
     private final long[] tlb1g;
     private FaultObserver observer;
     private boolean inGuest;
+    /**
+     * The root this vCPU walks and faults on, with a reference of its own (kernel:
+     * vcpu->arch.mmu->root); null until the first entry loads it. Thread-confined; other threads
+     * read it only while the vCPU is stopped ({@link #root()}).
+     */
+    private TdpMmuRoots.Root root;
+    /** A root was loaded before: the next load is a reload, which flushes the TLB. */
+    private boolean rootLoadedBefore;
     /** This vCPU's dirty ring (kernel: vcpu->dirty_ring), or null when the VM has none. */
     private final DirtyRing ring;
     private DirtyRingFullHandler ringFullHandler = DirtyRingFullHandler.WAIT_FOR_RESET;
@@ -161,11 +169,18 @@ public final class Vcpu
         enterGuest();
     }
 
-    /** KVM_RUN: enter guest mode (checking requests first thing, as VM entry does). */
+    /**
+     * KVM_RUN: enter guest mode (checking requests first thing, as VM entry does), loading a root
+     * first if the vCPU has none (kernel: kvm_mmu_reload in vcpu_enter_guest, before the mode switch).
+     */
     public void enterGuest()
     {
         if (!inGuest)
         {
+            if (root == null)
+            {
+                loadRoot();
+            }
             requests.enterGuest(id);
             inGuest = true;
             checkRequests();
@@ -312,7 +327,7 @@ public final class Vcpu
         counters.vmExits.increment();
         final FaultObserver o = observer;
         final long t0 = o != null ? System.nanoTime() : 0;
-        final int r = mmu.pageFault(iter, cache, gfn, write, ring);
+        final int r = mmu.pageFault(root, iter, cache, gfn, write, ring);
         if (o != null)
         {
             o.onFault(gfn, write, r, System.nanoTime() - t0);
@@ -331,10 +346,63 @@ public final class Vcpu
 
     private void checkRequests()
     {
-        if ((requestState.checkRequests() & RemoteRequests.REQ_TLB_FLUSH) != 0)
+        final int bits = requestState.checkRequests();
+        if ((bits & RemoteRequests.REQ_TLB_FLUSH) != 0)
         {
             flushTlb();
         }
+        if ((bits & RemoteRequests.REQ_MMU_FREE_OBSOLETE_ROOTS) != 0)
+        {
+            freeObsoleteRoot();
+        }
+    }
+
+    /**
+     * kernel: kvm_mmu_free_obsolete_roots, then kvm_mmu_reload at the same entry. Both run outside
+     * guest mode here, as in the kernel (before the mode switch): the unload and the load may wait
+     * for mmu_lock, whose holder may be waiting for this vCPU to take a request. The request is
+     * only a hint: a root loaded after the invalidation is kept.
+     */
+    private void freeObsoleteRoot()
+    {
+        final TdpMmuRoots.Root old = root;
+        if (old == null || !old.invalid())
+        {
+            return;
+        }
+        exitGuest();
+        root = null;
+        mmu.roots().unload(old);
+        mmu.hook(TestHook.Point.VCPU_ROOT_UNLOADED, -1);
+        enterGuest();
+    }
+
+    /**
+     * Loads a valid root (kernel: kvm_mmu_load → kvm_tdp_mmu_alloc_root). A reload flushes the TLB,
+     * as kvm_mmu_load does for any new root; the first load finds the TLB empty and counts no flush,
+     * so a VM that never invalidates keeps its flush counts.
+     */
+    private void loadRoot()
+    {
+        if (!mmu.rootValid())
+        {
+            // Nothing may allocate a root once teardown freed them all (it would leak).
+            throw new IllegalStateException("vCPU " + id + " ran on a destroyed VM");
+        }
+        root = mmu.roots().load();
+        if (rootLoadedBefore)
+        {
+            flushTlbArrays();
+            tlbFlushes++;
+            counters.rootReloads.increment();
+        }
+        rootLoadedBefore = true;
+    }
+
+    /** The root this vCPU holds (null before its first entry); read it only while the vCPU is stopped. */
+    public TdpMmuRoots.Root root()
+    {
+        return root;
     }
 
     /** Drops every cached translation (kernel: kvm_vcpu_flush_tlb_all → INVEPT). */
@@ -408,8 +476,10 @@ public final class Vcpu
             restart:
             while (true)
             {
-                long table = mmu.rootPfn();
-                long generation = store.generation(table);
+                // The root's generation from its allocation: a root freed under this walk (its
+                // last reference put by mistake) fails the first checked read.
+                long table = root.pfn();
+                long generation = root.generation();
                 for (int level = mmu.rootLevel(); level >= Spte.PG_LEVEL_4K; level--)
                 {
                     final int index = Spte.index(gfn, level);

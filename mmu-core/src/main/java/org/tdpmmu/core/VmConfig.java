@@ -42,11 +42,17 @@ import java.util.Set;
  *                       logging is enabled", David Matlack); false: dirty logging never splits eagerly,
  *                       whatever its caller asks ({@link DirtyLogging#enable}), as before it existed or
  *                       with {@code eager_page_split=N}.
+ * @param rootAllocUnderWriteLock a vCPU loads (reuses or allocates) and unloads its root with
+ *                       mmu_lock held for write, as before 6.9 (kvm_tdp_mmu_get_vcpu_root_hpa from
+ *                       mmu_alloc_direct_roots); false (the default): under the read lock with the
+ *                       pages lock and a re-check, as since 6.9 (the series "KVM: x86/mmu: Allow TDP
+ *                       MMU (un)load to run in parallel", kvm_tdp_mmu_alloc_root). Kernel presets:
+ *                       true for releases up to 6.8, false from 6.9 ({@link KernelRelease}).
  */
 public record VmConfig(int rootLevel, int tableCapacity, int maxVcpus, int tlbEntries, boolean rcuReclaimer,
                        long hostFrameLimit, Set<SeededBug> seededBugs, boolean locklessAging, boolean eptAdBits,
                        boolean suppressVeNonPresent, boolean spteNeedsAtomicUpdate, boolean retryBeforeMmuLock,
-                       boolean eagerPageSplit)
+                       boolean eagerPageSplit, boolean rootAllocUnderWriteLock)
 {
     public VmConfig
     {
@@ -79,92 +85,110 @@ public record VmConfig(int rootLevel, int tableCapacity, int maxVcpus, int tlbEn
      */
     public static VmConfig small()
     {
-        return new VmConfig(4, 4096, 8, 64, false, 1L << 22, Set.of(), true, true, true, true, true, true);
+        return new VmConfig(4, 4096, 8, 64, false, 1L << 22, Set.of(), true, true, true, true, true, true, false);
     }
 
     public VmConfig withRootLevel(final int level)
     {
         return new VmConfig(level, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     public VmConfig withTableCapacity(final int capacity)
     {
         return new VmConfig(rootLevel, capacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     public VmConfig withMaxVcpus(final int vcpus)
     {
         return new VmConfig(rootLevel, tableCapacity, vcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     public VmConfig withTlbEntries(final int entries)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, entries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     public VmConfig withRcuReclaimer(final boolean reclaimer)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, reclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     public VmConfig withHostFrameLimit(final long frames)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, frames, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     /** Turns guards off: for the seeded-bug checks only, never reachable from the public CLI. */
     public VmConfig withSeededBugs(final Set<SeededBug> bugs)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, bugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     /** Aging under RCU alone (6.15+) or under mmu_lock held for write (before). */
     public VmConfig withLocklessAging(final boolean lockless)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            lockless, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            lockless, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     /** EPT with or without accessed/dirty bits. */
     public VmConfig withEptAdBits(final boolean adBits)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, adBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, adBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     /** The 6.11+ non-present/frozen layout (bit 63) or the older one. */
     public VmConfig withSuppressVeNonPresent(final boolean suppressVe)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVe, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVe, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     /** Write-locked writers by the 6.15 atomic-update rule or by spte_has_volatile_bits. */
     public VmConfig withSpteNeedsAtomicUpdate(final boolean rule615)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, rule615, retryBeforeMmuLock, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, rule615, retryBeforeMmuLock, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     /** The 6.8 mmu_notifier check before mmu_lock, or only the one under it. */
     public VmConfig withRetryBeforeMmuLock(final boolean retry)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retry, eagerPageSplit);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retry, eagerPageSplit, rootAllocUnderWriteLock);
     }
 
     /** The module parameter eager_page_split (false: never split eagerly). */
     public VmConfig withEagerPageSplit(final boolean eager)
     {
         return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
-            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eager);
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eager, rootAllocUnderWriteLock);
+    }
+
+    /** The shape before the root-allocation switch existed: roots loaded under the read lock (6.9+). */
+    public VmConfig(final int rootLevel, final int tableCapacity, final int maxVcpus, final int tlbEntries,
+        final boolean rcuReclaimer, final long hostFrameLimit, final Set<SeededBug> seededBugs,
+        final boolean locklessAging, final boolean eptAdBits, final boolean suppressVeNonPresent,
+        final boolean spteNeedsAtomicUpdate, final boolean retryBeforeMmuLock, final boolean eagerPageSplit)
+    {
+        this(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs, locklessAging,
+            eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, false);
+    }
+
+    /** Root load/unload under mmu_lock for write (before 6.9) or for read with the pages lock (6.9+). */
+    public VmConfig withRootAllocUnderWriteLock(final boolean underWriteLock)
+    {
+        return new VmConfig(rootLevel, tableCapacity, maxVcpus, tlbEntries, rcuReclaimer, hostFrameLimit, seededBugs,
+            locklessAging, eptAdBits, suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit,
+            underWriteLock);
     }
 
     public boolean has(final SeededBug bug)

@@ -8,6 +8,7 @@ import org.tdpmmu.stress.DbitVsHarvest;
 import org.tdpmmu.stress.DbitVsRemovedPt;
 import org.tdpmmu.stress.EagerSplitVsWrite;
 import org.tdpmmu.stress.EnableLoggingVsFault;
+import org.tdpmmu.stress.FastInvalidationVsEagerSplit;
 import org.tdpmmu.stress.FaultVsAtomicZap;
 import org.tdpmmu.stress.FaultVsFrozenSpte;
 import org.tdpmmu.stress.FaultVsInvalidation;
@@ -20,6 +21,7 @@ import org.tdpmmu.stress.PromoteVsFault;
 import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RcuCallbackVsLateReader;
 import org.tdpmmu.stress.TestYoungVsAtomicZap;
+import org.tdpmmu.stress.RootReloadVsInvalidRootZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
 import org.tdpmmu.stress.TwoVcpusLinkSameTable;
 import org.tdpmmu.stress.WalkerVsTableFree;
@@ -196,5 +198,17 @@ class RaceTwinsTest
     void ageOneGfnVsDirtyWrite()
     {
         Explorer.explore(AgeOneGfnVsDirtyWrite.class);
+    }
+
+    @Test
+    void rootReloadVsInvalidRootZap()
+    {
+        Explorer.explore(RootReloadVsInvalidRootZap.class);
+    }
+
+    @Test
+    void fastInvalidationVsEagerSplit()
+    {
+        Explorer.explore(FastInvalidationVsEagerSplit.class);
     }
 }
