@@ -13,9 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TDPMMU_KERNEL="${OLDEST_PRESET:-5.15}"
 start=$(date +%s)
-# The layout (zap, freeze, link), the write-locked atomic rule (harvests, D-bit clears), the
-# mmu_notifier retry, eager splitting, recovery and aging.
-JCSTRESS_TESTS='^org\.tdpmmu\.stress\.(FaultVsAtomicZap|FaultVsFrozenSpte|FaultVsInvalidation|NestedInvalidationVsSample|DbitVsRemovedPt|DbitVsHarvest|EagerSplitVsWrite|PromoteVsFault|WalkerVsTableFree|AgeVsDirtyWrite)' \
+# The layout (zap, freeze, link), the write-locked atomic rule (harvests), the mmu_notifier retry
+# and aging: five races, to keep CI under its 30 minutes (JCSTRESS.md lists the fuller set).
+JCSTRESS_TESTS='^org\.tdpmmu\.stress\.(FaultVsAtomicZap|FaultVsFrozenSpte|FaultVsInvalidation|DbitVsHarvest|AgeVsDirtyWrite)' \
   bash scripts/jcstress-short.sh
 EXPLORE_TESTS="${OLDEST_EXPLORE_TESTS:-RaceTwinsTest#faultVsAtomicZap+faultVsFrozenSpte+faultVsInvalidation+dbitVsRemovedPt+faultZapHarvest+sweepYieldVsInvalidation}" \
   EXPLORE_INVOCATIONS="${OLDEST_EXPLORE_INVOCATIONS:-10}" bash scripts/explore.sh

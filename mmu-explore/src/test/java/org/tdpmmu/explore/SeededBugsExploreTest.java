@@ -166,6 +166,7 @@ class SeededBugsExploreTest
 
     @Test
     @Tag(Explorer.TAG)
+    @Tag("explore-slow")
     void ageTrackPlainStore()
     {
         SeededExploration.mustCatch(SeededBug.AGE_TRACK_PLAIN_STORE, AgeVsEagerSplit.class);
@@ -175,6 +176,7 @@ class SeededBugsExploreTest
 
     @Test
     @Tag(Explorer.TAG)
+    @Tag("explore-slow")
     void memslotFlushWithoutSrcuSync()
     {
         SeededExploration.mustCatch(SeededBug.MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC, FaultVsSlotDelete.class);
@@ -182,6 +184,7 @@ class SeededBugsExploreTest
 
     @Test
     @Tag(Explorer.TAG)
+    @Tag("explore-slow")
     void harvestWithoutSlotsLock()
     {
         SeededExploration.mustCatch(SeededBug.HARVEST_WITHOUT_SLOTS_LOCK, HarvestVsSlotDelete.class);
@@ -189,6 +192,7 @@ class SeededBugsExploreTest
 
     @Test
     @Tag(Explorer.TAG)
+    @Tag("explore-slow")
     void fastPfPlainStore()
     {
         SeededExploration.mustCatch(SeededBug.FAST_PF_PLAIN_STORE, MoveVsFastPageFault.class);
