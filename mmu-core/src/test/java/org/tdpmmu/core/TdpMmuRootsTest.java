@@ -63,6 +63,29 @@ class TdpMmuRootsTest
         }
     }
 
+    /**
+     * The switch is observable: before 6.9 a root load (here the reload after a fast invalidation)
+     * takes mmu_lock for write; from 6.9 it takes it for read only (and the pages lock to allocate).
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void rootLoadTakesTheWriteLockOnlyBefore69(final boolean underWriteLock)
+    {
+        try (Vm vm = vm(underWriteLock))
+        {
+            vm.addMemslot(BASE, 64, Backing.PAGE_4K);
+            vm.mmu().zapAllFast();
+            final long writesBefore = vm.mmu().lock().writeAcquisitions();
+            final long readsBefore = vm.mmu().lock().readAcquisitions();
+            final TdpMmuRoots.Root root = vm.mmu().roots().load();
+            assertEquals(underWriteLock ? 1 : 0, vm.mmu().lock().writeAcquisitions() - writesBefore,
+                "write-lock acquisitions of one root load");
+            assertEquals(underWriteLock ? 0 : 1, vm.mmu().lock().readAcquisitions() - readsBefore,
+                "read-lock acquisitions of one root load");
+            vm.mmu().roots().unload(root);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void fastInvalidationZapsTheRootAndEveryVcpuReloadsOneNewRoot(final boolean underWriteLock)
