@@ -176,9 +176,10 @@ class RaceTwinsTest
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("found by CI's bounded exploration after the roots and kernel-eras merges: a schedule "
-        + "ends FORBIDDEN with no seeded bug (the delete's zap of the invalidated roots against the harvest); not yet "
-        + "explained, so either a defect of the merged MMU or of this twin. Rerun: EXPLORE_TESTS=RaceTwinsTest#harvestVsSlotDelete "
+    @org.junit.jupiter.api.Disabled("since the roots merge the delete zaps the invalidated roots in 4 KiB-first passes "
+        + "(handleRemovedPt's 512-entry loops): Lincheck reports 'all unfinished threads are in livelock due to "
+        + "non-terminating loops' with no seeded bug, its loop heuristic rather than the MMU (likely; a cut-down twin with "
+        + "@LoopsBeforeSwitch is the fix, not yet made). Rerun: EXPLORE_TESTS=RaceTwinsTest#harvestVsSlotDelete "
         + "scripts/explore.sh")
     void harvestVsSlotDelete()
     {
