@@ -102,14 +102,7 @@ public class FastInvalidationVsEagerSplit
     public void fastInvalidation()
     {
         rendezvous.meet(1);
-        try
-        {
-            vm.mmu().zapAllFast();
-        }
-        catch (final Throwable t)
-        {
-            hostFailure = Probe.classify(t);
-        }
+        hostFailure = Probe.failureOf(() -> vm.mmu().zapAllFast());
     }
 
     @Arbiter
