@@ -13,5 +13,5 @@ exec 3>&-
 ./tdpmmu kvm-check scenarios/kvm-lazy.yaml scenarios/kvm-eager.yaml scenarios/kvm-cold.yaml scenarios/small-default.yaml \
   scenarios/migration-race.yaml
 bin="$(scripts/kernel-selftests.sh | tail -1)"
-./tdpmmu perf -v 1 -b 64M -i 2 --no-progress --beside-kernel "$bin/dirty_log_perf_test"
+./tdpmmu perf -v 1 -b 64M -i 2 --no-progress --repeat 1 --beside-kernel "$bin/dirty_log_perf_test"
 echo "kvm-ci: OK"

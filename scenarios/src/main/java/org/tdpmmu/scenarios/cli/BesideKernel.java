@@ -88,24 +88,34 @@ final class BesideKernel {
         final List<String> command = new ArrayList<>();
         command.add(binary.toString());
         command.addAll(args);
-        final long t0 = System.nanoTime();
-        final Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String kernelOut = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        final int exit = p.waitFor();
-        final long kernelWall = System.nanoTime() - t0;
-        if (exit != 0) {
-            ctx.err.print(kernelOut);
-            throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu perf --beside-kernel: " + String.join(" ", command)
-                    + " exited with " + exit + " (its output is above)");
+        // --repeat N runs the kernel test N times too, one after the other (never beside tdpmmu's runs,
+        // which would share the cores): each line is the median of its runs, as tdpmmu's merged phases are.
+        final int repeats = Math.max(1, runner.repeats());
+        final List<Map<String, Long>> kernelRuns = new ArrayList<>(repeats);
+        long kernelWall = 0;
+        for (int i = 0; i < repeats; i++) {
+            final long t0 = System.nanoTime();
+            final Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            final String kernelOut = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            final int exit = p.waitFor();
+            kernelWall += System.nanoTime() - t0;
+            if (exit != 0) {
+                ctx.err.print(kernelOut);
+                throw new CliException(ExitCodes.ENGINE_FAILED, "tdpmmu perf --beside-kernel: " + String.join(" ", command)
+                        + " exited with " + exit + (repeats > 1 ? " on run " + (i + 1) + " of " + repeats : "")
+                        + " (its output is above)");
+            }
+            kernelRuns.add(parse(kernelOut));
         }
-        final Map<String, Long> kernel = parse(kernelOut);
+        kernelWall /= repeats;
+        final Map<String, Long> kernel = medians(kernelRuns);
         final RunResult r = runner.run(List.of(scenario)).get(0);
         final Map<String, long[]> ours = ours(r);
         final Map<String, String> host = Kvm.host();
         if (format == ReportWriter.Format.JSON) {
-            printJson(host, command, kernelWall, kernel, ours, r);
+            printJson(host, command, kernelWall, kernel, kernelRuns, ours, r);
         } else {
-            printText(host, command, kernelWall, kernel, ours);
+            printText(host, command, kernelWall, kernel, kernelRuns, ours);
         }
         return runner.finish(List.of(r), runner.provenance(scenario, List.of(r)));
     }
@@ -125,6 +135,37 @@ final class BesideKernel {
             m.put(t.group(1), Long.parseLong(t.group(2)) * 1_000_000_000L + Long.parseLong(frac));
         }
         return m;
+    }
+
+    /**
+     * Each label's median over {@code runs} (the lower middle of an even count, as
+     * {@link org.tdpmmu.scenarios.RunResult#merge} takes), in the first run's order; a label missing
+     * from some runs is the median of the runs that have it.
+     */
+    static Map<String, Long> medians(List<Map<String, Long>> runs) {
+        final Map<String, Long> m = new LinkedHashMap<>();
+        for (Map<String, Long> run : runs) {
+            for (String label : run.keySet()) {
+                m.computeIfAbsent(label, l -> {
+                    final List<Long> v = valuesOf(runs, l);
+                    return v.get((v.size() - 1) / 2);
+                });
+            }
+        }
+        return m;
+    }
+
+    /** {@code label}'s values over the runs that have it, sorted. */
+    private static List<Long> valuesOf(List<Map<String, Long>> runs, String label) {
+        final List<Long> v = new ArrayList<>();
+        for (Map<String, Long> run : runs) {
+            final Long x = run.get(label);
+            if (x != null) {
+                v.add(x);
+            }
+        }
+        v.sort(null);
+        return v;
     }
 
     /** tdpmmu's steps under the kernel's labels: {wall, modeled} ns. */
@@ -168,25 +209,37 @@ final class BesideKernel {
     }
 
     private void printText(Map<String, String> host, List<String> command, long kernelWall, Map<String, Long> kernel,
-            Map<String, long[]> ours) {
+            List<Map<String, Long>> kernelRuns, Map<String, long[]> ours) {
         ctx.out.println(Kvm.hostLine());
         if (!"Y".equals(host.get("tdp_mmu"))) {
             ctx.out.println("NOTE: the kernel figures below are from shadow paging, not the TDP MMU tdpmmu models");
         }
-        ctx.out.printf(Locale.ROOT, "kernel: %s (%.2f s)%n", String.join(" ", command), kernelWall / 1e9);
-        ctx.out.printf(Locale.ROOT, "%-40s %15s %15s %15s %11s %11s%n", "line", "kernel", "tdpmmu wall",
-                "tdpmmu modeled", "wall/kern", "model/kern");
+        final boolean spread = kernelRuns.size() > 1;
+        ctx.out.printf(Locale.ROOT, "kernel: %s (%.2f s%s)%n", String.join(" ", command), kernelWall / 1e9,
+                spread ? " a run, mean of " + kernelRuns.size() + "; each line the median, spread min-max" : "");
+        ctx.out.printf(Locale.ROOT, "%-40s %15s %15s %15s %11s %11s%s%n", "line", "kernel", "tdpmmu wall",
+                "tdpmmu modeled", "wall/kern", "model/kern", spread ? String.format(Locale.ROOT, " %25s", "kernel spread") : "");
         final Set<String> labels = new java.util.LinkedHashSet<>(kernel.keySet());
         labels.addAll(ours.keySet());
         for (String label : labels) {
             final Long k = kernel.get(label);
             final long[] o = ours.get(label);
-            ctx.out.printf(Locale.ROOT, "%-40s %15s %15s %15s %11s %11s%n", label,
+            ctx.out.printf(Locale.ROOT, "%-40s %15s %15s %15s %11s %11s%s%n", label,
                     k == null ? "-" : Formats.kernelSeconds(k),
                     o == null ? "-" : Formats.kernelSeconds(o[0]),
                     o == null ? "-" : Formats.kernelSeconds(o[1]),
-                    ratio(o == null ? -1 : o[0], k), ratio(o == null ? -1 : o[1], k));
+                    ratio(o == null ? -1 : o[0], k), ratio(o == null ? -1 : o[1], k),
+                    spread ? String.format(Locale.ROOT, " %25s", spreadOf(kernelRuns, label)) : "");
         }
+    }
+
+    /** "min - max" of {@code label} over the kernel's runs, or "-". */
+    static String spreadOf(List<Map<String, Long>> runs, String label) {
+        final List<Long> v = valuesOf(runs, label);
+        if (v.isEmpty()) {
+            return "-";
+        }
+        return Formats.kernelSeconds(v.get(0)) + " - " + Formats.kernelSeconds(v.get(v.size() - 1));
     }
 
     private static String ratio(long ours, Long kernel) {
@@ -197,7 +250,7 @@ final class BesideKernel {
     }
 
     private void printJson(Map<String, String> host, List<String> command, long kernelWall, Map<String, Long> kernel,
-            Map<String, long[]> ours, RunResult r) throws IOException {
+            List<Map<String, Long>> kernelRuns, Map<String, long[]> ours, RunResult r) throws IOException {
         final Map<String, Object> root = new LinkedHashMap<>();
         root.put("format", "tdpmmu-beside-kernel/1");
         root.put("host", host);
@@ -205,6 +258,10 @@ final class BesideKernel {
         k.put("command", command);
         k.put("wallNs", kernelWall);
         k.put("linesNs", kernel);
+        k.put("runs", kernelRuns.size());
+        if (kernelRuns.size() > 1) {
+            k.put("runsLinesNs", kernelRuns);
+        }
         root.put("kernel", k);
         final Map<String, Object> t = new LinkedHashMap<>();
         final Map<String, Object> lines = new LinkedHashMap<>();

@@ -166,4 +166,18 @@ class KvmCheckCommandTest {
         assertEquals(500_000_000L, m.get("Get dirty log over 2 iterations"));
         assertEquals(3, m.size());
     }
+
+    @Test
+    void repeatedKernelRunsGiveEachLineItsMedianAndSpread() {
+        // --repeat 3 beside the kernel: the kernel test runs three times too, each line its median
+        final List<Map<String, Long>> runs = List.of(
+                Map.of("Populate memory time", 3L, "Iteration 1 dirty memory time", 10L),
+                Map.of("Populate memory time", 1L),
+                Map.of("Populate memory time", 2L, "Iteration 1 dirty memory time", 30L));
+        final Map<String, Long> m = BesideKernel.medians(runs);
+        assertEquals(2L, m.get("Populate memory time"));
+        assertEquals(10L, m.get("Iteration 1 dirty memory time"), "the lower middle of the two runs that have it");
+        assertEquals("0.000000001s - 0.000000003s", BesideKernel.spreadOf(runs, "Populate memory time"));
+        assertEquals("-", BesideKernel.spreadOf(runs, "Disabling dirty logging time"));
+    }
 }
