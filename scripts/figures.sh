@@ -82,15 +82,19 @@ run_tool() {
     if ! /usr/bin/time -v -o "$OUT/$name.time" nice -n 10 ./tdpmmu "$tool" "$@" "${extra[@]}" >"$OUT/$name.$ext" 2>"$OUT/$name.err"; then
         echo "figures.sh: run $name failed; see $OUT/$name.err" >&2; tail -5 "$OUT/$name.err" >&2; exit 1
     fi
+    write_meta "$name" "$*" "$before" "$t0"
+    progress "run $name: done in $(meta "$name" wall_s) s, peak RSS $(( $(meta "$name" rss_kb) / 1024 )) MiB, load $(meta "$name" load_before) -> $(meta "$name" load_after)"
+}
+# write_meta NAME FLAGS LOAD-BEFORE T0: RUN.meta of a run that started at T0 and just ended.
+write_meta() {
     local t1; t1=$(date +%s.%N)
     {
-        echo "flags=$*"
-        echo "load_before=$before"
+        echo "flags=$2"
+        echo "load_before=$3"
         echo "load_after=$(load1)"
-        echo "wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
-        echo "rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/$name.time")"
-    } >"$OUT/$name.meta"
-    progress "run $name: done in $(meta "$name" wall_s) s, peak RSS $(( $(meta "$name" rss_kb) / 1024 )) MiB, load $(meta "$name" load_before) -> $(meta "$name" load_after)"
+        echo "wall_s=$(awk -v a="$4" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+        echo "rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/$1.time")"
+    } >"$OUT/$1.meta"
 }
 # run NAME FLAGS...: one full-size tdpmmu perf run (JSON).
 run() { run_tool perf "$@"; }
@@ -513,14 +517,7 @@ fig_root-reload-2024() {
         /usr/bin/time -v -o "$OUT/$name.time" nice -n 10 java -ea --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED \
             -cp "$BENCH_JAR" org.tdpmmu.benchmarks.RootReloadFigures --tsv "$ROOT_RELOAD_RUNS" >"$OUT/$name.tsv" 2>"$OUT/$name.err" \
             || { echo "figures.sh: run $name failed; see $OUT/$name.err" >&2; tail -5 "$OUT/$name.err" >&2; exit 1; }
-        local t1; t1=$(date +%s.%N)
-        {
-            echo "flags=RootReloadFigures --tsv $ROOT_RELOAD_RUNS"
-            echo "load_before=$before"
-            echo "load_after=$(load1)"
-            echo "wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
-            echo "rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/$name.time")"
-        } >"$OUT/$name.meta"
+        write_meta "$name" "RootReloadFigures --tsv $ROOT_RELOAD_RUNS" "$before" "$t0"
         progress "run $name: done in $(meta "$name" wall_s) s, load $(meta "$name" load_before) -> $(meta "$name" load_after)"
     fi
     local costs; costs=$(grep '^costs' "$OUT/$name.tsv")
