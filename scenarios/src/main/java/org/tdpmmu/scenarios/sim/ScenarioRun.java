@@ -223,7 +223,7 @@ final class ScenarioRun implements AutoCloseable
                 slots[i] = vm.addMemslot(s.baseGfn(), s.pages(), coreBacking(s));
             }
             // KVM_CAP_DISABLE_QUIRKS2 before any vCPU runs, as a VMM sets it.
-            vm.memoryRegions().setSlotZapAll(scenario.vm().slotZapAll());
+            vm.memoryRegions().setSlotZapAll(scenario.vm().slotZapAllQuirk());
         }
         catch (final ResourceExhaustedException e)
         {

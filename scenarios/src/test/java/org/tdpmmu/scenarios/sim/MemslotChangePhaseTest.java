@@ -83,7 +83,7 @@ class MemslotChangePhaseTest
     void theQuirkDefaultsOnAndARecreateIsResolved()
     {
         final Scenario s = ScenarioLoader.parse(yaml(true, CHANGES).replace("  slotZapAllQuirk: true\n", ""), "c.yaml");
-        assertTrue(s.vm().slotZapAll(), "the kernel's default: quirk on");
+        assertTrue(s.vm().slotZapAllQuirk(), "the kernel's default: quirk on");
         final Phase.MemslotChange m = (Phase.MemslotChange)s.phases().get(1);
         final Phase.MemslotChange.Change recreate = m.changes().get(5);
         assertEquals(0x200400, recreate.baseGfn(), "recreated where it was deleted");
