@@ -13,7 +13,8 @@ import org.tdpmmu.core.Vm;
 import org.tdpmmu.core.VmConfig;
 
 /**
- * N vCPUs reloading their roots at once after a fast invalidation (issue 17, BENCHMARKS.md "Roots"):
+ * N vCPUs reloading their roots at once after a fast invalidation (issue 17; FIGURES.md's root-reload-2024, from
+ * {@code scripts/figures.sh}, which runs it with {@code --tsv}):
  * every vCPU has loaded the VM's root, {@code TdpMmu.zapAllFast()} invalidates and zaps it, then
  * all N vCPU threads are released together and each enters the guest, which drops the invalid root
  * and loads the valid one (the first allocates it). Measured, per run: the wall time from the
@@ -49,7 +50,9 @@ public final class RootReloadFigures
 
     public static void main(final String[] args) throws Exception
     {
-        final int runs = args.length > 0 ? Integer.parseInt(args[0]) : 15;
+        // --tsv: one tab-separated line per N, in ns, for scripts/figures.sh (root-reload-2024).
+        final boolean tsv = args.length > 0 && args[0].equals("--tsv");
+        final int runs = args.length > (tsv ? 1 : 0) ? Integer.parseInt(args[tsv ? 1 : 0]) : 15;
         if (runs < 1 || runs > 1000)
         {
             System.err.println("RootReloadFigures: runs=" + runs + " is out of range 1..1000");
@@ -57,6 +60,18 @@ public final class RootReloadFigures
         }
         final long[] writeCost = singleThreadCosts(true);
         final long[] readCost = singleThreadCosts(false);
+        if (tsv)
+        {
+            System.out.println("costs\t" + writeCost[0] + "\t" + writeCost[1] + "\t" + readCost[0] + "\t" + readCost[1]);
+            for (final int n : VCPUS)
+            {
+                final Burst w = burst(n, true, runs);
+                final Burst r = burst(n, false, runs);
+                System.out.println(n + "\t" + w.wallNanos() + "\t" + r.wallNanos() + "\t" + w.worstVcpuNanos() + "\t" +
+                    r.worstVcpuNanos() + "\t" + modeledWrite(writeCost, n) + "\t" + modeledRead(readCost, n));
+            }
+            return;
+        }
         System.out.println("single-thread costs (ns, median of 2000): write lock: reload " + writeCost[0] + ", alloc " +
             writeCost[1] + "; read lock: reload " + readCost[0] + ", alloc " + readCost[1]);
         System.out.println();
@@ -69,13 +84,25 @@ public final class RootReloadFigures
             final Burst r = burst(n, false, runs);
             // The allocating reload first; before 6.9 the other n - 1 follow it one by one, from 6.9
             // they overlap it and the last finishes one reuse after it.
-            final long mw = writeCost[1] + (n - 1) * writeCost[0];
-            final long mr = readCost[1] + (n > 1 ? readCost[0] : 0);
+            final long mw = modeledWrite(writeCost, n);
+            final long mr = modeledRead(readCost, n);
             System.out.println("| " + n + " | " + us(w.wallNanos()) + " | " + us(r.wallNanos()) + " | " +
                 ratio(w.wallNanos(), r.wallNanos()) + " | " + us(w.worstVcpuNanos()) + " | " + us(r.worstVcpuNanos()) +
                 " | " + ratio(w.worstVcpuNanos(), r.worstVcpuNanos()) + " | " + us(mw) + " | " + us(mr) + " | " +
                 ratio(mw, mr) + " |");
         }
+    }
+
+    /** Before 6.9: the last of n vCPUs waits for every other one's write-locked reload. */
+    private static long modeledWrite(final long[] cost, final int n)
+    {
+        return cost[1] + (n - 1) * cost[0];
+    }
+
+    /** From 6.9: the reloads overlap; the last finishes one reuse after the allocation. */
+    private static long modeledRead(final long[] cost, final int n)
+    {
+        return cost[1] + (n > 1 ? cost[0] : 0);
     }
 
     private static String us(final long nanos)

@@ -2,6 +2,7 @@ package org.tdpmmu.scenarios.cli;
 
 import java.util.concurrent.Callable;
 import org.tdpmmu.core.Memslots;
+import org.tdpmmu.scenarios.sim.MemslotMapRwTests;
 import org.tdpmmu.scenarios.sim.MemslotTests;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -9,16 +10,16 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code tdpmmu memslot-perf-test}: the move tests of the kernel's memslot_perf_test (6.12) on the
- * model, with its flags ({@code -v -d -q -s -f -e -l -r}) and its lines. Tests 0-2 and 5 (map,
- * unmap, unmap chunked, RW) time host page unmapping and guest RW, not memslot changes, and are
- * refused as not modelled; the default range is therefore 3..4.
+ * {@code tdpmmu memslot-perf-test}: the kernel's memslot_perf_test (6.12) on the model, every test
+ * 0..5 (map, unmap, unmap chunked, move active area, move inactive area, RW), with its flags
+ * ({@code -v -d -q -s -f -e -l -r}), its defaults ({@code -f 0 -e 5 -s -1 -l 5 -r 1}) and its
+ * lines. The move tests are {@link MemslotTests#perfMove}, the others {@link MemslotMapRwTests}.
  */
 @Command(name = "memslot-perf-test", mixinStandardHelpOptions = true,
-        description = "The move tests of the kernel's memslot_perf_test on the model (3: move active area, 4: move "
-                + "inactive area): 512 MiB in up to 32763 memslots, one vCPU writing a 192 KiB area while the host "
-                + "moves the last slot away and back; the kernel test's timing lines, then every safety check. "
-                + "Exit 1 on any violation.")
+        description = "The kernel's memslot_perf_test on the model: 0 map, 1 unmap, 2 unmap chunked (the host "
+                + "unmapping guest memory while the vCPU maps it), 3 move active area, 4 move inactive area (the host "
+                + "moving the last slot), 5 RW (guest and host reading each other's writes), in up to 32763 "
+                + "memslots; the kernel test's timing lines, then every safety check. Exit 1 on any violation.")
 final class MemslotPerfCommand implements Callable<Integer> {
 
     private final CliContext ctx;
@@ -29,8 +30,8 @@ final class MemslotPerfCommand implements Callable<Integer> {
     @Option(names = "-v", description = "Verbose mode (the kernel test's slot and launch lines).")
     boolean verbose;
 
-    @Option(names = "-d", description = "Extra debug checks: the safety checks run after every run (they always run "
-            + "here; accepted for the kernel test's command lines).")
+    @Option(names = "-d", description = "Extra debug checks: the map and unmap tests check the guest's values before "
+            + "each unmap (the safety checks run after every run anyway).")
     boolean debug;
 
     @Option(names = "-q", description = "Disable the memslot zap quirk during memslot move.")
@@ -41,12 +42,12 @@ final class MemslotPerfCommand implements Callable<Integer> {
                     + ", KVM_USER_MEM_SLOTS less the kernel test's slot 0) (default: ${DEFAULT-VALUE}).")
     int slots;
 
-    @Option(names = "-f", paramLabel = "N", defaultValue = "3",
-            description = "First test to run (modelled: 3, 4) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "-f", paramLabel = "N", defaultValue = "0",
+            description = "First test to run, 0..5 (default: ${DEFAULT-VALUE}).")
     int first;
 
-    @Option(names = "-e", paramLabel = "N", defaultValue = "4",
-            description = "Last test to run (modelled: 3, 4) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "-e", paramLabel = "N", defaultValue = "5",
+            description = "Last test to run, 0..5 (default: ${DEFAULT-VALUE}).")
     int last;
 
     @Option(names = "-l", paramLabel = "SECONDS", defaultValue = "5",
@@ -66,14 +67,10 @@ final class MemslotPerfCommand implements Callable<Integer> {
                 "-s: slot count cap must be larger than 1 and below " + Memslots.USER_MEM_SLOTS + ", or -1 for no cap");
         check(first >= 0 && first <= 5 && last >= 0 && last <= 5, "-f/-e: test numbers are 0..5");
         check(first <= last, "-f/-e: first test to run cannot be greater than the last test to run");
-        for (int t = first; t <= last; t++) {
-            check(t >= MemslotTests.FIRST_MOVE_TEST && t <= MemslotTests.LAST_MOVE_TEST,
-                    "-f/-e: test " + t + " (" + MemslotTests.perfTestName(t) + ") is not modelled by tdpmmu: only the "
-                            + "memslot move tests 3 and 4 are");
-        }
         check(seconds > 0, "-l: test length must be positive (" + seconds + ")");
         check(runs > 0, "-r: runs must be positive (" + runs + ")");
-        int nslots = slots == -1 ? Memslots.USER_MEM_SLOTS - 1 : slots;
+        // kernel: the cap counts slot 0, which the test keeps for its code.
+        int nslots = slots == -1 ? Memslots.USER_MEM_SLOTS - 1 : Math.min(slots, Memslots.USER_MEM_SLOTS) - 1;
         long violations = 0;
         long bestSetup = 0;
         for (int t = first; t <= last; t++) {
@@ -86,10 +83,14 @@ final class MemslotPerfCommand implements Callable<Integer> {
             long bestLoops = 0;
             for (int run = 0; run < runs; run++) {
                 long[] max = new long[1];
-                MemslotTests.PerfRun r = MemslotTests.perfMove(t == MemslotTests.FIRST_MOVE_TEST, nslots, seconds,
-                        disableQuirk, verbose, max, ctx.out);
+                MemslotTests.PerfRun r = MemslotMapRwTests.covers(t)
+                        ? MemslotMapRwTests.run(t, nslots, seconds, debug, verbose, max, ctx.out)
+                        : MemslotTests.perfMove(t == MemslotTests.FIRST_MOVE_TEST, nslots, seconds, disableQuirk, verbose,
+                                max, ctx.out);
                 if (r == null) {
-                    ctx.out.println("Memslot count may be too high for this test, try adjusting the cap");
+                    ctx.out.println(max[0] != 0
+                            ? "Memslot count too high for this test, decrease the cap (max is " + max[0] + ")"
+                            : "Memslot count may be too high for this test, try adjusting the cap");
                     break;
                 }
                 ctx.out.println("Test took " + MemslotTests.seconds(r.setupNanos()) + " for slot setup + "
@@ -100,8 +101,10 @@ final class MemslotPerfCommand implements Callable<Integer> {
                     ctx.err.println("VIOLATION " + v);
                 }
                 violations += r.result().violations().size();
-                // The move tests use the whole test area, so their setup times rank (the kernel's rule).
-                bestSetup = bestSetup == 0 ? r.setupNanos() : Math.min(bestSetup, r.setupNanos());
+                // Only the tests on the whole test area rank their setup times (the kernel's rule).
+                if (MemslotMapRwTests.ranksSetup(t)) {
+                    bestSetup = bestSetup == 0 ? r.setupNanos() : Math.min(bestSetup, r.setupNanos());
+                }
                 if (r.loops() == 0) {
                     ctx.out.println("No full loops done - too short test time or system too loaded?");
                     continue;

@@ -57,10 +57,17 @@ public final class ScenarioLoader {
     private static final String[] VM_FIELDS = {"vcpus", "memoryPerVcpu", "memslots", "backing", "rootLevel",
             "slotBaseGfn", "slots", "overlapVcpuMemory", "locklessAging",
             // kernel eras: the preset, then the switches it sets (explicit ones override it)
-            "kernel", "suppressVeNonPresent", "spteNeedsAtomicUpdate", "retryBeforeMmuLock", "eagerPageSplit"};
+            "kernel", "suppressVeNonPresent", "spteNeedsAtomicUpdate", "retryBeforeMmuLock", "eagerPageSplit",
+            // the VMM's choice for memslot deletes and moves (KVM_CAP_DISABLE_QUIRKS2)
+            "slotZapAllQuirk"};
     private static final String[] SLOT_FIELDS = {"size", "pages", "backing", "baseGfn"};
     private static final String[] PASS_FIELDS = {"iterations", "writePercent", "pattern", "zipfExponent", "seed", "harvest"};
     private static final String[] SECOND_PASS_FIELDS = {"writePercent", "pattern", "zipfExponent", "seed"};
+    private static final String[] MEMSLOT_CHANGE_FIELDS = {"changes", "writePercent", "pattern", "zipfExponent", "seed",
+            "delayMicros"};
+    private static final String[] CHANGE_FIELDS = {"op", "slot", "baseGfn", "pages", "size", "backing", "dirtyLogging"};
+    /** The last slot id a memslotChange may use: the memslot host event has the one above (32763). */
+    static final int MAX_CHANGE_SLOT = org.tdpmmu.core.Memslots.USER_MEM_SLOTS - 2;
     private static final String[] HOST_FIELDS = {"kind", "during", "ratePerSecond", "pagesPerEvent", "seed"};
 
     private final String file;
@@ -121,6 +128,7 @@ public final class ScenarioLoader {
                 f.missing(root, "", "phases", "a list of phases: " + String.join(", ", Phase.YAML_NAMES)));
         List<Phase> phases = new PhaseReader(f, presetStrategy(kernelRelease(vmMap)))
                 .read(f.list(phasesEntry.value(), "phases"));
+        phases = new MemslotChanges(f, vm).resolve(phases);
         List<HostEvent> host = host(root, phases, vm);
         Scenario scenario = new Scenario(name, description, vm, costs, phases, host, file);
         long steps = scenario.stepCount();
@@ -182,7 +190,8 @@ public final class ScenarioLoader {
                 f.bool(vm, "vm", "retryBeforeMmuLock", preset.retryBeforeMmuLock()),
                 f.bool(vm, "vm", "eagerPageSplit", preset.eagerPageSplit()));
         return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false),
-                f.bool(vm, "vm", "locklessAging", preset.locklessAging()), kernel);
+                f.bool(vm, "vm", "locklessAging", preset.locklessAging()), kernel,
+                f.bool(vm, "vm", "slotZapAllQuirk", true));
     }
 
     /** {@code vm.kernel}: a preset release, or the newest when absent; an unknown one lists the known. */
@@ -534,24 +543,101 @@ public final class ScenarioLoader {
                     return new Phase.DisableDirtyLogging(
                             f.enumValue(m, p, "strategy", RecoveryStrategy.class, defaultStrategy),
                             f.bool(m, p, "vcpusRunning", false));
-                case "secondPass": {
+                case "secondPass":
                     f.allowOnly(m, p, SECOND_PASS_FIELDS);
-                    int write = f.int32(m, p, "writePercent", 0, 100, 0);
-                    AccessPattern pattern = f.enumValue(m, p, "pattern", AccessPattern.class, AccessPattern.SEQUENTIAL);
-                    double zipf = zipf(m, p, pattern);
-                    long seed = f.integer(m, p, "seed", 0, Long.MAX_VALUE, 1L);
-                    return new Phase.SecondPass(write, pattern, zipf, seed);
-                }
+                    return workload(m, p, 0);
                 case "age":
                     f.allowOnly(m, p, "flush", "pagesPerCall");
                     return new Phase.Age(f.bool(m, p, "flush", false),
                             f.integer(m, p, "pagesPerCall", 1, 1L << 30, DEFAULT_AGE_PAGES_PER_CALL));
+                case "memslotChange": {
+                    f.allowOnly(m, p, MEMSLOT_CHANGE_FIELDS);
+                    Phase.SecondPass w = workload(m, p, 100);
+                    long delay = f.integer(m, p, "delayMicros", 0, 10_000_000, 0L);
+                    YamlNode.Entry ce = f.entry(m, "changes").orElseThrow(() -> f.missing(m, p, "changes",
+                            "a list of changes such as { op: create, slot: 10, baseGfn: 0x200000, pages: 512 }"));
+                    YamlNode.ListNode list = f.list(ce.value(), p + ".changes");
+                    if (list.items().isEmpty()) {
+                        throw f.error(ce.keyLine(), p + ".changes", "must list at least one change");
+                    }
+                    List<Phase.MemslotChange.Change> changes = new ArrayList<>();
+                    for (int i = 0; i < list.items().size(); i++) {
+                        changes.add(memslotChange(f.map(list.items().get(i), p + ".changes[" + i + "]"),
+                                p + ".changes[" + i + "]"));
+                    }
+                    return new Phase.MemslotChange(changes, w.writePercent(), w.pattern(), w.zipfExponent(), w.seed(), delay);
+                }
                 case "teardown":
                     f.allowOnly(m, p);
                     return new Phase.Teardown();
                 default:
                     throw new IllegalStateException(r.kind());
             }
+        }
+
+        /** A pass's workload fields ({@code writePercent}, {@code pattern}, {@code zipfExponent}, {@code seed}). */
+        private Phase.SecondPass workload(YamlNode.MapNode m, String p, int defaultWrite) {
+            int write = f.int32(m, p, "writePercent", 0, 100, defaultWrite);
+            AccessPattern pattern = f.enumValue(m, p, "pattern", AccessPattern.class, AccessPattern.SEQUENTIAL);
+            double zipf = zipf(m, p, pattern);
+            long seed = f.integer(m, p, "seed", 0, Long.MAX_VALUE, 1L);
+            return new Phase.SecondPass(write, pattern, zipf, seed);
+        }
+
+        /** One entry of a memslotChange's {@code changes}: its fields, each only where its op takes it. */
+        private Phase.MemslotChange.Change memslotChange(YamlNode.MapNode m, String p) {
+            f.allowOnly(m, p, CHANGE_FIELDS);
+            Phase.MemslotChange.Op op = f.enumValue(m, p, "op", Phase.MemslotChange.Op.class, null);
+            int slot = f.int32(m, p, "slot", 0, MAX_CHANGE_SLOT, null);
+            boolean place = op == Phase.MemslotChange.Op.CREATE || op == Phase.MemslotChange.Op.MOVE;
+            for (String field : new String[] {"baseGfn", "pages", "size", "backing", "dirtyLogging"}) {
+                boolean takes = switch (field) {
+                    case "baseGfn" -> place;
+                    case "pages", "size", "backing" -> op == Phase.MemslotChange.Op.CREATE;
+                    default -> op == Phase.MemslotChange.Op.FLAGS;
+                };
+                if (!takes && f.entry(m, field).isPresent()) {
+                    throw f.error(f.lineOf(m, field), p + "." + field, "not taken by op " + op.yamlName()
+                            + " (create: slot, baseGfn, pages or size, backing; move: slot, baseGfn; flags: slot, "
+                            + "dirtyLogging; delete, recreate: slot)");
+                }
+            }
+            long base = place ? f.integer(m, p, "baseGfn", 0, Long.MAX_VALUE, null) : 0;
+            long pages = 0;
+            Backing backing = null;
+            if (op == Phase.MemslotChange.Op.CREATE) {
+                backing = f.enumValue(m, p, "backing", Backing.class, Backing.ANONYMOUS);
+                Long size = f.size(m, p, "size");
+                boolean hasPages = f.entry(m, "pages").isPresent();
+                if (size != null && hasPages) {
+                    throw f.error(f.lineOf(m, "pages"), p + ".pages", "give either size or pages, not both");
+                }
+                String field = p + (hasPages ? ".pages" : ".size");
+                if (hasPages) {
+                    pages = f.integer(m, p, "pages", 1, SlotConfig.MAX_PAGES, null);
+                } else if (size != null) {
+                    if (size <= 0 || size % Sizes.KIB_4 != 0 || size / Sizes.KIB_4 > SlotConfig.MAX_PAGES) {
+                        throw f.error(f.lineOf(m, "size"), field, size + " bytes is not a positive multiple of 4 KiB "
+                                + "of at most " + SlotConfig.MAX_PAGES_TEXT + " (KVM_SET_USER_MEMORY_REGION: -EINVAL)");
+                    }
+                    pages = size / Sizes.KIB_4;
+                } else {
+                    throw f.error(m.line(), p, "missing pages (4 KiB pages) or size for op create");
+                }
+                if (pages % backing.pageFrames() != 0) {
+                    throw f.error(f.lineOf(m, hasPages ? "pages" : "size"), field, Sizes.human(pages * Sizes.KIB_4)
+                            + " is not a multiple of the " + backing.yamlName() + " page size ("
+                            + Sizes.human(backing.pageSize()) + ")");
+                }
+            }
+            boolean log = op == Phase.MemslotChange.Op.FLAGS
+                    && f.entry(m, "dirtyLogging").isEmpty()
+                    ? missingDirtyLogging(m, p) : f.bool(m, p, "dirtyLogging", false);
+            return new Phase.MemslotChange.Change(op, slot, base, pages, backing, log, m.line(), p);
+        }
+
+        private boolean missingDirtyLogging(YamlNode.MapNode m, String p) {
+            throw f.missing(m, p, "dirtyLogging", "true (set KVM_MEM_LOG_DIRTY_PAGES) or false (clear it)");
         }
 
         /** {@code ringEntries}: only with ring tracking, a size the kernel accepts (default {@value #DEFAULT_RING_ENTRIES}). */

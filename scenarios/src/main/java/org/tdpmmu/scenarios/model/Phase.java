@@ -1,5 +1,6 @@
 package org.tdpmmu.scenarios.model;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -7,14 +8,15 @@ import java.util.Objects;
  * (see {@link Scenario#steps()}); engines execute steps, not phases.
  */
 public sealed interface Phase permits Phase.Populate, Phase.EnableDirtyLogging, Phase.DirtyPass,
-        Phase.Harvest, Phase.DisableDirtyLogging, Phase.SecondPass, Phase.Age, Phase.Teardown {
+        Phase.Harvest, Phase.DisableDirtyLogging, Phase.SecondPass, Phase.Age, Phase.Teardown,
+        Phase.MemslotChange {
 
     /** The key that introduces this phase in a scenario file ({@code dirtyPass}, ...). */
     String yamlName();
 
     /** Every phase key, in the order phases usually appear. */
     String[] YAML_NAMES = {"populate", "enableDirtyLogging", "dirtyPass", "harvest",
-            "disableDirtyLogging", "secondPass", "age", "teardown"};
+            "disableDirtyLogging", "secondPass", "age", "memslotChange", "teardown"};
 
     /**
      * Every vCPU writes each page of its own region once, faulting the memory in
@@ -174,6 +176,79 @@ public sealed interface Phase permits Phase.Populate, Phase.EnableDirtyLogging, 
         @Override
         public String yamlName() {
             return "age";
+        }
+    }
+
+    /**
+     * KVM_SET_USER_MEMORY_REGION requests applied in order by the VMM's thread while every vCPU
+     * makes passes over its own region ({@code writePercent}, {@code pattern}, {@code seed} as a
+     * second pass has them): at least one pass each, and more until the last change returned.
+     * Each change is one {@code org.tdpmmu.core.KvmSetMemoryRegion} call, on a slot of the
+     * phase's own (never one of {@code vm}'s, which the workload uses). The loader replays the
+     * whole scenario's changes against the slots as they will be and refuses, with the line and
+     * field, every request KVM would refuse, so none fails at run time.
+     *
+     * @param changes      at least one, in order
+     * @param delayMicros  pause before each change, in microseconds (memslot_modification_stress_test -d)
+     */
+    record MemslotChange(List<Change> changes, int writePercent, AccessPattern pattern, double zipfExponent,
+                         long seed, long delayMicros) implements Phase {
+        public MemslotChange {
+            changes = List.copyOf(changes);
+            Objects.requireNonNull(pattern, "pattern");
+            if (changes.isEmpty() || writePercent < 0 || writePercent > 100 || delayMicros < 0) {
+                throw new IllegalArgumentException(changes.size() + " changes, writePercent " + writePercent
+                        + ", delayMicros " + delayMicros);
+            }
+        }
+
+        @Override
+        public String yamlName() {
+            return "memslotChange";
+        }
+
+        /** What one request does (kernel: enum kvm_mr_change, plus recreate). */
+        public enum Op implements YamlNamed {
+            /** KVM_MR_CREATE: a new slot at {@code baseGfn} of {@code pages}, logging off. */
+            CREATE("create"),
+            /** KVM_MR_DELETE: memory_size 0. */
+            DELETE("delete"),
+            /** KVM_MR_MOVE: the slot at a new {@code baseGfn}, size, backing and flags kept. */
+            MOVE("move"),
+            /** KVM_MR_CREATE of a slot deleted earlier, where and as it was when deleted. */
+            RECREATE("recreate"),
+            /** KVM_MR_FLAGS_ONLY: KVM_MEM_LOG_DIRTY_PAGES set or cleared ({@code dirtyLogging}). */
+            FLAGS("flags");
+
+            private final String yamlName;
+
+            Op(String yamlName) {
+                this.yamlName = yamlName;
+            }
+
+            @Override
+            public String yamlName() {
+                return yamlName;
+            }
+        }
+
+        /**
+         * One request, resolved by the loader: for a recreate or a move the slot's size and
+         * backing are filled in, for a recreate its base gfn too.
+         *
+         * @param line the line of the file that wrote it, and {@code path} its field path, for messages
+         */
+        public record Change(Op op, int slot, long baseGfn, long pages, Backing backing, boolean dirtyLogging,
+                             int line, String path) {
+            public Change {
+                Objects.requireNonNull(op, "op");
+                Objects.requireNonNull(path, "path");
+            }
+
+            /** This change with the slot's place, size and backing filled in. */
+            public Change resolved(long base, long npages, Backing b) {
+                return new Change(op, slot, base, npages, b, dirtyLogging, line, path);
+            }
         }
     }
 

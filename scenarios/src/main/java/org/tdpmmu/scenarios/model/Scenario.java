@@ -126,6 +126,8 @@ public record Scenario(String name, String description, VmConfig vm, CostModel c
             return StepKind.SECOND_PASS;
         } else if (phase instanceof Phase.Age) {
             return StepKind.AGE;
+        } else if (phase instanceof Phase.MemslotChange) {
+            return StepKind.MEMSLOT_CHANGE;
         } else if (phase instanceof Phase.Teardown) {
             return StepKind.TEARDOWN;
         }
@@ -139,9 +141,28 @@ public record Scenario(String name, String description, VmConfig vm, CostModel c
             case DISABLE_DIRTY_LOGGING -> "disable-dirty-logging";
             case SECOND_PASS -> "second-pass";
             case AGE -> "age";
+            case MEMSLOT_CHANGE -> "memslot-change";
             case TEARDOWN -> "teardown";
             default -> throw new IllegalStateException(kind.name());
         };
+    }
+
+    /**
+     * The first gfn above every slot a {@code memslotChange} phase places (0 without one), so the
+     * {@code memslot} host event's own slot goes above them.
+     */
+    public long memslotChangeEndGfn() {
+        long end = 0;
+        for (Phase p : phases) {
+            if (p instanceof Phase.MemslotChange m) {
+                for (Phase.MemslotChange.Change c : m.changes()) {
+                    if (c.op() != Phase.MemslotChange.Op.DELETE && c.op() != Phase.MemslotChange.Op.FLAGS) {
+                        end = Math.max(end, c.baseGfn() + c.pages());
+                    }
+                }
+            }
+        }
+        return end;
     }
 
     /** The recovery strategy of the first disableDirtyLogging phase, if there is one. */

@@ -17,6 +17,8 @@ public enum StepKind {
     SECOND_PASS("secondPass"),
     /** The host ages every slot (mmu_notifier clear_young / clear_flush_young). */
     AGE("age"),
+    /** KVM_SET_USER_MEMORY_REGION requests while the vCPUs make passes. */
+    MEMSLOT_CHANGE("memslotChange"),
     TEARDOWN("teardown");
 
     private final String phaseYamlName;

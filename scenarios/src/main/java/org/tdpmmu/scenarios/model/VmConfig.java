@@ -21,9 +21,13 @@ import java.util.Optional;
  * @param locklessAging host {@code age} events age under RCU alone (6.15+) instead of under mmu_lock held
  *                      for write
  * @param kernel        the other kernel-era switches, resolved from {@code vm.kernel} and the explicit fields
+ * @param slotZapAllQuirk KVM_X86_QUIRK_SLOT_ZAP_ALL on (the kernel's default): a memslot delete or move zaps
+ *                      every SPTE of the VM (kvm_mmu_zap_all_fast); {@code false}, as a VMM that disables the
+ *                      quirk with KVM_CAP_DISABLE_QUIRKS2 (6.12+), zaps only the slot's range. Not a kernel-era
+ *                      switch: the VMM chooses it, so no preset sets it.
  */
 public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory,
-                       boolean locklessAging, KernelSwitches kernel) {
+                       boolean locklessAging, KernelSwitches kernel, boolean slotZapAllQuirk) {
 
     /** The default base gfn of the first slot: 0x100000, i.e. guest physical 4 GiB (1 GiB aligned). */
     public static final long DEFAULT_SLOT_BASE_GFN = 0x100000L;
@@ -36,6 +40,12 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
             throw new IllegalArgumentException("bad VM: " + vcpus + " vCPUs x " + memoryPerVcpu
                     + " bytes, root level " + rootLevel + ", " + slots.size() + " slots");
         }
+    }
+
+    /** With the zap-all quirk on, as the kernel has it by default. */
+    public VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory,
+                    boolean locklessAging, KernelSwitches kernel) {
+        this(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, kernel, true);
     }
 
     /** Each vCPU on its own region (memstress's default). */
@@ -56,17 +66,22 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
 
     /** This VM with every vCPU touching all of the test memory ({@code true}) or only its own region. */
     public VmConfig withOverlapVcpuMemory(boolean overlap) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap, locklessAging, kernel);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap, locklessAging, kernel, slotZapAllQuirk);
     }
 
     /** This VM with aging under RCU alone ({@code true}, 6.15+) or under mmu_lock held for write. */
     public VmConfig withLocklessAging(boolean lockless) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, lockless, kernel);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, lockless, kernel, slotZapAllQuirk);
     }
 
     /** This VM with the kernel-era switches {@code switches}. */
     public VmConfig withKernel(KernelSwitches switches) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, switches);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, switches, slotZapAllQuirk);
+    }
+
+    /** This VM with KVM_X86_QUIRK_SLOT_ZAP_ALL on ({@code true}, the default) or disabled. */
+    public VmConfig withSlotZapAllQuirk(boolean zapAll) {
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, kernel, zapAll);
     }
 
     /** The 4 KiB guest frames one vCPU touches in a pass: its own region, or all of them when overlapping. */

@@ -196,6 +196,8 @@ public final class Provenance {
                 m.put("phases[" + i + "].dirtyPass.seed", d.seed());
             } else if (p instanceof Phase.SecondPass d) {
                 m.put("phases[" + i + "].secondPass.seed", d.seed());
+            } else if (p instanceof Phase.MemslotChange d) {
+                m.put("phases[" + i + "].memslotChange.seed", d.seed());
             }
         }
         for (int i = 0; i < s.host().size(); i++) {

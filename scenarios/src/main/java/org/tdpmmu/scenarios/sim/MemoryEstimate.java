@@ -197,7 +197,7 @@ public final class MemoryEstimate
             else
             {
                 steps = add(steps, 1);
-                if (p instanceof Phase.Populate || p instanceof Phase.SecondPass)
+                if (p instanceof Phase.Populate || p instanceof Phase.SecondPass || p instanceof Phase.MemslotChange)
                 {
                     vcpuSteps = add(vcpuSteps, 1);
                     accesses = add(accesses, perPass);
@@ -252,6 +252,22 @@ public final class MemoryEstimate
             final long unit = hostPageFrames(slot);
             biggest = Math.max(biggest, unit);
             frames = add(frames, mul(ceilDiv(add(slot.pages(), unit), unit) + 1, unit));
+        }
+        for (final Phase p : s.phases())
+        {
+            if (p instanceof Phase.MemslotChange m)
+            {
+                // Every slot a change creates, as if all were live at once: an upper bound.
+                for (final Phase.MemslotChange.Change c : m.changes())
+                {
+                    if (c.op() == Phase.MemslotChange.Op.CREATE || c.op() == Phase.MemslotChange.Op.RECREATE)
+                    {
+                        final long unit = c.backing().pageFrames();
+                        frames = add(frames, mul(ceilDiv(add(c.pages(), unit), unit) + 1, unit));
+                        biggest = Math.max(biggest, unit);
+                    }
+                }
+            }
         }
         long migrate = 0;
         for (final HostEvent e : s.host())

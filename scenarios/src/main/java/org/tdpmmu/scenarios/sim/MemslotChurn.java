@@ -23,10 +23,11 @@ final class MemslotChurn {
     private final long gfnB;
     private int step;
 
-    MemslotChurn(Vm vm, Memslot[] slots, long pages) {
+    /** {@code aboveGfn}: the end of every slot a memslotChange phase places, so the two never meet. */
+    MemslotChurn(Vm vm, Memslot[] slots, long pages, long aboveGfn) {
         this.regions = vm.memoryRegions();
         this.pages = pages;
-        long end = 0;
+        long end = aboveGfn;
         for (Memslot s : slots) {
             end = Math.max(end, s.endGfn());
         }

@@ -52,7 +52,7 @@ public final class MemslotTests {
     public record Result(List<String> violations, List<String> summary) {
     }
 
-    private static VmConfig config(int vcpus, long pages) {
+    static VmConfig config(int vcpus, long pages) {
         int tables = (int) Math.min(Integer.MAX_VALUE, pages / 256 + 1024L + 16L * vcpus);
         return VmConfig.small().withMaxVcpus(Math.max(vcpus, 1)).withTableCapacity(tables)
                 .withHostFrameLimit(pages + 4096).withRcuReclaimer(true);
@@ -136,7 +136,7 @@ public final class MemslotTests {
         }
     }
 
-    /** The first and last test number of memslot_perf_test this model runs (3 and 4: the move tests). */
+    /** memslot_perf_test's move tests, 3 and 4 (the others: {@link MemslotMapRwTests}). */
     public static final int FIRST_MOVE_TEST = 3;
     public static final int LAST_MOVE_TEST = 4;
 
@@ -197,29 +197,19 @@ public final class MemslotTests {
             AtomicBoolean stop = new AtomicBoolean();
             AtomicReference<Throwable> failure = new AtomicReference<>();
             boolean[] landed = new boolean[(int) areaPages];
-            Thread guest = new Thread(() -> {
-                try {
-                    while (!stop.get()) {
-                        for (long g = areaGfn; g < areaGfn + areaPages; g++) {
-                            boolean ok = vcpu.write(g, MEM_TEST_VAL_1);
-                            landed[(int) (g - areaGfn)] |= ok;
-                            // A write to the moved-away half is an MMIO exit, as the kernel test allows.
-                            if (!ok && (!active || g < srcGfn)) {
-                                throw new IllegalStateException("MMIO exit at gfn 0x" + Long.toHexString(g)
-                                        + ", outside the moving slot");
-                            }
+            Thread guest = launch(vcpu, () -> {
+                while (!stop.get()) {
+                    for (long g = areaGfn; g < areaGfn + areaPages; g++) {
+                        boolean ok = vcpu.write(g, MEM_TEST_VAL_1);
+                        landed[(int) (g - areaGfn)] |= ok;
+                        // A write to the moved-away half is an MMIO exit, as the kernel test allows.
+                        if (!ok && (!active || g < srcGfn)) {
+                            throw new IllegalStateException("MMIO exit at gfn 0x" + Long.toHexString(g)
+                                    + ", outside the moving slot");
                         }
                     }
-                } catch (Throwable t) {
-                    failure.compareAndSet(null, t);
-                } finally {
-                    vcpu.exitGuest();
                 }
-            }, "vcpu0");
-            if (verbose) {
-                out.println("Launching the test VM");
-            }
-            guest.start();
+            }, failure, verbose, out);
             long loops = 0;
             long deadline = System.nanoTime() + (long) (seconds * 1e9);
             long l0 = System.nanoTime();
@@ -248,8 +238,29 @@ public final class MemslotTests {
         }
     }
 
+    /**
+     * kernel: launch_vm: the vCPU thread running {@code guest} until it returns or throws (the
+     * first failure kept in {@code failure}), out of guest mode when it ends.
+     */
+    static Thread launch(Vcpu vcpu, Runnable guest, AtomicReference<Throwable> failure, boolean verbose, PrintStream out) {
+        Thread t = new Thread(() -> {
+            try {
+                guest.run();
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+            } finally {
+                vcpu.exitGuest();
+            }
+        }, "vcpu0");
+        if (verbose) {
+            out.println("Launching the test VM");
+        }
+        t.start();
+        return t;
+    }
+
     /** The checks every run ends with, then teardown and the leak check; the counts for the summary. */
-    private static Result finish(Vm vm, List<String> violations, List<String> summary) {
+    static Result finish(Vm vm, List<String> violations, List<String> summary) {
         violations.addAll(SafetyChecks.noStaleTranslation(vm));
         violations.addAll(SafetyChecks.noOversizedMapping(vm));
         violations.addAll(SafetyChecks.noFrozenOrDanglingEntry(vm));

@@ -19,6 +19,7 @@ import org.HdrHistogram.PackedHistogram;
 import org.tdpmmu.core.Backing;
 import org.tdpmmu.core.DirtyLogging;
 import org.tdpmmu.core.FaultInjection;
+import org.tdpmmu.core.KvmSetMemoryRegion;
 import org.tdpmmu.core.Memslot;
 import org.tdpmmu.core.RecoveryStrategy;
 import org.tdpmmu.core.ResourceExhaustedException;
@@ -221,6 +222,8 @@ final class ScenarioRun implements AutoCloseable
                 final SlotConfig s = scenario.vm().slots().get(i);
                 slots[i] = vm.addMemslot(s.baseGfn(), s.pages(), coreBacking(s));
             }
+            // KVM_CAP_DISABLE_QUIRKS2 before any vCPU runs, as a VMM sets it.
+            vm.memoryRegions().setSlotZapAll(scenario.vm().slotZapAllQuirk());
         }
         catch (final ResourceExhaustedException e)
         {
@@ -255,7 +258,12 @@ final class ScenarioRun implements AutoCloseable
 
     static Backing coreBacking(final SlotConfig s)
     {
-        switch (s.backing().maxLevel())
+        return coreBacking(s.backing());
+    }
+
+    static Backing coreBacking(final org.tdpmmu.scenarios.model.Backing b)
+    {
+        switch (b.maxLevel())
         {
             case 1:
                 return Backing.PAGE_4K;
@@ -363,7 +371,7 @@ final class ScenarioRun implements AutoCloseable
     private static boolean vcpuWork(final Step step)
     {
         return step.kind() == StepKind.POPULATE || step.kind() == StepKind.DIRTY_PASS ||
-            step.kind() == StepKind.SECOND_PASS;
+            step.kind() == StepKind.SECOND_PASS || step.kind() == StepKind.MEMSLOT_CHANGE;
     }
 
     private long unitsOf(final Step step)
@@ -436,12 +444,58 @@ final class ScenarioRun implements AutoCloseable
             case AGE:
                 age((Phase.Age)step.phase());
                 break;
+            case MEMSLOT_CHANGE:
+                memslotChanges((Phase.MemslotChange)step.phase());
+                break;
             case TEARDOWN:
                 checkBeforeTeardown();
                 teardown();
                 break;
             default:
                 break;
+        }
+    }
+
+    /**
+     * The memslotChange phase's requests, in order, each one KVM_SET_USER_MEMORY_REGION while the
+     * vCPUs run. The loader replayed them against the same slots, so a refusal here is a bug of
+     * the model (named with the file's line), not of the scenario.
+     */
+    private void memslotChanges(final Phase.MemslotChange m)
+    {
+        final KvmSetMemoryRegion regions = vm.memoryRegions();
+        for (final Phase.MemslotChange.Change c : m.changes())
+        {
+            if (m.delayMicros() > 0)
+            {
+                LockSupport.parkNanos(m.delayMicros() * 1000);
+            }
+            try
+            {
+                switch (c.op())
+                {
+                    case CREATE:
+                    case RECREATE:
+                        regions.create(c.slot(), c.baseGfn(), c.pages(), coreBacking(c.backing()));
+                        break;
+                    case DELETE:
+                        regions.delete(c.slot());
+                        break;
+                    case MOVE:
+                        regions.move(c.slot(), c.baseGfn());
+                        break;
+                    default:
+                        regions.set(new KvmSetMemoryRegion.Region(c.slot(),
+                            c.dirtyLogging() ? KvmSetMemoryRegion.KVM_MEM_LOG_DIRTY_PAGES : 0, c.baseGfn() * 4096,
+                            c.pages() * 4096, coreBacking(c.backing())));
+                        break;
+                }
+            }
+            catch (final IllegalArgumentException e)
+            {
+                throw new IllegalStateException(scenario.source() + ":" + c.line() + ": " + c.path() + ": " +
+                    "refused at run time although the loader accepted it: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -695,6 +749,20 @@ final class ScenarioRun implements AutoCloseable
             case SECOND_PASS:
                 pass(id, vcpu, passNumber(250), AccessOrder.writePercent(step), AccessOrder.forStep(step, id, passPages));
                 break;
+            case MEMSLOT_CHANGE:
+            {
+                // One pass at least, then more until the last change returned: the changes race them.
+                final Phase.MemslotChange m = (Phase.MemslotChange)step.phase();
+                int round = 0;
+                do
+                {
+                    round++;
+                    pass(id, vcpu, passNumber(overlap ? 240 : 240 + (round & 7)), m.writePercent(),
+                        new AccessOrder(m.pattern(), passPages, m.zipfExponent(), AccessOrder.seed(m.seed(), id, -1000 - round)));
+                }
+                while (keepRunning && !stopping);
+                break;
+            }
             case DISABLE_DIRTY_LOGGING:
             {
                 final Phase.DisableDirtyLogging d = (Phase.DisableDirtyLogging)step.phase();
@@ -917,7 +985,8 @@ final class ScenarioRun implements AutoCloseable
         final Memslot[] slots = layout.slots();
         final TdpMmuAge age = e.kind() == HostEventKind.AGE ? new TdpMmuAge(vm) : null;
         final TdpIter ageIter = age != null ? new TdpIter(vm.store()) : null;
-        final MemslotChurn churn = e.kind() == HostEventKind.MEMSLOT ? new MemslotChurn(vm, slots, e.pagesPerEvent()) : null;
+        final MemslotChurn churn = e.kind() == HostEventKind.MEMSLOT ? new MemslotChurn(vm, slots, e.pagesPerEvent(),
+            scenario.memslotChangeEndGfn()) : null;
         while (!hostStop)
         {
             LockSupport.parkNanos(periodNanos);

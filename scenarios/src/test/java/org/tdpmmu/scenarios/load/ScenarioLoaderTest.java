@@ -249,7 +249,7 @@ class ScenarioLoaderTest {
     void unknownFieldsListTheAllowedOnes() {
         assertMessage(replace(3, "  vcpu: 4"), "bad.yaml:3: vm.vcpu: unknown field; allowed fields of vm: "
                 + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
-                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit");
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, slotZapAllQuirk");
         assertMessage(replace(1, "nmae: t"), "bad.yaml:1: nmae: unknown field; allowed fields: "
                 + "name, description, vm, costModel, phases, host");
         assertMessage(replace(10, "  - dirtyPass: { iteration: 2 }"), "bad.yaml:10: phases[2].dirtyPass.iteration: "
@@ -354,14 +354,14 @@ class ScenarioLoaderTest {
     @Test
     void phaseShapes() {
         assertMessage(replace(10, "  - dirtypass: {}"), "bad.yaml:10: phases[2]: \"dirtypass\" is not a phase; phases are "
-                + "populate, enableDirtyLogging, dirtyPass, harvest, disableDirtyLogging, secondPass, age, teardown");
+                + "populate, enableDirtyLogging, dirtyPass, harvest, disableDirtyLogging, secondPass, age, memslotChange, teardown");
         assertContains(replace(10, "  - dirtyPass: {}\n    harvest: {}"),
                 "bad.yaml:10: phases[2]: expected exactly one phase per list entry, found 2 keys (dirtyPass, harvest)");
         assertMessage(BASE.substring(0, BASE.indexOf("phases:")) + "phases: { populate: {} }\n",
                 "bad.yaml:7: phases: expected a list, found a map");
         assertMessage("vm: { vcpus: 1, memoryPerVcpu: 4K }\nphases: []\n",
                 "bad.yaml:2: phases: must list at least one phase: populate, enableDirtyLogging, dirtyPass, harvest, "
-                        + "disableDirtyLogging, secondPass, age, teardown");
+                        + "disableDirtyLogging, secondPass, age, memslotChange, teardown");
     }
 
     @Test
@@ -409,7 +409,7 @@ class ScenarioLoaderTest {
                 "bad.yaml:14: host[0].kind: \"swap\" is not one of migrate, invalidate, age, memslot");
         assertMessage(h + "  - { kind: migrate, during: harvesting, ratePerSecond: 1 }",
                 "bad.yaml:14: host[0].during: \"harvesting\" is not one of all, populate, enableDirtyLogging, dirtyPass, "
-                        + "harvest, disableDirtyLogging, secondPass, age");
+                        + "harvest, disableDirtyLogging, secondPass, age, memslotChange");
         assertMessage(h + "  - { kind: migrate, during: secondPass, ratePerSecond: 1 }",
                 "bad.yaml:14: host[0].during: this scenario has no secondPass phase; phases present: "
                         + "populate, enableDirtyLogging, dirtyPass, harvest, disableDirtyLogging");
@@ -425,7 +425,7 @@ class ScenarioLoaderTest {
     void requiredFields() {
         assertMessage("phases: [populate]\n", "bad.yaml:1: vm: missing (required: a map with the fields "
                 + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
-                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit)");
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, slotZapAllQuirk)");
         assertMessage("vm:\n  memoryPerVcpu: 4K\nphases: [populate]\n",
                 "bad.yaml:2: vm.vcpus: missing (required: an integer in 1..512)");
         assertMessage("vm:\n  vcpus: 1\nphases: [populate]\n",
