@@ -57,7 +57,8 @@ public final class ScenarioLoader {
     private static final String[] VM_FIELDS = {"vcpus", "memoryPerVcpu", "memslots", "backing", "rootLevel",
             "slotBaseGfn", "slots", "overlapVcpuMemory", "locklessAging",
             // kernel eras: the preset, then the switches it sets (explicit ones override it)
-            "kernel", "suppressVeNonPresent", "spteNeedsAtomicUpdate", "retryBeforeMmuLock", "eagerPageSplit"};
+            "kernel", "suppressVeNonPresent", "spteNeedsAtomicUpdate", "retryBeforeMmuLock", "eagerPageSplit",
+            "splitHugeOnFault", "faultUnderWriteLock"};
     private static final String[] SLOT_FIELDS = {"size", "pages", "backing", "baseGfn"};
     private static final String[] PASS_FIELDS = {"iterations", "writePercent", "pattern", "zipfExponent", "seed", "harvest"};
     private static final String[] SECOND_PASS_FIELDS = {"writePercent", "pattern", "zipfExponent", "seed"};
@@ -180,7 +181,9 @@ public final class ScenarioLoader {
                 f.bool(vm, "vm", "suppressVeNonPresent", preset.suppressVeNonPresent()),
                 f.bool(vm, "vm", "spteNeedsAtomicUpdate", preset.spteNeedsAtomicUpdate()),
                 f.bool(vm, "vm", "retryBeforeMmuLock", preset.retryBeforeMmuLock()),
-                f.bool(vm, "vm", "eagerPageSplit", preset.eagerPageSplit()));
+                f.bool(vm, "vm", "eagerPageSplit", preset.eagerPageSplit()),
+                f.bool(vm, "vm", "splitHugeOnFault", preset.splitHugeOnFault()),
+                f.bool(vm, "vm", "faultUnderWriteLock", preset.faultUnderWriteLock()));
         return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false),
                 f.bool(vm, "vm", "locklessAging", preset.locklessAging()), kernel);
     }
