@@ -669,7 +669,11 @@ fi
     echo
     echo "Before them, the 2021 zap was charged 1.51 s (its 25 M flushes, with no vCPU in guest mode, cost"
     echo "nothing) and the promotion 3 ms (the 25 M entries it frees cost nothing): 495x against the kernel's 23x."
-    echo "The other units are unchanged. Predictions (a modeled ratio within 2x of the kernel's passes):"
+    echo "The other units are unchanged. Each modeled figure models the kernel test's host, not this machine:"
+    echo "a CPU per vCPU (the vCPUs' work shared among them; at a flush, as many vCPUs in guest mode as ran"
+    echo "there), and the kernel's own paths of the time through the era switches (the 2022 fault path that"
+    echo "zapped a huge page, \`--zap-huge-on-fault\`; the pre-5.12 faults under the write lock,"
+    echo "\`--fault-under-write-lock\`). Predictions (a modeled figure within 2x of the kernel's passes):"
     echo
     echo "| figure | what | kernel | tdpmmu modeled | within 2x |"
     echo "|---|---|---|---|---|"
