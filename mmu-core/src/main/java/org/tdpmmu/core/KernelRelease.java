@@ -66,7 +66,13 @@ public enum KernelRelease
             // 6.15, "KVM: x86/mmu: Age sptes locklessly": aging under RCU alone ...
             .withLocklessAging(atLeast(6, 15))
             // ... and spte_has_volatile_bits replaced by spte_needs_atomic_update.
-            .withSpteNeedsAtomicUpdate(atLeast(6, 15));
+            .withSpteNeedsAtomicUpdate(atLeast(6, 15))
+            // 5.12, a2855afc7ee8 "Allow parallel page faults for the TDP MMU": faults under the read
+            // lock (every preset; the switch models the kernels before it).
+            .withFaultUnderWriteLock(!atLeast(5, 12))
+            // 6.2, c4b33d28ea51 "Split huge pages mapped by the TDP MMU on fault": before it a fault
+            // below a huge leaf zapped it.
+            .withSplitHugeOnFault(atLeast(6, 2));
     }
 
     /**

@@ -29,6 +29,8 @@ public final class MmuCounters
     /** Tables allocated for a link that lost its race and were freed again. */
     public final LongAdder tablesLostRace = new LongAdder();
     public final LongAdder splits = new LongAdder();
+    /** Huge leaves a fault zapped to map below them (VmConfig#splitHugeOnFault off: kernels before 6.2). */
+    public final LongAdder faultZapHuge = new LongAdder();
     /** Eager splits stopped early because a table could not be allocated (best effort, as the kernel). */
     public final LongAdder splitAllocFailures = new LongAdder();
     public final LongAdder zapLeaf = new LongAdder();
@@ -110,6 +112,7 @@ public final class MmuCounters
         m.put("table.lost-race", tablesLostRace.sum());
         m.put("split", splits.sum());
         m.put("split.alloc-failed", splitAllocFailures.sum());
+        m.put("zap.huge-on-fault", faultZapHuge.sum());
         m.put("zap.leaf", zapLeaf.sum());
         m.put("zap.nonleaf", zapNonLeaf.sum());
         m.put("removed_pt.entry", removedPtEntries.sum());

@@ -77,6 +77,10 @@ public final class TdpMmu implements MmuNotifier
     private final boolean atomicRule615;
     /** VmConfig#retryBeforeMmuLock: the 6.8 mmu_notifier check before the pfn lookup and the lock. */
     private final boolean retryBeforeLock;
+    /** VmConfig#splitHugeOnFault: split a huge leaf above the fault's level (6.2+) or zap it (before). */
+    private final boolean splitHugeOnFault;
+    /** VmConfig#faultUnderWriteLock: faults take mmu_lock for write (before 5.12) or for read. */
+    private final boolean faultUnderWriteLock;
     /**
      * The layout's values (VmConfig#suppressVeNonPresent), final fields read plain: the same cost
      * on the hot path as the constants they replace.
@@ -119,6 +123,8 @@ public final class TdpMmu implements MmuNotifier
         this.locklessAging = config.locklessAging();
         this.atomicRule615 = config.spteNeedsAtomicUpdate();
         this.retryBeforeLock = config.retryBeforeMmuLock();
+        this.splitHugeOnFault = config.splitHugeOnFault();
+        this.faultUnderWriteLock = config.faultUnderWriteLock();
         final boolean sve = config.suppressVeNonPresent();
         this.nonPresent = Spte.nonPresent(sve);
         this.frozen = Spte.frozen(sve);
@@ -317,7 +323,16 @@ public final class TdpMmu implements MmuNotifier
         {
             return retryUnlocked();
         }
-        lock.readLock();
+        // kernel before 5.12 (a2855afc7ee8): the TDP MMU fault held mmu_lock exclusively, so every
+        // fault of every vCPU was serialised on it.
+        if (faultUnderWriteLock)
+        {
+            lock.writeLock();
+        }
+        else
+        {
+            lock.readLock();
+        }
         try
         {
             // The level depends on the slot's log mode: read it under the lock, so a dirty-log
@@ -346,8 +361,25 @@ public final class TdpMmu implements MmuNotifier
         }
         finally
         {
-            lock.readUnlock();
+            if (faultUnderWriteLock)
+            {
+                lock.writeUnlock();
+            }
+            else
+            {
+                lock.readUnlock();
+            }
         }
+    }
+
+    /**
+     * The lock the atomic SPTE operations need: mmu_lock for read, or for write when faults take it
+     * so ({@link VmConfig#faultUnderWriteLock}, before 5.12; the atomic operations are as correct
+     * under the exclusive lock, and the kernel's asserts accept either since 6.8).
+     */
+    private boolean sharedOrFaultLock()
+    {
+        return lock.heldForRead() || faultUnderWriteLock && lock.heldForWrite();
     }
 
     /** A fault given up before mmu_lock (6.8+): counted as an invalidation retry, and apart. */
@@ -480,7 +512,7 @@ public final class TdpMmu implements MmuNotifier
     int map(final long rootPfn, final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
         final long pfn, final int goalLevel, final boolean write, final DirtyRing ring)
     {
-        assert lock.heldForRead() : "kvm_tdp_mmu_map needs mmu_lock held for read";
+        assert sharedOrFaultLock() : "kvm_tdp_mmu_map needs mmu_lock held for read";
         if (!alive)
         {
             throw new IllegalStateException("fault on a destroyed VM (root invalid)");
@@ -504,8 +536,19 @@ public final class TdpMmu implements MmuNotifier
                 {
                     continue;
                 }
+                // kernel up to 6.1: a huge leaf above the goal is zapped (freeze, flush, clear) and
+                // the walk goes on through a new empty table; only this page is mapped, the rest of
+                // the huge page faults again page by page.
+                if (Spte.isPresent(old) && !splitHugeOnFault)
+                {
+                    if (!zapSpteAtomic(iter))
+                    {
+                        return RET_PF_RETRY;
+                    }
+                    counters.faultZapHuge.increment();
+                }
                 final long child = cache.take();
-                final boolean linked = Spte.isPresent(old) ? splitHugePage(iter, child) : linkTable(iter, child);
+                final boolean linked = Spte.isPresent(iter.oldSpte()) ? splitHugePage(iter, child) : linkTable(iter, child);
                 if (!linked)
                 {
                     counters.tablesLostRace.increment();
@@ -595,7 +638,7 @@ public final class TdpMmu implements MmuNotifier
      */
     public boolean setSpteAtomic(final TdpIter iter, final long newSpte)
     {
-        assert lock.heldForRead() : "tdp_mmu_set_spte_atomic needs mmu_lock held for read";
+        assert sharedOrFaultLock() : "tdp_mmu_set_spte_atomic needs mmu_lock held for read";
         final long old = iter.oldSpte();
         assert bugNoFrozenCheck || !Spte.isFrozen(old) : "set_spte_atomic over a frozen entry";
         if (!trySet(iter, old, newSpte))
@@ -644,7 +687,7 @@ public final class TdpMmu implements MmuNotifier
      */
     public boolean zapSpteAtomic(final TdpIter iter)
     {
-        assert lock.heldForRead() : "tdp_mmu_zap_spte_atomic needs mmu_lock held for read";
+        assert sharedOrFaultLock() : "tdp_mmu_zap_spte_atomic needs mmu_lock held for read";
         final long old = iter.oldSpte();
         if (!trySet(iter, old, frozen))
         {

@@ -180,6 +180,62 @@ class KernelSwitchesTest
         }
     }
 
+    // ------------------------------------------------------------------ a huge leaf at fault time (6.2)
+
+    /**
+     * A write to a write-protected 2 MiB leaf in a logged slot: from 6.2 the fault splits it and the
+     * other 511 pages stay mapped; before, it zaps it (a flush) and maps only the faulting page, so
+     * the next page takes a fault of its own that installs a new leaf.
+     */
+    @ParameterizedTest(name = "splitHugeOnFault={0}")
+    @ValueSource(booleans = {false, true})
+    void aFaultBelowAHugeLeafSplitsItFrom62AndZapsItBefore(final boolean split)
+    {
+        try (Vm vm = new Vm(VmConfig.small().withSplitHugeOnFault(split)))
+        {
+            final Memslot slot = vm.addMemslot(BASE_2M, 512, Backing.PAGE_2M);
+            assertEquals(TdpMmu.RET_PF_FIXED, fault(vm, BASE_2M + 3, false));
+            assertEquals(Spte.PG_LEVEL_2M, SafetyChecks.lookup(vm, BASE_2M + 3).level());
+            new DirtyLogging(vm).enable(slot, Memslot.LOG_WRPROT, false);
+            final long flushes = vm.counters().tlbFlushRequests.sum();
+            final long installed = vm.counters().faultInstalled.sum();
+            assertEquals(TdpMmu.RET_PF_FIXED, fault(vm, BASE_2M + 3, true));
+            assertEquals(Spte.PG_LEVEL_4K, SafetyChecks.lookup(vm, BASE_2M + 3).level());
+            assertEquals(split ? 1 : 0, vm.counters().splits.sum());
+            assertEquals(split ? 0 : 1, vm.counters().faultZapHuge.sum());
+            assertEquals(split ? 0 : 1, vm.counters().tlbFlushRequests.sum() - flushes, "a zap flushes, a split does not");
+            final SafetyChecks.Mapping sibling = SafetyChecks.lookup(vm, BASE_2M + 4);
+            assertEquals(split, sibling != null && Spte.isPresent(sibling.spte()), "the next page still mapped");
+            assertEquals(split ? TdpMmu.RET_PF_SPURIOUS : TdpMmu.RET_PF_FIXED, fault(vm, BASE_2M + 4, false));
+            assertEquals(split ? 1 : 2, vm.counters().faultInstalled.sum() - installed,
+                "before 6.2 the next page's fault installs a leaf of its own");
+            SafetyChecksTest.assertClean(SafetyChecks.structure(vm));
+        }
+    }
+
+    // ------------------------------------------------------------------ faults under the read lock (5.12)
+
+    /** Before 5.12 each fault takes mmu_lock for write; from 5.12 for read. */
+    @ParameterizedTest(name = "faultUnderWriteLock={0}")
+    @ValueSource(booleans = {false, true})
+    void aFaultTakesMmuLockForWriteBefore512(final boolean underWrite)
+    {
+        try (Vm vm = new Vm(VmConfig.small().withFaultUnderWriteLock(underWrite)))
+        {
+            vm.addMemslot(BASE_2M, 1024, Backing.PAGE_4K);
+            final long writes = vm.lock().writeAcquisitions();
+            final long reads = vm.lock().readAcquisitions();
+            for (int i = 0; i < 8; i++)
+            {
+                assertEquals(TdpMmu.RET_PF_FIXED, fault(vm, BASE_2M + 3 * i, i % 2 == 0));
+            }
+            assertEquals(underWrite ? 8 : 0, vm.lock().writeAcquisitions() - writes);
+            assertEquals(underWrite ? 0 : 8, vm.lock().readAcquisitions() - reads);
+            assertEquals(8, vm.counters().faultInstalled.sum());
+            SafetyChecksTest.assertClean(SafetyChecks.structure(vm));
+        }
+    }
+
     // ------------------------------------------------------------------ the preset table
 
     @Test
@@ -187,10 +243,12 @@ class KernelSwitchesTest
     {
         final VmConfig oldest = KernelRelease.V5_15.apply(VmConfig.small());
         assertFalse(oldest.suppressVeNonPresent() || oldest.spteNeedsAtomicUpdate() || oldest.retryBeforeMmuLock()
-            || oldest.eagerPageSplit() || oldest.locklessAging());
+            || oldest.eagerPageSplit() || oldest.locklessAging() || oldest.splitHugeOnFault());
+        assertFalse(oldest.faultUnderWriteLock(), "5.15 faults under the read lock (5.12)");
+        assertFalse(KernelRelease.V6_1.apply(VmConfig.small()).splitHugeOnFault(), "split on fault came with 6.2");
         assertEquals(RecoveryStrategy.ZAP_LEAFS, KernelRelease.V5_15.recovery());
         final VmConfig v66 = KernelRelease.V6_6.apply(VmConfig.small());
-        assertTrue(v66.eagerPageSplit());
+        assertTrue(v66.eagerPageSplit() && v66.splitHugeOnFault());
         assertFalse(v66.retryBeforeMmuLock() || v66.suppressVeNonPresent());
         assertEquals(RecoveryStrategy.ZAP_HUGE, KernelRelease.V6_6.recovery());
         final VmConfig v612 = KernelRelease.V6_12.apply(VmConfig.small());

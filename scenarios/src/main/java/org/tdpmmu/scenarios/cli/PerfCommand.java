@@ -13,6 +13,7 @@ import org.tdpmmu.scenarios.model.CostModel;
 import org.tdpmmu.scenarios.model.DirtyLogMode;
 import org.tdpmmu.scenarios.model.DirtyTracking;
 import org.tdpmmu.scenarios.model.HarvestMethod;
+import org.tdpmmu.scenarios.model.KernelSwitches;
 import org.tdpmmu.scenarios.model.Phase;
 import org.tdpmmu.scenarios.model.RecoveryStrategy;
 import org.tdpmmu.scenarios.model.Scenario;
@@ -129,6 +130,15 @@ final class PerfCommand implements Callable<Integer> {
     @Option(names = "--dbit", description = "tdpmmu: track dirty pages with the SPTE dirty bit (as PML does) "
             + "instead of write protection.")
     boolean dbit;
+
+    @Option(names = "--zap-huge-on-fault", description = "tdpmmu: the fault path of kernels before 6.2: a fault below a "
+            + "huge leaf (a write to a huge page in a logged slot) zaps it and maps only its own 4 KiB page, instead of "
+            + "splitting it (vm.splitHugeOnFault: false).")
+    boolean zapHugeOnFault;
+
+    @Option(names = "--fault-under-write-lock", description = "tdpmmu: the fault path of kernels before 5.12: every "
+            + "fault takes mmu_lock for write, so faults are serialised (vm.faultUnderWriteLock: true).")
+    boolean faultUnderWriteLock;
 
     @Option(names = "--dirty-ring", paramLabel = "ENTRIES",
             description = "tdpmmu: report dirty pages in per-vCPU dirty rings of ENTRIES entries "
@@ -249,6 +259,10 @@ final class PerfCommand implements Callable<Integer> {
         try {
             vm = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, gpa / Sizes.KIB_4)
                     .withOverlapVcpuMemory(overlap);
+            KernelSwitches k = vm.kernel();
+            vm = vm.withKernel(new KernelSwitches(k.release(), k.suppressVeNonPresent(), k.spteNeedsAtomicUpdate(),
+                    k.retryBeforeMmuLock(), k.eagerPageSplit(), k.splitHugeOnFault() && !zapHugeOnFault,
+                    k.faultUnderWriteLock() || faultUnderWriteLock));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "-v/-b/-x/-s: " + e.getMessage());
         }

@@ -58,6 +58,7 @@ public final class ScenarioLoader {
             "slotBaseGfn", "slots", "overlapVcpuMemory", "locklessAging",
             // kernel eras: the preset, then the switches it sets (explicit ones override it)
             "kernel", "suppressVeNonPresent", "spteNeedsAtomicUpdate", "retryBeforeMmuLock", "eagerPageSplit",
+            "splitHugeOnFault", "faultUnderWriteLock",
             // the VMM's choice for memslot deletes and moves (KVM_CAP_DISABLE_QUIRKS2)
             "slotZapAllQuirk"};
     private static final String[] SLOT_FIELDS = {"size", "pages", "backing", "baseGfn"};
@@ -188,7 +189,9 @@ public final class ScenarioLoader {
                 f.bool(vm, "vm", "suppressVeNonPresent", preset.suppressVeNonPresent()),
                 f.bool(vm, "vm", "spteNeedsAtomicUpdate", preset.spteNeedsAtomicUpdate()),
                 f.bool(vm, "vm", "retryBeforeMmuLock", preset.retryBeforeMmuLock()),
-                f.bool(vm, "vm", "eagerPageSplit", preset.eagerPageSplit()));
+                f.bool(vm, "vm", "eagerPageSplit", preset.eagerPageSplit()),
+                f.bool(vm, "vm", "splitHugeOnFault", preset.splitHugeOnFault()),
+                f.bool(vm, "vm", "faultUnderWriteLock", preset.faultUnderWriteLock()));
         return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false),
                 f.bool(vm, "vm", "locklessAging", preset.locklessAging()), kernel,
                 f.bool(vm, "vm", "slotZapAllQuirk", true));

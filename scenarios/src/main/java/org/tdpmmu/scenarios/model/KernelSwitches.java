@@ -14,12 +14,15 @@ import java.util.Objects;
  * @param retryBeforeMmuLock    the 6.8 mmu_notifier check before the pfn lookup and mmu_lock
  * @param eagerPageSplit        the kernel has eager page splitting (2022); false: an
  *                              {@code enableDirtyLogging} with {@code eagerSplit: true} splits nothing
+ * @param splitHugeOnFault      a fault below a huge leaf splits it (6.2); false: zaps it, maps one page
+ * @param faultUnderWriteLock   faults take mmu_lock for write (before 5.12); false: for read
  */
 public record KernelSwitches(String release, boolean suppressVeNonPresent, boolean spteNeedsAtomicUpdate,
-                             boolean retryBeforeMmuLock, boolean eagerPageSplit) {
+                             boolean retryBeforeMmuLock, boolean eagerPageSplit, boolean splitHugeOnFault,
+                             boolean faultUnderWriteLock) {
 
     /** The newest release's switches, the default of a VM that names no kernel (checked against the preset table by a test). */
-    public static final KernelSwitches NEWEST = new KernelSwitches("6.18", true, true, true, true);
+    public static final KernelSwitches NEWEST = new KernelSwitches("6.18", true, true, true, true, true, false);
 
     public KernelSwitches {
         Objects.requireNonNull(release, "release");

@@ -253,7 +253,9 @@ final class ScenarioRun implements AutoCloseable
             .withSuppressVeNonPresent(scenario.vm().kernel().suppressVeNonPresent())
             .withSpteNeedsAtomicUpdate(scenario.vm().kernel().spteNeedsAtomicUpdate())
             .withRetryBeforeMmuLock(scenario.vm().kernel().retryBeforeMmuLock())
-            .withEagerPageSplit(scenario.vm().kernel().eagerPageSplit());
+            .withEagerPageSplit(scenario.vm().kernel().eagerPageSplit())
+            .withSplitHugeOnFault(scenario.vm().kernel().splitHugeOnFault())
+            .withFaultUnderWriteLock(scenario.vm().kernel().faultUnderWriteLock());
     }
 
     static Backing coreBacking(final SlotConfig s)

@@ -124,7 +124,7 @@ class MainTest {
         FakeEngine engine = new FakeEngine();
         CliHarness.Outcome o = CliHarness.run(engine, "run", SMALL, "--kernel", "5.15", "--repeat", "1");
         assertEquals(ExitCodes.OK, o.exitCode(), o.err());
-        assertEquals(new org.tdpmmu.scenarios.model.KernelSwitches("5.15", false, false, false, false),
+        assertEquals(new org.tdpmmu.scenarios.model.KernelSwitches("5.15", false, false, false, false, false, false),
                 engine.runs().get(0).vm().kernel());
         assertTrue(o.out().contains("kernel: {release: 5.15"), "the resolved configuration names it");
     }

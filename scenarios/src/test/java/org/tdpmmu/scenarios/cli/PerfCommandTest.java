@@ -14,6 +14,7 @@ import org.tdpmmu.scenarios.model.Backing;
 import org.tdpmmu.scenarios.model.CostModel;
 import org.tdpmmu.scenarios.model.DirtyLogMode;
 import org.tdpmmu.scenarios.model.HarvestMethod;
+import org.tdpmmu.scenarios.model.KernelSwitches;
 import org.tdpmmu.scenarios.model.Phase;
 import org.tdpmmu.scenarios.model.RecoveryStrategy;
 import org.tdpmmu.scenarios.model.Scenario;
@@ -67,6 +68,19 @@ class PerfCommandTest {
                 "get-dirty-log-2", "dirty-pass-3", "get-dirty-log-3", "disable-dirty-logging", "second-pass", "teardown"),
                 s.steps().stream().map(Step::name).toList());
         assertTrue(s.description().startsWith("dirty_log_perf_test -v 8 -b 64M"), s.description());
+    }
+
+    /** The fault-path era switches: off by default (the newest kernel's paths), each flag sets its switch only. */
+    @Test
+    void faultPathSwitches() {
+        assertEquals(KernelSwitches.NEWEST, parse().vm().kernel());
+        KernelSwitches zap = parse("--zap-huge-on-fault").vm().kernel();
+        assertFalse(zap.splitHugeOnFault());
+        assertFalse(zap.faultUnderWriteLock());
+        KernelSwitches locked = parse("--fault-under-write-lock").vm().kernel();
+        assertTrue(locked.splitHugeOnFault());
+        assertTrue(locked.faultUnderWriteLock());
+        assertEquals(KernelSwitches.NEWEST.release(), locked.release());
     }
 
     /** --dirty-ring: ring tracking of that size, the rings harvested each iteration; bad sizes and -g refused. */

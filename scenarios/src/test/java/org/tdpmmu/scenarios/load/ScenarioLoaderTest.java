@@ -196,14 +196,17 @@ class ScenarioLoaderTest {
         assertEquals(KernelRelease.NEWEST.version(), KernelSwitches.NEWEST.release());
         org.tdpmmu.core.VmConfig core = KernelRelease.NEWEST.apply(org.tdpmmu.core.VmConfig.small());
         assertEquals(new KernelSwitches(KernelRelease.NEWEST.version(), core.suppressVeNonPresent(),
-                core.spteNeedsAtomicUpdate(), core.retryBeforeMmuLock(), core.eagerPageSplit()), KernelSwitches.NEWEST,
+                core.spteNeedsAtomicUpdate(), core.retryBeforeMmuLock(), core.eagerPageSplit(), core.splitHugeOnFault(),
+                core.faultUnderWriteLock()), KernelSwitches.NEWEST,
                 "the model's default is the preset table's newest row");
         VmConfig old = ScenarioLoader.parse(insertAfter(6, "  kernel: 5.15"), "k.yaml").vm();
-        assertEquals(new KernelSwitches("5.15", false, false, false, false), old.kernel());
+        assertEquals(new KernelSwitches("5.15", false, false, false, false, false, false), old.kernel());
+        VmConfig before512 = ScenarioLoader.parse(insertAfter(6, "  kernel: 5.15\n  faultUnderWriteLock: true"), "k.yaml").vm();
+        assertTrue(before512.kernel().faultUnderWriteLock(), "no preset has it: only explicitly");
         assertFalse(old.locklessAging());
         VmConfig v612 = ScenarioLoader.parse(insertAfter(6, "  kernel: 6.12\n  eagerPageSplit: false\n  locklessAging: true"),
                 "k.yaml").vm();
-        assertEquals(new KernelSwitches("6.12", true, false, true, false), v612.kernel(), "explicit eagerPageSplit wins");
+        assertEquals(new KernelSwitches("6.12", true, false, true, false, true, false), v612.kernel(), "explicit eagerPageSplit wins");
         assertTrue(v612.locklessAging(), "explicit locklessAging wins");
         assertMessage(insertAfter(6, "  kernel: 6.7"),
                 "bad.yaml:7: vm.kernel: unknown kernel release \"6.7\"; known: 5.15, 6.1, 6.6, 6.12, 6.18");
@@ -249,7 +252,7 @@ class ScenarioLoaderTest {
     void unknownFieldsListTheAllowedOnes() {
         assertMessage(replace(3, "  vcpu: 4"), "bad.yaml:3: vm.vcpu: unknown field; allowed fields of vm: "
                 + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
-                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, slotZapAllQuirk");
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, splitHugeOnFault, faultUnderWriteLock, slotZapAllQuirk");
         assertMessage(replace(1, "nmae: t"), "bad.yaml:1: nmae: unknown field; allowed fields: "
                 + "name, description, vm, costModel, phases, host");
         assertMessage(replace(10, "  - dirtyPass: { iteration: 2 }"), "bad.yaml:10: phases[2].dirtyPass.iteration: "
@@ -425,7 +428,7 @@ class ScenarioLoaderTest {
     void requiredFields() {
         assertMessage("phases: [populate]\n", "bad.yaml:1: vm: missing (required: a map with the fields "
                 + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
-                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, slotZapAllQuirk)");
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, splitHugeOnFault, faultUnderWriteLock, slotZapAllQuirk)");
         assertMessage("vm:\n  memoryPerVcpu: 4K\nphases: [populate]\n",
                 "bad.yaml:2: vm.vcpus: missing (required: an integer in 1..512)");
         assertMessage("vm:\n  vcpus: 1\nphases: [populate]\n",

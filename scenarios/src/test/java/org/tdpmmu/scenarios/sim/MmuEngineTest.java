@@ -53,6 +53,35 @@ class MmuEngineTest
         assertTrue(r.phase("dirty-pass-1").orElseThrow().faultLatency() != null || "dbit".equals(mode));
     }
 
+    /**
+     * The fault paths of older kernels through the engine (vm.splitHugeOnFault, vm.faultUnderWriteLock):
+     * with split on fault off, the first write to each write-protected 2 MiB page zaps it and every
+     * other 4 KiB page of it takes a fault of its own; the run stays safe either way and with the
+     * faults under the write lock.
+     */
+    @ParameterizedTest
+    @CsvSource({"true, false", "false, false", "false, true"})
+    void olderFaultPathsRunSafely(final boolean split, final boolean underWriteLock) throws Exception
+    {
+        final Scenario base = scenario("wrprot", false, "get", "");
+        final org.tdpmmu.scenarios.model.KernelSwitches k = base.vm().kernel();
+        final Scenario s = new Scenario(base.name(), base.description(), base.vm().withKernel(
+            new org.tdpmmu.scenarios.model.KernelSwitches(k.release(), k.suppressVeNonPresent(), k.spteNeedsAtomicUpdate(),
+                k.retryBeforeMmuLock(), k.eagerPageSplit(), split, underWriteLock)),
+            base.costModel(), base.phases(), base.host(), base.source());
+        final RunResult r = new MmuEngine().run(s, ProgressListener.NONE);
+        assertTrue(r.ok(), r.violations().toString());
+        final PhaseResult first = r.phase("dirty-pass-1").orElseThrow();
+        // 8 huge pages, each written at random (some pages twice, some never): split on fault, 8
+        // splits and a fast fault for every other page written; zap on fault, 8 zaps and every page
+        // written a slow fault that installs a leaf of its own.
+        final long written = first.counter("dirty.marked");
+        assertEquals(split ? 8 : 0, first.counter("split"), first.counters().toString());
+        assertEquals(split ? 0 : 8, first.counter("zap.huge-on-fault"), first.counters().toString());
+        assertEquals(split ? 8 : written, first.counter("fault.installed"), first.counters().toString());
+        assertEquals(split ? written - 8 : 0, first.counter("fault.fast"), first.counters().toString());
+    }
+
     @ParameterizedTest
     @CsvSource({"migrate", "invalidate"})
     void hostEventsRacingTheDirtyPassesLoseNothing(final String kind) throws Exception
