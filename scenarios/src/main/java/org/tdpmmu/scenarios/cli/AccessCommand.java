@@ -29,10 +29,11 @@ import picocli.CommandLine.Spec;
  * test's later releases: {@code > 0} warns, {@code 0} fails, {@code < 0} (auto, the default) fails
  * here because the model is neither nested nor subject to NUMA balancing.
  *
- * <p>{@code -l} and {@code -p} are the test's MGLRU modes (James Houghton's series, from its v3 of
- * 2024-04-01): {@code -l} marks memory idle by one lru_gen aging pass ("Mark memory idle (lru_gen)"),
- * {@code -p} runs passes while the vCPUs populate and prints "vcpu wall time" and "lru_gen avg pass
- * duration", the figures the lockless-aging series published (see {@link AccessTracking}). The
+ * <p>{@code -l} and {@code -p} are the test's MGLRU modes (James Houghton's series, from its v4 of
+ * 2024-05-29; {@code -l} merged for 6.16, {@code -p} never merged): {@code -l} marks memory idle by one
+ * lru_gen aging pass ("Mark memory idle (lru_gen)"), {@code -p} runs passes while the vCPUs populate
+ * and prints "vcpu wall time" and "lru_gen avg pass duration", the figures the lockless-aging series
+ * published (its v4 cover letter; see {@link AccessTracking}). The
  * kernel needs a memory cgroup for them ({@code -r}); the model has none, so there is no {@code -r}.
  */
 @Command(name = "access", mixinStandardHelpOptions = true,

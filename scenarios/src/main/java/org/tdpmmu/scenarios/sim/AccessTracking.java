@@ -28,16 +28,17 @@ import org.tdpmmu.scenarios.model.SlotConfig;
  * all of it and vCPU 0 alone marks it idle, as the kernel test does with {@code -o};
  * {@code locklessAging}: the locking mode).
  *
- * <p>{@link Options#lruGen} (the kernel test's {@code -l}, added with James Houghton's MGLRU series,
- * v3 of 2024-04-01 onwards, merged in 6.16): memory is marked idle not by every vCPU thread through
- * page_idle but by one aging pass of the host's multi-gen LRU over all of it (kernel:
+ * <p>{@link Options#lruGen} (the kernel test's {@code -l}: in James Houghton's MGLRU and
+ * lockless-aging series from v4 of 2024-05-29, merged on its own for 6.16): memory is marked idle
+ * not by every vCPU thread through page_idle but by one aging pass of the host's multi-gen LRU over all of it (kernel:
  * lru_gen_do_aging writing the lru_gen debugfs file; mm/vmscan.c walk_pte_range with the
  * secondary-MMU walk). Per present host PTE, the pass asks KVM once: clear_young on the page if
  * the host PTE is young (the host fault that populated it left it young), else test_young, and
  * clear_young too if KVM found it young. {@link Options#benchmark} (the test's {@code -p}): the
  * vCPUs populate their memory while the test's main thread runs such passes back to back until
  * every vCPU is done; it prints the slowest vCPU's wall time and the average pass, the figures of
- * the lockless-aging series' cover letters (v4 of 2024-05-29 for the TDP MMU).
+ * the series' v4 cover letter (2024-05-29) for the TDP MMU. {@code -p} was in the series' test patch
+ * from v4 to v8 and never merged; the lockless aging itself was, for 6.15.
  */
 public final class AccessTracking
 {
@@ -144,7 +145,7 @@ public final class AccessTracking
     private final long[] vcpuDoneNanos;
     private long calls;
     /** Calls made while a vCPU still populated (wall clock: how the 2 cores shared the threads). */
-    private long contendedCalls;
+    private long callsWhilePopulating;
 
     private AccessTracking(final Scenario s, final Vm vm, final Memslot slot, final boolean warnOnly,
         final PrintStream out, final Options options)
@@ -345,12 +346,12 @@ public final class AccessTracking
         out.printf("%-30s: %d.%09ds, (passes:%d, total:%d.%09ds)%n", "lru_gen avg pass duration",
             avg / 1_000_000_000L, avg % 1_000_000_000L, passes, agingNs / 1_000_000_000L, agingNs % 1_000_000_000L);
         // tdpmmu's own lines: what the cost model charges (FIGURES.md, "Aging").
-        out.printf("%-30s: %d, (calls:%d, while populating:%d)%n", "tdpmmu pages met", met, calls, contendedCalls);
+        out.printf("%-30s: %d, (calls:%d, while populating:%d)%n", "tdpmmu pages met", met, calls, callsWhilePopulating);
         final long modeledAvg = passes == 0 ? 0 : agingModeled / passes;
         printTime("tdpmmu modeled vcpu time", vcpuModeled);
         printTime("tdpmmu modeled avg pass", modeledAvg);
         out.flush();
-        return new Benchmark(vcpuWall, agingNs, passes, met, calls, contendedCalls, vcpuModeled, stall, agingModeled);
+        return new Benchmark(vcpuWall, agingNs, passes, met, calls, callsWhilePopulating, vcpuModeled, stall, agingModeled);
     }
 
     /**
@@ -380,11 +381,11 @@ public final class AccessTracking
                 final int b = Long.numberOfTrailingZeros(bits);
                 final long gfn = base + ((long)w << 6) + b;
                 met++;
-                final boolean contended = populating.get() > 0;
+                final boolean whilePopulating = populating.get() > 0;
                 boolean used = (young & (1L << b)) != 0;
                 if (!used)
                 {
-                    count(contended);
+                    count(whilePopulating);
                     used = age.testYoung(iter, gfn, gfn + 1);
                     if (!used)
                     {
@@ -392,7 +393,7 @@ public final class AccessTracking
                         continue;
                     }
                 }
-                count(contended);
+                count(whilePopulating);
                 age.clearYoung(iter, gfn, gfn + 1);
             }
         }
@@ -400,12 +401,12 @@ public final class AccessTracking
         return met;
     }
 
-    private void count(final boolean contended)
+    private void count(final boolean whilePopulating)
     {
         calls++;
-        if (contended)
+        if (whilePopulating)
         {
-            contendedCalls++;
+            callsWhilePopulating++;
         }
     }
 
