@@ -30,9 +30,9 @@ import org.tdpmmu.scenarios.model.SlotConfig;
  *
  * <p>{@link Options#lruGen} (the kernel test's {@code -l}: in James Houghton's MGLRU and
  * lockless-aging series from v4 of 2024-05-29, merged on its own for 6.16): memory is marked idle
- * not by every vCPU thread through page_idle but by one aging pass of the host's multi-gen LRU over all of it (kernel:
- * lru_gen_do_aging writing the lru_gen debugfs file; mm/vmscan.c walk_pte_range with the
- * secondary-MMU walk). Per present host PTE, the pass asks KVM once: clear_young on the page if
+ * not by every vCPU thread through page_idle but by one aging pass of the host's multi-gen LRU
+ * over all of it (kernel: lru_gen_do_aging writing the lru_gen debugfs file; mm/vmscan.c
+ * walk_pte_range with the secondary-MMU walk). Per present host PTE, the pass asks KVM once: clear_young on the page if
  * the host PTE is young (the host fault that populated it left it young), else test_young, and
  * clear_young too if KVM found it young. {@link Options#benchmark} (the test's {@code -p}): the
  * vCPUs populate their memory while the test's main thread runs such passes back to back until
