@@ -87,6 +87,8 @@ public final class MmuCounters
     public final LongAdder ageIdle = new LongAdder();
     /** Lockless aging cmpxchgs (A/D off) that lost a race and left the leaf young, not retried. */
     public final LongAdder ageCmpxchgLost = new LongAdder();
+    /** 4 KiB gfns in the ranges aging calls walked (clear or test young): the cost model's age.gfn. */
+    public final LongAdder ageGfns = new LongAdder();
     /** Access-tracked leaves the fast path restored. */
     public final LongAdder accessTrackRestored = new LongAdder();
     // memslot changes at runtime
@@ -146,6 +148,7 @@ public final class MmuCounters
         m.put("age.young", ageYoung.sum());
         m.put("age.idle", ageIdle.sum());
         m.put("age.cmpxchg.lost", ageCmpxchgLost.sum());
+        m.put("age.gfn", ageGfns.sum());
         m.put("fault.fast.acc-track", accessTrackRestored.sum());
         m.put("fault.emulate", faultEmulate.sum());
         m.put("memslot.change", memslotChanges.sum());

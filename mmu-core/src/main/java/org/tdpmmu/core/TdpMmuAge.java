@@ -27,7 +27,8 @@ import org.tdpmmu.concurrency.Rcu;
  *
  * <p>Counters: {@link MmuCounters#ageYoung} and {@link MmuCounters#ageIdle} count 4 KiB pages
  * (a young 2 MiB leaf is 512 young pages) seen by clear passes; test_young counts nothing, since it
- * stops at the first young leaf.
+ * stops at the first young leaf. {@link MmuCounters#ageGfns} counts the gfns of every call's range,
+ * clear or test (the cost model charges them as {@code age.gfn}).
  */
 public final class TdpMmuAge
 {
@@ -122,6 +123,9 @@ public final class TdpMmuAge
             throw new IllegalArgumentException("aging range [0x" + Long.toHexString(start) + ", 0x" +
                 Long.toHexString(end) + ") is empty or negative");
         }
+        // One add per call: page_idle and lru_gen age a page per call, so a per-leaf count would
+        // cost the same; a range call counts its gfns, what the host side walks for it.
+        counters.ageGfns.add(end - start);
         if (lockless)
         {
             return ageGfnRange(iter, start, end, testOnly);

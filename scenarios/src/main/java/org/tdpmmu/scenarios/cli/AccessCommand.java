@@ -28,6 +28,13 @@ import picocli.CommandLine.Spec;
  * in a TLB since before the previous clear_young, which flushes nothing). {@code -w} as the kernel
  * test's later releases: {@code > 0} warns, {@code 0} fails, {@code < 0} (auto, the default) fails
  * here because the model is neither nested nor subject to NUMA balancing.
+ *
+ * <p>{@code -l} and {@code -p} are the test's MGLRU modes (James Houghton's series, from its v4 of
+ * 2024-05-29; {@code -l} merged for 6.16, {@code -p} never merged): {@code -l} marks memory idle by one
+ * lru_gen aging pass ("Mark memory idle (lru_gen)"), {@code -p} runs passes while the vCPUs populate
+ * and prints "vcpu wall time" and "lru_gen avg pass duration", the figures the lockless-aging series
+ * published (its v4 cover letter; see {@link AccessTracking}). The
+ * kernel needs a memory cgroup for them ({@code -r}); the model has none, so there is no {@code -r}.
  */
 @Command(name = "access", mixinStandardHelpOptions = true,
         description = "Run access_tracking_perf_test's steps in the model (populate, write, read, mark idle "
@@ -63,6 +70,15 @@ final class AccessCommand implements Callable<Integer> {
                     + "balancing) (default: ${DEFAULT-VALUE}).")
     int warnOnly;
 
+    @Option(names = "-l", description = "Use MGLRU aging instead of idle page tracking: one aging pass over all "
+            + "the memory, a notifier call a present page (the kernel test's lru_gen mode).")
+    boolean lruGen;
+
+    @Option(names = "-p", description = "Benchmark MGLRU aging while faulting memory in: the vCPUs populate "
+            + "while aging passes run back to back until they are done; prints the vCPU wall time and the "
+            + "average pass (needs -l).")
+    boolean benchmark;
+
     @Option(names = "--lockless-aging", description = "tdpmmu: age under RCU alone, as since 6.15 (default: "
             + "mmu_lock held for write, as before).")
     boolean lockless;
@@ -79,6 +95,8 @@ final class AccessCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         check(vcpus >= 1 && vcpus <= 512, "-v: " + vcpus + " is out of range 1..512");
         check(bytesPerVcpu >= 4096, "-b: " + bytesPerVcpu + " is less than one 4 KiB page");
+        // As the kernel test's main(): the benchmark ages through lru_gen only.
+        check(!benchmark || lruGen, "-p specified without -l");
         final VmConfig shape;
         try {
             shape = VmConfig.uniform(vcpus, bytesPerVcpu, 1, backing, 4, VmConfig.DEFAULT_SLOT_BASE_GFN)
@@ -94,7 +112,8 @@ final class AccessCommand implements Callable<Integer> {
         if (refusal.isPresent()) {
             throw new CliException(ExitCodes.BAD_INPUT, "tdpmmu access: " + refusal.get());
         }
-        final AccessTracking.Result r = AccessTracking.run(s, !noAdBits, warnOnly > 0, ctx.out);
+        final AccessTracking.Result r = AccessTracking.run(s, !noAdBits, warnOnly > 0, ctx.out,
+                new AccessTracking.Options(lruGen, benchmark));
         if (r.tooManyIdle() && warnOnly <= 0) {
             ctx.err.println("tdpmmu access: " + r.idleMessage());
             return ExitCodes.VIOLATION;

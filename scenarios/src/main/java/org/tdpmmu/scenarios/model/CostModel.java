@@ -59,6 +59,22 @@ import java.util.Set;
  *   bit clear on a cached line</td></tr>
  * <tr><td>dirty.dbit.cleared</td><td>20</td><td>D cleared on one SPTE for dirty logging</td><td>as
  *   dirty.wrprot</td></tr>
+ * <tr><td>age.gfn</td><td>60</td><td>one gfn an aging notifier call (clear_young, test_young) walks,
+ *   in either locking mode</td><td>the host side of an MGLRU pass per present PTE (walk_pte_range: the
+ *   PTE, its folio, the generation update) and KVM's lockless part (SRCU, the memslot lookup,
+ *   kvm_tdp_mmu_age_gfn_range's walk and atomic clear). Calibrated on the lockless 16-vCPU pass of the
+ *   2024 MGLRU series' v4 cover letter (0.122 s; the pass runs while the vCPUs populate, so it meets on
+ *   average half of the 4,194,304 pages: 60 ns a page)</td></tr>
+ * <tr><td>age.lock.wait</td><td>510</td><td>one aging call made with mmu_lock for write (before 6.15)
+ *   while vCPUs fault under the read lock</td><td>the qrwlock write acquisition waits out the read-side
+ *   sections in progress (kvm_tdp_mmu_map of every faulting vCPU) and the line hand-offs of the lock
+ *   word with them. Calibrated on the same figure's mmu_lock pass: 1.247 s over about 2.18 M pages a
+ *   pass (two passes, a quarter and three quarters populated) is 573 ns a page, less age.gfn.
+ *   Charged by tdpmmu access -p (the driver knows the vCPUs are populating)</td></tr>
+ * <tr><td>age.lock.stall</td><td>100</td><td>what each populating vCPU loses to one such call</td><td>a
+ *   vCPU reaching its read-side section while the aging thread waits for or holds the write lock
+ *   queues behind it. Calibrated on the same figure's vCPU wall times: 2.399 s with mmu_lock against
+ *   2.001 s lockless, 0.398 s over the about 4.0 M calls made while vCPUs populated</td></tr>
  * </table>
  *
  * <h2>Which counters are charged</h2>
@@ -92,6 +108,10 @@ public final class CostModel {
         m.put("promote", 1000L);
         m.put("dirty.wrprot", 20L);
         m.put("dirty.dbit.cleared", 20L);
+        // aging (access_tracking_perf_test -p -l; FIGURES.md "Aging")
+        m.put("age.gfn", 60L);
+        m.put("age.lock.wait", 510L);
+        m.put("age.lock.stall", 100L);
         DEFAULTS = Collections.unmodifiableMap(m);
     }
 

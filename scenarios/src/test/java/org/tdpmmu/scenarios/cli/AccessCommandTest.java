@@ -70,5 +70,33 @@ class AccessCommandTest {
         Out r = run("access", "-v", "0");
         assertEquals(ExitCodes.BAD_INPUT, r.code());
         assertTrue(r.err().contains("-v: 0 is out of range 1..512"), r.err());
+        Out p = run("access", "-p");
+        assertEquals(ExitCodes.BAD_INPUT, p.code());
+        assertTrue(p.err().contains("-p specified without -l"), p.err());
+    }
+
+    /** -l: the marking steps are one lru_gen pass each, with the kernel test's label. */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "--lockless-aging"})
+    void lruGenMarksMemoryIdleInOnePass(String flags) {
+        Out r = run(("access -v 2 -b4M -l " + flags).trim().split(" "));
+        assertEquals(ExitCodes.OK, r.code(), r.err());
+        List<String> lines = r.out().lines().filter(l -> !l.isEmpty()).toList();
+        List<String> steps = STEPS.stream().map(st -> st.equals("Mark memory idle") ? "Mark memory idle (lru_gen)" : st).toList();
+        assertEquals(steps.size(), lines.size(), r.out());
+        for (int i = 0; i < steps.size(); i++) {
+            assertTrue(lines.get(i).startsWith(String.format("%-30s: ", steps.get(i))), lines.get(i));
+        }
+    }
+
+    /** -l -p: the benchmark's lines, the kernel's two and tdpmmu's modeled ones. */
+    @Test
+    void benchmarkPrintsTheVcpuWallTimeAndTheAveragePass() {
+        Out r = run("access", "-v", "2", "-b4M", "-l", "-p");
+        assertEquals(ExitCodes.OK, r.code(), r.err());
+        assertTrue(r.out().contains("vcpu wall time                : "), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.matches(
+                "lru_gen avg pass duration {5}: \\d+\\.\\d{9}s, \\(passes:\\d+, total:\\d+\\.\\d{9}s\\)")), r.out());
+        assertTrue(r.out().contains("tdpmmu modeled avg pass       : "), r.out());
     }
 }
