@@ -190,7 +190,8 @@ fig_recovery-2024() {
     local zr pr
     zr=$(window_counter r24-zap fault.retry); pr=$(window_counter r24-promote fault.retry)
     # The kernel's -e vCPUs each have a host CPU and are in guest mode at every flush; tdpmmu's
-    # simulated pCPUs are the 2 cores, so a flush finds one or two: charge the rest at tlb.flush.vcpus.
+    # vCPUs run on the cores the ioctl thread leaves them (one of 2), so a flush finds at most one in
+    # guest mode: charge the rest at tlb.flush.vcpus.
     local zk pk
     zk=$(q r24-zap '(units) as $u | phase("disable-dirty-logging") | requester($u) + ((.counters["tlb.flush.requests"] * 64 - .counters["tlb.flush.vcpus"]) * $u["tlb.flush.vcpus"])')
     pk=$(q r24-promote '(units) as $u | phase("disable-dirty-logging") | requester($u) + ((.counters["tlb.flush.requests"] * 64 - .counters["tlb.flush.vcpus"]) * $u["tlb.flush.vcpus"])')
@@ -236,7 +237,8 @@ fig_recovery-2024() {
     say "work runs on their own CPUs beside it and is not in the kernel's wall time. Both strategies pay"
     say "handle_removed_pt for 67 M entries (75 ns each, 5.0 s): the in-place figure (4.8 s) is that cost."
     say "The zap adds a flush per 2 MiB table; the kernel's zap pays an IPI to each of 64 running vCPUs per"
-    say "flush; tdpmmu's simulated pCPUs are this machine's 2 cores, so a flush finds one or two vCPUs in"
+    say "flush; tdpmmu's simulated pCPUs are this machine's $(nproc) cores, one of them held by the ioctl thread while it"
+    say "works (the kernel test's has a CPU of its own), so a flush finds at most $(( $(nproc) > 1 ? $(nproc) - 1 : 1 )) vCPU(s) in"
     say "guest mode (the interruptions column), a difference of test, not of model: the second modeled"
     say "line charges the other vCPUs of the kernel's 64 at \`tlb.flush.vcpus\`. The simulator's wall time"
     say "of the zap is its flush waits: each waits for a vCPU thread to be scheduled and acknowledge."
@@ -295,8 +297,11 @@ fig_parallel-faults-2021() {
 
 # Aging sizes and ring sizes: the issues' full sizes by default; FIGURES_AGING_VCPUS / FIGURES_RING_SIZES
 # trim them (e.g. FIGURES_AGING_VCPUS=16) when the whole script must fit a shorter budget.
+# The ring's default largest size is 1 GiB a vCPU (16 GiB in all, 262,144 pages a vCPU: each dense
+# pass fills a 65536-entry ring four times, so the full-ring path shows); at 4 GiB a vCPU the four ring
+# runs alone took 4 minutes of the script's 15, for no kernel figure (see the section).
 AGING_VCPUS=(${FIGURES_AGING_VCPUS:-16 64 112})
-RING_SIZES=(${FIGURES_RING_SIZES:-64M 4G})
+RING_SIZES=(${FIGURES_RING_SIZES:-64M 1G})
 
 # idle_pass RUN K: the K-th "Mark memory idle" of a `tdpmmu access` run, in seconds.
 idle_pass() { grep 'Mark memory idle' "$OUT/$1.out" | sed -n "${2}p" | sed 's/.*: *//; s/s$//'; }
@@ -467,18 +472,25 @@ fig_ring-vs-bitmap() {
     say ""
     say "What the figures say:"
     say ""
-    say "- **Where the ring's reset goes.** With every page written, a 65536-entry ring fills 16 times a"
-    say "  pass at 64 GiB (1,048,576 pages a vCPU); at each KVM_EXIT_DIRTY_RING_FULL the vCPU's thread"
+    local big="${RING_SIZES[${#RING_SIZES[@]}-1]}" small="${RING_SIZES[0]}"
+    local bigpages smallpages
+    bigpages=$(awk -v s="$big" 'BEGIN { v = s + 0; if (s ~ /G$/) v *= 1024; printf "%.0f", v * 256 }')
+    smallpages=$(awk -v s="$small" 'BEGIN { v = s + 0; if (s ~ /G$/) v *= 1024; printf "%.0f", v * 256 }')
+    local biggib smallgib
+    biggib=$(awk -v p="$bigpages" 'BEGIN { printf "%g GiB", p * 16 / 262144 }')
+    smallgib=$(awk -v p="$smallpages" 'BEGIN { printf "%g GiB", p * 16 / 262144 }')
+    say "- **Where the ring's reset goes.** With every page written, a 65536-entry ring fills $(awk -v p="$bigpages" 'BEGIN { printf "%g", p / 65536 }') times a"
+    say "  pass at $biggib ($(count "$bigpages") pages a vCPU); at each KVM_EXIT_DIRTY_RING_FULL the vCPU's thread"
     say "  collects and resets every ring, as QEMU's vCPU thread does, so nearly all the re-protection"
     say "  happens inside the dirty pass (the full-ring column) and the harvest step only collects the"
     say "  remainder. The ring's harvest + reset is therefore not comparable to the bitmap's alone: the"
     say "  ring's whole cost is its dirty pass plus its harvest, set against the bitmap's pass plus harvest"
-    say "  (the same re-protections, at the same unit cost). At 1 GiB the rings (16 x 65536 entries) hold a"
-    say "  whole pass and never fill."
+    say "  (the same re-protections, at the same unit cost). At $smallgib ($(count "$smallpages") pages a vCPU) the rings"
+    say "  (16 x 65536 entries) $(awk -v p="$smallpages" 'BEGIN { print (p <= 65536 ? "hold a whole pass and never fill" : "fill too") }')."
     say "- **Why the modeled columns cannot tell ring from bitmap.** With 1% of the pages written, both logs"
     say "  re-protect the same pages and the cost model prices only that (\`dirty.wrprot\`, the same count in"
     say "  both). The wall time shows what the model does not price: the bitmap harvest scans and copies"
-    say "  the whole bitmap (2 MiB for 64 GiB) whatever was written, while the ring pays per entry (an"
+    say "  the whole bitmap ($(awk -v p="$bigpages" 'BEGIN { printf "%g KiB", p * 16 / 8 / 1024 }') for $biggib) whatever was written, while the ring pays per entry (an"
     say "  acquire load of its flags, a release store of RESET, the offset coalesced into a 64-page mask)."
     say "  The model has no cost for scanning a bitmap word or collecting a ring entry: a cost it lacks,"
     say "  which is why its columns agree for both logs; the ring's advantage, or the bitmap's at small"
@@ -486,7 +498,7 @@ fig_ring-vs-bitmap() {
     say "- **Noise.** The sparse dirty passes do the same work in both logs (the same 1% of write faults,"
     say "  the rest reads); a difference between their wall times is the shared machine's load (beside each"
     say "  run above), not the log, as the equal modeled times say."
-    say "- **Memory.** The 64 GiB runs fit the memory estimate the CLI checks before it allocates (page"
+    say "- **Memory.** The $biggib runs fit the memory estimate the CLI checks before it allocates (page"
     say "  tables, host frames and bitmaps off the heap, a byte and a half per page on it); the rings add"
     say "  16 x 1 MiB."
     say ""

@@ -47,6 +47,9 @@ public final class Vcpu
     private final VcpuState requestState;
     private final MmuCounters counters;
     private final org.tdpmmu.concurrency.Rcu rcu;
+    /** The walking thread's RCU record and that thread: the walk skips the thread-local lookup. */
+    private org.tdpmmu.concurrency.RcuReader rcuReader;
+    private Thread rcuReaderThread;
     private final int id;
     private final TdpIter iter;
     private final MmuMemoryCache cache;
@@ -87,8 +90,12 @@ public final class Vcpu
 
     /**
      * Per-access events, counted in plain fields of the owning thread and added to the VM's
-     * {@link MmuCounters} at each exit from guest mode: a striped adder bumped on every access cost
-     * more than the TLB hit it counted (BENCHMARKS.md).
+     * {@link MmuCounters} when the vCPU leaves guest mode for anything but an EPT violation (the
+     * end of its time slice, KVM_RUN returning, a dirty-ring-full exit, a root reload): a striped
+     * adder bumped on every access cost more than the TLB hit it counted (BENCHMARKS.md), and four
+     * adders bumped at every fault's exit were a tenth of a faulting pass's profile, their cells
+     * shared by dozens of vCPU threads on 2 cores. The exits themselves ({@code vmexit}) are still
+     * counted as they happen, the fault path's own counters too.
      */
     /** {@link #accesses} when the counts were last published; the hits are derived from it. */
     private long accessesPublished;
@@ -226,6 +233,16 @@ public final class Vcpu
         }
     }
 
+    /** The exit of an EPT violation: out of guest mode as {@link #exitGuest}, the counts kept for a later exit. */
+    private void exitForFault()
+    {
+        if (inGuest)
+        {
+            requests.exitGuest(id);
+            inGuest = false;
+        }
+    }
+
     /**
      * What {@link #translate} returns for a gfn in no memslot (kernel: KVM_EXIT_MMIO after
      * RET_PF_EMULATE): the slot was deleted or moved away while the vCPU ran.
@@ -322,7 +339,7 @@ public final class Vcpu
 
     private int eptViolation(final long gfn, final boolean write)
     {
-        exitGuest();
+        exitForFault();
         faults++;
         counters.vmExits.increment();
         final FaultObserver o = observer;
@@ -466,7 +483,8 @@ public final class Vcpu
      */
     private long walk(final long gfn, final boolean write)
     {
-        rcu.readLock();
+        final org.tdpmmu.concurrency.RcuReader reader = rcuReader();
+        rcu.readLock(reader);
         try
         {
             if (!mmu.rootValid())
@@ -529,8 +547,23 @@ public final class Vcpu
         }
         finally
         {
-            rcu.readUnlock();
+            rcu.readUnlock(reader);
         }
+    }
+
+    /**
+     * This thread's RCU record, looked up again only when another thread drives the vCPU (a test
+     * may hand a vCPU from one thread to the next; a run's vCPU keeps its thread).
+     */
+    private org.tdpmmu.concurrency.RcuReader rcuReader()
+    {
+        final Thread self = Thread.currentThread();
+        if (rcuReaderThread != self)
+        {
+            rcuReader = rcu.reader();
+            rcuReaderThread = self;
+        }
+        return rcuReader;
     }
 
     /**
