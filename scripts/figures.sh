@@ -2,12 +2,12 @@
 # Every published kernel figure tdpmmu can reproduce, run at the kernel test's full size, one run
 # after another, written to FIGURES.md beside the kernel's numbers.
 #
-#   scripts/figures.sh              every figure at full size: about 10 minutes on 2 cores under a load
-#                                   of 10-25 (measured figure by figure, 2026-12-02: promotion-2021 and
-#                                   eager-split-2022 see FIGURES.md's header, recovery-2024 71 s,
-#                                   ring-vs-bitmap 72 s, aging-2025 about 220 s); it was 21 minutes before
-#                                   the -e ioctl thread had a pCPU of its own (recovery-2024 528 s) and
-#                                   with the ring at 4 GiB a vCPU (277 s)
+#   scripts/figures.sh              every figure at full size: about 9.5 minutes on 2 cores, measured
+#                                   figure by figure on 2026-12-02 (promotion-2021 61 s and
+#                                   eager-split-2022 57 s at a load of 6-11, recovery-2024 71 s at 17-20,
+#                                   ring-vs-bitmap 72 s at 9-12, aging-2025 300 s at 12-57); it was 21
+#                                   minutes before the -e ioctl thread had a pCPU of its own
+#                                   (recovery-2024 528 s) and with the ring at 4 GiB a vCPU (277 s)
 #   FIGURES_AGING_VCPUS=16 FIGURES_RING_SIZES=64M scripts/figures.sh
 #                                   the same with aging at 16 vCPUs only and the ring at 1 GiB in all only
 #   scripts/figures.sh NAME...      only these figures; the other sections of FIGURES.md are kept
