@@ -190,7 +190,8 @@ final class ScenarioRun implements AutoCloseable
             v.setFaultObserver((gfn, write, result, nanos) ->
             {
                 h.recordValue(Math.max(1, nanos));
-                // A storm of faults is what the timeline is for: each one is published at once.
+                // A storm of faults is what the timeline is for: each timed one (one in
+                // Vcpu.LATENCY_SAMPLE) is published at once, the pass publishes every 64 accesses.
                 sampler.publish(id, v.accesses(), v.faults());
             });
             // KVM_EXIT_DIRTY_RING_FULL: the vCPU's thread reaps every ring itself and re-enters,
