@@ -586,6 +586,10 @@ fi
     echo "  are now published at the vCPU's other exits (its slice end, the end of KVM_RUN)."
     echo "- **RCU in the walk:** each of the two walks a fault costs looked its thread's RCU record up"
     echo "  twice in a \`ThreadLocal\`; the vCPU now keeps the record (the section and its fence are unchanged)."
+    echo "- **Timing every fault:** the latency histogram's two clock reads a fault cost 80-150 ns each on"
+    echo "  this machine (\`System.nanoTime\`, measured alone), as much as the fault they timed; each vCPU now"
+    echo "  times its first fault and then one in 17. Not in the measurements that follow, taken before"
+    echo "  it: at a load of 15 the pass-level comparison could not resolve it (runs of one jar varied 2x)."
     echo
     echo "Measured at 64 x 512 MiB (\`tdpmmu perf -v 64 -b 512M\`, 8,388,608 write faults a pass, two runs"
     echo "each, alternated, 2026-12-02, 1-minute load 21-22): the second dirty pass 3.67 s and 4.46 s before"
