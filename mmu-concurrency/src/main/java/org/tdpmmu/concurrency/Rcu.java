@@ -167,6 +167,52 @@ public final class Rcu implements AutoCloseable
         {
             reader = register();
         }
+        enter(reader);
+    }
+
+    /**
+     * Leaves a read-side section (kernel: rcu_read_unlock).
+     *
+     * @throws IllegalStateException if the calling thread is not inside a section.
+     */
+    public void readUnlock()
+    {
+        leave(localReader.get());
+    }
+
+    /**
+     * The calling thread's read-side record for this instance, registered on first use. For a
+     * thread-confined caller that enters sections at a high rate (a vCPU's hardware walk, twice a
+     * fault) and keeps the record, so that {@link #readLock(RcuReader)} skips the thread-local
+     * lookup. The record is this thread's only: hand it to no other thread.
+     */
+    public RcuReader reader()
+    {
+        final RcuReader reader = localReader.get();
+        return reader != null ? reader : register();
+    }
+
+    /**
+     * {@link #readLock()} with the caller's own record from {@link #reader()}: the same section,
+     * the same ordering.
+     */
+    public void readLock(final RcuReader reader)
+    {
+        assert reader.owner == Thread.currentThread() && reader.rcu == this
+            : "rcu_read_lock with another thread's or another Rcu's reader record";
+        enter(reader);
+    }
+
+    /** {@link #readUnlock()} with the caller's own record from {@link #reader()}. */
+    public void readUnlock(final RcuReader reader)
+    {
+        assert reader.owner == Thread.currentThread() && reader.rcu == this
+            : "rcu_read_unlock with another thread's or another Rcu's reader record";
+        leave(reader);
+    }
+
+    private void enter(final RcuReader reader)
+    {
         final int depth = reader.nesting;
         if (depth == 0)
         {
@@ -177,14 +223,8 @@ public final class Rcu implements AutoCloseable
         reader.nesting = depth + 1;
     }
 
-    /**
-     * Leaves a read-side section (kernel: rcu_read_unlock).
-     *
-     * @throws IllegalStateException if the calling thread is not inside a section.
-     */
-    public void readUnlock()
+    private void leave(final RcuReader reader)
     {
-        final RcuReader reader = localReader.get();
         if (reader == null || reader.nesting == 0)
         {
             throw new IllegalStateException(
@@ -391,7 +431,7 @@ public final class Rcu implements AutoCloseable
     private RcuReader register()
     {
         final Thread self = Thread.currentThread();
-        final RcuReader reader = new RcuReader(self);
+        final RcuReader reader = new RcuReader(self, this);
         synchronized (registryLock)
         {
             final RcuReader[] current = readers;

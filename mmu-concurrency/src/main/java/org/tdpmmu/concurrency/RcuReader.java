@@ -22,8 +22,9 @@ abstract class RcuReaderFields extends RcuReaderLhsPad
  * here per thread, as a simulated reader is a thread). Registered once, on the thread's first
  * {@code readLock}, then reused without allocation. Padded so that two threads' records never share
  * a cache line: each owner writes its own {@code state} at every outermost entry and exit.
+ * Public as an opaque handle only ({@link Rcu#reader()}): everything in it is package-private.
  */
-final class RcuReader extends RcuReaderFields
+public final class RcuReader extends RcuReaderFields
 {
     private static final VarHandle STATE;
 
@@ -43,10 +44,12 @@ final class RcuReader extends RcuReaderFields
     long q10, q11, q12, q13, q14, q15, q16, q17;
 
     final Thread owner;
+    final Rcu rcu;
 
-    RcuReader(final Thread owner)
+    RcuReader(final Thread owner, final Rcu rcu)
     {
         this.owner = owner;
+        this.rcu = rcu;
     }
 
     /**

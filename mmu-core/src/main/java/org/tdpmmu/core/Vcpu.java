@@ -22,11 +22,22 @@ import org.tdpmmu.concurrency.VcpuState;
  */
 public final class Vcpu
 {
-    /** Observes faults (for latency histograms). Called on the vCPU's own thread. */
+    /**
+     * Observes a sample of faults with their handling time (for latency histograms): the first
+     * fault, then one in {@link #LATENCY_SAMPLE}. Called on the vCPU's own thread.
+     */
     public interface FaultObserver
     {
         void onFault(long gfn, boolean write, int result, long nanos);
     }
+
+    /**
+     * Faults per timed fault. Timing one costs two clock reads, 80-150 ns each on this project's
+     * machine (a VM), as much as the fault they timed; one in 17 keeps the percentiles (millions of
+     * faults a pass) and, 17 being prime to the 512 entries of a table, samples every position in a
+     * table alike rather than the same few. The maximum is the sample's.
+     */
+    public static final int LATENCY_SAMPLE = 17;
 
     private static final long TAG_EMPTY = -1L;
     private static final long TLB_W = 1;
@@ -47,6 +58,9 @@ public final class Vcpu
     private final VcpuState requestState;
     private final MmuCounters counters;
     private final org.tdpmmu.concurrency.Rcu rcu;
+    /** The walking thread's RCU record and that thread: the walk skips the thread-local lookup. */
+    private org.tdpmmu.concurrency.RcuReader rcuReader;
+    private Thread rcuReaderThread;
     private final int id;
     private final TdpIter iter;
     private final MmuMemoryCache cache;
@@ -56,6 +70,8 @@ public final class Vcpu
     private final long[] tlb2m;
     private final long[] tlb1g;
     private FaultObserver observer;
+    /** Faults until the next timed one; 1: the first fault is timed. */
+    private int untilTimed = 1;
     private boolean inGuest;
     /**
      * The root this vCPU walks and faults on, with a reference of its own (kernel:
@@ -87,8 +103,12 @@ public final class Vcpu
 
     /**
      * Per-access events, counted in plain fields of the owning thread and added to the VM's
-     * {@link MmuCounters} at each exit from guest mode: a striped adder bumped on every access cost
-     * more than the TLB hit it counted (BENCHMARKS.md).
+     * {@link MmuCounters} when the vCPU leaves guest mode for anything but an EPT violation (the
+     * end of its time slice, KVM_RUN returning, a dirty-ring-full exit, a root reload): a striped
+     * adder bumped on every access cost more than the TLB hit it counted (BENCHMARKS.md), and four
+     * adders bumped at every fault's exit were a tenth of a faulting pass's profile, their cells
+     * shared by dozens of vCPU threads on 2 cores. The exits themselves ({@code vmexit}) are still
+     * counted as they happen, the fault path's own counters too.
      */
     /** {@link #accesses} when the counts were last published; the hits are derived from it. */
     private long accessesPublished;
@@ -226,6 +246,16 @@ public final class Vcpu
         }
     }
 
+    /** The exit of an EPT violation: out of guest mode as {@link #exitGuest}, the counts kept for a later exit. */
+    private void exitForFault()
+    {
+        if (inGuest)
+        {
+            requests.exitGuest(id);
+            inGuest = false;
+        }
+    }
+
     /**
      * What {@link #translate} returns for a gfn in no memslot (kernel: KVM_EXIT_MMIO after
      * RET_PF_EMULATE): the slot was deleted or moved away while the vCPU ran.
@@ -322,10 +352,18 @@ public final class Vcpu
 
     private int eptViolation(final long gfn, final boolean write)
     {
-        exitGuest();
+        exitForFault();
         faults++;
         counters.vmExits.increment();
-        final FaultObserver o = observer;
+        FaultObserver o = observer;
+        if (o != null && --untilTimed != 0)
+        {
+            o = null;
+        }
+        else if (o != null)
+        {
+            untilTimed = LATENCY_SAMPLE;
+        }
         final long t0 = o != null ? System.nanoTime() : 0;
         final int r = mmu.pageFault(root, iter, cache, gfn, write, ring);
         if (o != null)
@@ -466,7 +504,8 @@ public final class Vcpu
      */
     private long walk(final long gfn, final boolean write)
     {
-        rcu.readLock();
+        final org.tdpmmu.concurrency.RcuReader reader = rcuReader();
+        rcu.readLock(reader);
         try
         {
             if (!mmu.rootValid())
@@ -529,8 +568,23 @@ public final class Vcpu
         }
         finally
         {
-            rcu.readUnlock();
+            rcu.readUnlock(reader);
         }
+    }
+
+    /**
+     * This thread's RCU record, looked up again only when another thread drives the vCPU (a test
+     * may hand a vCPU from one thread to the next; a run's vCPU keeps its thread).
+     */
+    private org.tdpmmu.concurrency.RcuReader rcuReader()
+    {
+        final Thread self = Thread.currentThread();
+        if (rcuReaderThread != self)
+        {
+            rcuReader = rcu.reader();
+            rcuReaderThread = self;
+        }
+        return rcuReader;
     }
 
     /**

@@ -104,7 +104,12 @@ final class ScenarioRun implements AutoCloseable
      * descheduled vCPU is outside guest mode, as KVM's kvm_sched_out makes it, so a remote flush
      * waits only for the vCPUs actually running and never for a thread the OS preempted among
      * dozens. Without this, a flush with wait under -e costs a full scheduling round of every vCPU
-     * thread.
+     * thread. The ioctl thread that disables dirty logging beside running vCPUs (-e) holds one too
+     * while it works: the kernel test's ioctl thread has a CPU of its own, and without one here it
+     * competed with the vCPUs holding both cores, so each of its flushes waited for the OS to run a
+     * vCPU thread it had preempted (a 64 x 512 MiB zap_huge disable took 20-34 s for 16,384 flushes
+     * at a load of 14-33, 2.2-3.6 s with its own pCPU). On a machine of C cores the vCPUs then run on
+     * C - 1 while it works, so a flush finds at most C - 1 of them in guest mode.
      */
     private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
@@ -186,7 +191,8 @@ final class ScenarioRun implements AutoCloseable
             v.setFaultObserver((gfn, write, result, nanos) ->
             {
                 h.recordValue(Math.max(1, nanos));
-                // A storm of faults is what the timeline is for: each one is published at once.
+                // A storm of faults is what the timeline is for: each timed one (one in
+                // Vcpu.LATENCY_SAMPLE) is published at once, the pass publishes every 64 accesses.
                 sampler.publish(id, v.accesses(), v.faults());
             });
             // KVM_EXIT_DIRTY_RING_FULL: the vCPU's thread reaps every ring itself and re-enters,
@@ -434,11 +440,26 @@ final class ScenarioRun implements AutoCloseable
             {
                 final Phase.DisableDirtyLogging d = (Phase.DisableDirtyLogging)step.phase();
                 final RecoveryStrategy strategy = coreStrategy(d.strategy());
-                for (final Memslot slot : layout.slots())
+                final boolean beside = d.vcpusRunning();
+                if (beside)
                 {
-                    if (slot.dirtyLogging())
+                    pcpus.acquireUninterruptibly();
+                }
+                try
+                {
+                    for (final Memslot slot : layout.slots())
                     {
-                        logging.disable(slot, strategy.recovery());
+                        if (slot.dirtyLogging())
+                        {
+                            logging.disable(slot, strategy.recovery());
+                        }
+                    }
+                }
+                finally
+                {
+                    if (beside)
+                    {
+                        pcpus.release();
                     }
                 }
                 break;
