@@ -47,8 +47,12 @@ import org.tdpmmu.core.Vm;
 public class FastInvalidationVsEagerSplit
 {
     private static final long HUGE = 512;
-    /** Bound of each hook-forced wait: a window not met costs this many spin hints, no more. */
-    private static final int MAX_SPINS = 1 << 14;
+    /**
+     * Bound of each hook-forced wait: a window not met costs this many spin hints, no more. Below
+     * the model checker's loop bound (4,096, mmu-explore), where a longer wait with the other actor
+     * gone would be reported as a hang.
+     */
+    private static final int MAX_SPINS = 3 << 10;
     private static final int YIELD_EVERY = 256;
 
     private final Vm vm = StressVm.create();
@@ -57,6 +61,9 @@ public class FastInvalidationVsEagerSplit
     private final DirtyLogging log = new DirtyLogging(vm);
     /** Set by the zap of the invalidated root when it has read the huge leaf (its hook, once). */
     private final AtomicBoolean zapAtHuge = new AtomicBoolean();
+    /** Each actor's end: the other's waits stop there, there is nothing left to meet. */
+    private volatile boolean splitDone;
+    private volatile boolean hostDone;
     private String splitFailure;
     private String hostFailure;
 
@@ -70,19 +77,19 @@ public class FastInvalidationVsEagerSplit
             {
                 if (first.compareAndSet(true, false))
                 {
-                    spinUntil(() -> vm.lock().isContended());
+                    spinUntil(() -> vm.lock().isContended() || hostDone);
                 }
                 else if (gfn == HUGE)
                 {
                     // After the yield: let the zap read the huge leaf first, so the link lands in
                     // its read-to-store window (a bounded wait: the zap may have come and gone).
-                    spinUntil(zapAtHuge::get);
+                    spinUntil(() -> zapAtHuge.get() || hostDone);
                 }
             }
             else if (point == TestHook.Point.ROOT_ZAP_BEFORE_SET && gfn == HUGE && zapAtHuge.compareAndSet(false, true))
             {
                 // The zap has read the huge leaf and not yet replaced it: wait for the split's link.
-                spinUntil(() -> vm.counters().splits.sum() > 0);
+                spinUntil(() -> vm.counters().splits.sum() > 0 || splitDone);
             }
         });
     }
@@ -119,6 +126,10 @@ public class FastInvalidationVsEagerSplit
         {
             splitFailure = Probe.classify(t);
         }
+        finally
+        {
+            splitDone = true;
+        }
     }
 
     @Actor
@@ -126,6 +137,7 @@ public class FastInvalidationVsEagerSplit
     {
         rendezvous.meet(1);
         hostFailure = Probe.failureOf(() -> vm.mmu().zapAllFast());
+        hostDone = true;
     }
 
     @Arbiter

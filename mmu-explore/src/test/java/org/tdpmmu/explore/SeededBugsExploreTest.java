@@ -177,7 +177,7 @@ class SeededBugsExploreTest
     @Tag("explore-slow")
     void memslotFlushWithoutSrcuSync()
     {
-        SeededExploration.mustCatch(SeededBug.MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC, FaultVsSlotDelete.class);
+        SeededExploration.mustCatch(SeededBug.MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC, SlotDeleteVsBareFault.class, FaultVsSlotDelete.class);
     }
 
     @Test
