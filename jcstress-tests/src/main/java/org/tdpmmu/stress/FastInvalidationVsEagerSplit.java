@@ -3,7 +3,6 @@ package org.tdpmmu.stress;
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.openjdk.jcstress.annotations.Actor;
@@ -29,10 +28,12 @@ import org.tdpmmu.core.Vm;
  * the zap's exchange fail and it zaps the table instead; nothing leaks. The page before the huge
  * one is unmapped, so the split makes progress (and yields) right before splitting it.
  *
- * <p>To make that overlap frequent (outcomes never depend on it), a test hook holds the split at
- * its first entry until the invalidation waits for the lock (boundedly), so the split yields at
- * the huge page, and after the yield delays it by a random few microseconds, spreading its link
- * over the time the zap reaches that entry.
+ * <p>To make that overlap frequent (outcomes never depend on it), test hooks force the window
+ * with bounded waits: the split is held at its first entry until the invalidation waits for the
+ * lock, so it yields at the huge page; after the yield it waits until the zap of the invalidated
+ * root has read the huge leaf (ROOT_ZAP_BEFORE_SET), and the zap waits there until the split has
+ * linked its table. So the link lands between the zap's read and its exchange whenever the
+ * invalidation came during the split: the exchange must fail and the zap must take the table.
  */
 @JCStressTest
 @Description("Fast invalidation vs eager split: the split's tables in an invalidated root are zapped, none leaks.")
@@ -46,13 +47,23 @@ import org.tdpmmu.core.Vm;
 public class FastInvalidationVsEagerSplit
 {
     private static final long HUGE = 512;
-    private static final int MAX_SPINS = 1 << 12;
-    private static final int JITTER_SPINS = 1 << 11;
+    /**
+     * Bound of each hook-forced wait: a window not met costs this many spin hints, no more. Below
+     * the model checker's loop bound (4,096, mmu-explore), where a longer wait with the other actor
+     * gone would be reported as a hang.
+     */
+    private static final int MAX_SPINS = 3 << 10;
+    private static final int YIELD_EVERY = 256;
 
     private final Vm vm = StressVm.create();
     private final Rendezvous rendezvous = new Rendezvous();
     private final Memslot slot = vm.addMemslot(0, 1024, Backing.PAGE_2M);
     private final DirtyLogging log = new DirtyLogging(vm);
+    /** Set by the zap of the invalidated root when it has read the huge leaf (its hook, once). */
+    private final AtomicBoolean zapAtHuge = new AtomicBoolean();
+    /** Each actor's end: the other's waits stop there, there is nothing left to meet. */
+    private volatile boolean splitDone;
+    private volatile boolean hostDone;
     private String splitFailure;
     private String hostFailure;
 
@@ -62,26 +73,45 @@ public class FastInvalidationVsEagerSplit
         final AtomicBoolean first = new AtomicBoolean(true);
         vm.mmu().setTestHook((point, gfn) ->
         {
-            if (point != TestHook.Point.SPLIT_AT_ENTRY)
+            if (point == TestHook.Point.SPLIT_AT_ENTRY)
             {
-                return;
-            }
-            if (first.compareAndSet(true, false))
-            {
-                for (int i = 0; i < MAX_SPINS && !vm.lock().isContended(); i++)
+                if (first.compareAndSet(true, false))
                 {
-                    Thread.onSpinWait();
+                    spinUntil(() -> vm.lock().isContended() || hostDone);
+                }
+                else if (gfn == HUGE)
+                {
+                    // After the yield: let the zap read the huge leaf first, so the link lands in
+                    // its read-to-store window (a bounded wait: the zap may have come and gone).
+                    spinUntil(() -> zapAtHuge.get() || hostDone);
                 }
             }
-            else if (gfn == HUGE)
+            else if (point == TestHook.Point.ROOT_ZAP_BEFORE_SET && gfn == HUGE && zapAtHuge.compareAndSet(false, true))
             {
-                final int jitter = ThreadLocalRandom.current().nextInt(JITTER_SPINS);
-                for (int i = 0; i < jitter; i++)
-                {
-                    Thread.onSpinWait();
-                }
+                // The zap has read the huge leaf and not yet replaced it: wait for the split's link.
+                spinUntil(() -> vm.counters().splits.sum() > 0 || splitDone);
             }
         });
+    }
+
+    /**
+     * A bounded wait. It yields every {@value #YIELD_EVERY} spins: on a machine with more runnable
+     * threads than cores the other actor may not be on a core at all, and spinning alone would let
+     * the window pass unmet.
+     */
+    private static void spinUntil(final java.util.function.BooleanSupplier done)
+    {
+        for (int i = 1; i <= MAX_SPINS && !done.getAsBoolean(); i++)
+        {
+            if (i % YIELD_EVERY == 0)
+            {
+                Thread.yield();
+            }
+            else
+            {
+                Thread.onSpinWait();
+            }
+        }
     }
 
     @Actor
@@ -96,6 +126,10 @@ public class FastInvalidationVsEagerSplit
         {
             splitFailure = Probe.classify(t);
         }
+        finally
+        {
+            splitDone = true;
+        }
     }
 
     @Actor
@@ -103,6 +137,7 @@ public class FastInvalidationVsEagerSplit
     {
         rendezvous.meet(1);
         hostFailure = Probe.failureOf(() -> vm.mmu().zapAllFast());
+        hostDone = true;
     }
 
     @Arbiter

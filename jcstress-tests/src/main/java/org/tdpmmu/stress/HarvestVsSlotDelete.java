@@ -46,6 +46,19 @@ public class HarvestVsSlotDelete
 
     public HarvestVsSlotDelete()
     {
+        this(true);
+    }
+
+    /**
+     * With {@code slotZapAll} false the delete flushes by zapping the slot's range
+     * (KVM_X86_QUIRK_SLOT_ZAP_ALL off) instead of the fast invalidation: the model checker's
+     * cut-down (mmu-explore), whose walk of the invalidated root's tables is the part its loop
+     * heuristic cannot finish. The race is the same: the flush runs between the swap and the free
+     * of the bitmap, under slots_lock either way.
+     */
+    protected HarvestVsSlotDelete(final boolean slotZapAll)
+    {
+        vm.memoryRegions().setSlotZapAll(slotZapAll);
         log.enable(slot, Memslot.LOG_WRPROT, false);
         final Vcpu vcpu = vm.createVcpu();
         vcpu.write(PAGE, 1);

@@ -45,7 +45,16 @@ final class Explorer
     /** Explores {@code raceClass} with no seeded bug: every schedule must end ACCEPTABLE. */
     static void explore(final Class<?> raceClass)
     {
-        final AssertionError failure = run(raceClass, EnumSet.noneOf(SeededBug.class), invocations());
+        explore(raceClass, invocations());
+    }
+
+    /**
+     * As {@link #explore(Class)} with a bound of {@code invocations} schedules (a twin whose
+     * schedules cost seconds each explores a share of the common bound).
+     */
+    static void explore(final Class<?> raceClass, final int invocations)
+    {
+        final AssertionError failure = run(raceClass, EnumSet.noneOf(SeededBug.class), Math.max(1, invocations));
         if (failure != null)
         {
             throw failure;
