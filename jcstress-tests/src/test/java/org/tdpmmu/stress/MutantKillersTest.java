@@ -3,6 +3,7 @@ package org.tdpmmu.stress;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -27,6 +28,7 @@ import org.tdpmmu.core.SeededBug;
 import org.tdpmmu.core.Spte;
 import org.tdpmmu.core.TdpIter;
 import org.tdpmmu.core.TdpMmu;
+import org.tdpmmu.core.TdpMmuRoots;
 import org.tdpmmu.core.TestHook;
 import org.tdpmmu.core.Vcpu;
 import org.tdpmmu.core.Vm;
@@ -568,6 +570,42 @@ class MutantKillersTest
             final long entry = Probe.entryFor(vm, 7);
             assertFalse(Probe.levelFor(vm, 7) > Spte.PG_LEVEL_4K && Spte.isWritable(entry),
                 "a writable huge leaf in the logged slot: " + Spte.describe(entry, Probe.levelFor(vm, 7)));
+        }
+    }
+
+    /**
+     * Kills 28-root-load-no-recheck. After a fast invalidation no root is valid; two vCPUs load at
+     * once (6.9+: mmu_lock for read). The first found no valid root and is about to take the pages
+     * lock when the second loads and allocates. The first must find that root under the pages lock
+     * and share it: one valid root, one allocation (kvm_tdp_mmu_alloc_root's re-check).
+     */
+    @Test
+    void twoVcpusLoadingAtOnceShareOneNewRoot() throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(EnumSet.noneOf(SeededBug.class))))
+        {
+            assertFalse(vm.mmu().roots().allocUnderWriteLock(), "the 6.9+ load, under the read lock");
+            vm.addMemslot(0, 512, Backing.PAGE_4K);
+            vm.mmu().zapAllFast();
+            assertFalse(vm.mmu().hasValidRoot());
+            final long allocsBefore = vm.counters().rootAllocs.sum();
+            final Pause pause = new Pause(TestHook.Point.ROOT_LOAD_BEFORE_ALLOC, "first");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<TdpMmuRoots.Root> first = start("first", () -> vm.mmu().roots().load());
+            pause.awaitReached();
+            final TdpMmuRoots.Root second = join(start("second", () -> vm.mmu().roots().load()));
+            pause.release();
+            final TdpMmuRoots.Root root = join(first);
+            try
+            {
+                assertSame(second, root, "the first load allocated a second valid root: " + vm.mmu().roots().snapshot());
+                assertEquals(1, vm.counters().rootAllocs.sum() - allocsBefore, "one allocation for both loads");
+            }
+            finally
+            {
+                vm.mmu().roots().unload(root);
+                vm.mmu().roots().unload(second);
+            }
         }
     }
 
