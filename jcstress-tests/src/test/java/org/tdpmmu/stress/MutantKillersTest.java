@@ -632,11 +632,7 @@ class MutantKillersTest
             final TdpMmuAge age = new TdpMmuAge(vm);
             final Pause split = new Pause(TestHook.Point.SPLIT_AT_ENTRY, "enable");
             final Pause ageing = new Pause(TestHook.Point.AGE_BEFORE_CLEAR, "age");
-            vm.mmu().setTestHook((point, gfn) ->
-            {
-                split.at(point, gfn);
-                ageing.at(point, gfn);
-            });
+            vm.mmu().setTestHook(Latches.both(split, ageing));
             // The enable waits for RCU readers before it splits: the ager starts once the split
             // walk runs, and is released once the split has linked its table.
             final FutureTask<Boolean> enable = start("enable", () ->
