@@ -662,7 +662,9 @@ class MutantKillersTest
                 "the ager changed the table the split linked");
             assertEquals(null, Probe.guestWrite(vcpu, 7, 2));
             assertTrue(Probe.dirty(log.getDirtyLog(slot, false), 7), "the write after enable is logged");
-            assertEquals(1, vm.counters().ageCmpxchgLost.sum(), "the ager's one cmpxchg failed and was not retried");
+            // At least one: the walk goes on into the split's table, whose leaves the enable is
+            // write-protecting meanwhile.
+            assertTrue(vm.counters().ageCmpxchgLost.sum() >= 1, "the ager's cmpxchg on the 2 MiB entry failed");
         }
     }
 
