@@ -12,7 +12,8 @@
 #              (~2 min), which it does not depend on: the same tests, a mutant a latch test kills
 #              stops two minutes sooner; and without scenarios when no class the patch changes is
 #              named by any other main source nor by scenarios (Prefault: only its own tests call it),
-#              since then no scenarios test can run the mutated code (its results line says so)
+#              since then no scenarios test can run the mutated code (its results line says so, and
+#              names the first test that failed)
 #   jcstress - CI's jcstress short run, scripts/jcstress-short.sh (see JCSTRESS_SCOPE below)
 #   explore  - the model checker: the race twins (RaceTwinsTest) of the races on the patch's
 #              "# jcstress:" line (EXPLORE_SCOPE=full: every twin) at MUTANTS_EXPLORE_INVOCATIONS
@@ -56,7 +57,7 @@ while getopts "t:k:o:s:T" opt; do
     o) OUT="$OPTARG" ;;
     s) SHARD="$OPTARG" ;;
     T) TABLE_ONLY=1 ;;
-    *) sed -n '2,43p' "$0"; exit 2 ;;
+    *) sed -n '2,44p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -98,6 +99,12 @@ test_failed() {
   else echo error; fi
 }
 
+# The first test that failed or erred, as Class#method (surefire's per-test line), if any.
+failed_test() {
+  grep -m1 -oE '^\[ERROR\] [a-z][a-z0-9_.]*\.[A-Z][A-Za-z0-9_]*\.[A-Za-z0-9_]+.* <<< (FAILURE|ERROR)!' "$1" |
+    sed -E 's/^\[ERROR\] ([a-z0-9_.]*\.)?([A-Z][A-Za-z0-9_]*)\.([A-Za-z0-9_]+).*/by \2#\3/'
+}
+
 # run_killer NAME DIR LOG: prints the verdict.
 run_killer() {
   local name=$1 dir=$2 log=$3 rc
@@ -105,7 +112,7 @@ run_killer() {
     junit)
       local excl='!benchmarks'
       if has_explore "$dir"; then excl="$excl,!mmu-explore"; fi
-      if ! reaches_scenarios "$dir" "$PATCH"; then excl="$excl,!scenarios"; echo "junit: without scenarios" >"$log.scope"; fi
+      if ! reaches_scenarios "$dir" "$PATCH"; then excl="$excl,!scenarios"; echo "without scenarios" >"$log.note"; fi
       # Independent modules build in the order listed: the cheap latch tests first.
       if ! grep -q '<artifactId>scenarios</artifactId>' "$dir/jcstress-tests/pom.xml"; then
         sed -i '/<module>scenarios<\/module>/d; s|<module>jcstress-tests</module>|&\n    <module>scenarios</module>|' "$dir/pom.xml"
@@ -113,6 +120,7 @@ run_killer() {
       (cd "$dir" && timeout "$T_JUNIT" mvn -B -o verify -pl "$excl" -Dsurefire.skipAfterFailureCount=1) >"$log" 2>&1; rc=$?
       if [ $rc -eq 124 ]; then echo HANG; return; fi
       if grep -q 'COMPILATION ERROR' "$log"; then echo build; return; fi
+      failed_test "$log" >>"$log.note"
       test_failed "$rc" "$log" ;;
     jcstress)
       local tests=""
@@ -156,6 +164,7 @@ run_killer() {
           -Dsurefire.failIfNoSpecifiedTests=false -Dsurefire.skipAfterFailureCount=1) >"$log" 2>&1; rc=$?
       if [ $rc -eq 124 ]; then echo HANG; return; fi
       if grep -q 'COMPILATION ERROR' "$log"; then echo build; return; fi
+      failed_test "$log" >>"$log.note"
       test_failed "$rc" "$log" ;;
   esac
 }
@@ -229,10 +238,10 @@ for PATCH in "$SNAP"/patches/*.patch; do
   fi
   for k in "${KS[@]}"; do
     start=$(date +%s)
-    rm -f "$WORK/$name-$k.log.scope"
+    rm -f "$WORK/$name-$k.log.note"
     v=$(run_killer "$k" "$dir" "$WORK/$name-$k.log")
     printf '%s\t%s\t%s\t%ss\t%s\n' "$name" "$k" "$v" "$(( $(date +%s) - start ))" \
-      "$(cat "$WORK/$name-$k.log.scope" 2>/dev/null)" | tee -a "$OUT" >&2
+      "$(paste -sd' ' "$WORK/$name-$k.log.note" 2>/dev/null)" | tee -a "$OUT" >&2
   done
   rm -rf "$dir"
 done
