@@ -169,32 +169,38 @@ run_killer() {
   esac
 }
 
-# The table and the scores (valid mutants: none of its verdicts is build or no-apply).
+# The table and the scores. A mutant is invalid if a verdict is build or no-apply; else KILLED if
+# any killer killed it, survived if every killer gave a verdict (survived, HANG, or - where it
+# cannot run), incomplete otherwise (a killer not run, or error). Rows in name order.
 print_table() {
 awk -F'\t' -v ks="$KILLERS" '
   $1 == "baseline" { next }
-  { v[$1, $2] = $3; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+  { v[$1, $2] = $3; note[$1, $2] = $5; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
   END {
+    for (i = 1; i < n; i++) { m = order[i]; for (j = i - 1; j >= 0 && order[j] > m; j--) order[j + 1] = order[j]; order[j + 1] = m }
     nk = split(ks, K, ",")
     hdr = "| mutant |"; sep = "|---|"
     for (j = 1; j <= nk; j++) { hdr = hdr " " K[j] " |"; sep = sep "---|" }
     print hdr " any |"; print sep "---|"
     for (i = 0; i < n; i++) {
-      m = order[i]; bad = 0; any = 0; row = "| " m " |"
+      m = order[i]; bad = 0; any = 0; open = 0; row = "| " m " |"
       for (j = 1; j <= nk; j++) {
         x = v[m, K[j]]; if (x == "build" || x == "no-apply") bad = 1
         if (x == "") x = "not run"
         if (x == "KILLED") any = 1
+        if (x != "KILLED" && x != "survived" && x != "HANG" && x != "-") open = 1
+        if (note[m, K[j]] != "") x = x " (" note[m, K[j]] ")"
         row = row " " x " |"
       }
-      if (bad) { print row " (invalid) |"; continue }
-      valid++; if (any) anyk++
+      if (bad) { print row " (invalid) |"; invalid++; continue }
+      valid++
       for (j = 1; j <= nk; j++) { x = v[m, K[j]]; if (x == "KILLED") kill[j]++; if (x == "KILLED" || x == "survived" || x == "HANG") ran[j]++ }
-      print row " " (any ? "KILLED" : "survived") " |"
+      if (any) { anyk++; verdict = "**KILLED**" } else if (open) { incomplete++; verdict = "incomplete" } else { surv++; verdict = "survived" }
+      print row " " verdict " |"
     }
-    printf "\nscores over %d mutants:", valid
+    printf "\nscores over %d valid mutants (%d invalid), each killer over the mutants it gave a verdict on:", valid, invalid
     for (j = 1; j <= nk; j++) printf " %s %d/%d;", K[j], kill[j], ran[j]
-    printf " together %d/%d\n", anyk, valid
+    printf " together %d/%d (killed / killed + survived; %d incomplete)\n", anyk, anyk + surv, incomplete
   }' "$OUT"
 }
 
