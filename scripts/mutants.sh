@@ -7,7 +7,13 @@
 # earlier killer already killed the mutant:
 #   junit    - the README's test command, `mvn -B verify`, without mmu-explore if the tree has it and
 #              without benchmarks (no tests there: the verdict is the same, a minute faster), and
-#              stopping at the first failed test (the verdict is the same, a killed mutant costs less)
+#              stopping at the first failed test (the verdict is the same, a killed mutant costs less);
+#              in the scratch copy jcstress-tests (the latch tests, ~12 s) is listed before scenarios
+#              (~2 min), which it does not depend on: the same tests, a mutant a latch test kills
+#              stops two minutes sooner; and without scenarios when no class the patch changes is
+#              named by any other main source nor by scenarios (Prefault: only its own tests call it),
+#              since then no scenarios test can run the mutated code (its results line says so, and
+#              names the first test that failed)
 #   jcstress - CI's jcstress short run, scripts/jcstress-short.sh (see JCSTRESS_SCOPE below)
 #   explore  - the model checker: the race twins (RaceTwinsTest) of the races on the patch's
 #              "# jcstress:" line (EXPLORE_SCOPE=full: every twin) at MUTANTS_EXPLORE_INVOCATIONS
@@ -51,7 +57,7 @@ while getopts "t:k:o:s:T" opt; do
     o) OUT="$OPTARG" ;;
     s) SHARD="$OPTARG" ;;
     T) TABLE_ONLY=1 ;;
-    *) sed -n '2,38p' "$0"; exit 2 ;;
+    *) sed -n '2,44p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -71,12 +77,32 @@ copy_tree() {
   tar -C "$1" --exclude=./.git --exclude=target --exclude=./mutants -cf - . | tar -C "$2" -xf -
 }
 
+# True unless every main class the patch changes is named by no other main source file and by no
+# file of the scenarios module: then the scenarios tests cannot run the mutated code.
+reaches_scenarios() {
+  local f c
+  for f in $(sed -n 's|^+++ b/||p' "$2"); do
+    case "$f" in */src/main/java/*.java) ;; *) return 0 ;; esac
+    c=$(basename "$f" .java)
+    if grep -rlw --include='*.java' "$c" "$1/scenarios/src" "$1"/mmu-*/src/main 2>/dev/null | grep -qv "/$c.java\$"; then
+      return 0
+    fi
+  done
+  return 1
+}
+
 # A Maven run that failed kills the mutant only if a test failed or erred (surefire's own summary,
 # which includes a JUnit @Timeout); any other failure is "error" (an infrastructure problem).
 test_failed() {
   if [ "$1" -eq 0 ]; then echo survived
   elif grep -Eq 'Tests run: [0-9]+, (Failures: [1-9]|Failures: [0-9]+, Errors: [1-9])' "$2"; then echo KILLED
   else echo error; fi
+}
+
+# The first test that failed or erred, as Class#method (surefire's per-test line), if any.
+failed_test() {
+  grep -m1 -oE '^\[ERROR\] [a-z][a-z0-9_.]*\.[A-Z][A-Za-z0-9_]*\.[A-Za-z0-9_]+.* <<< (FAILURE|ERROR)!' "$1" |
+    sed -E 's/^\[ERROR\] ([a-z0-9_.]*\.)?([A-Z][A-Za-z0-9_]*)\.([A-Za-z0-9_]+).*/by \2#\3/'
 }
 
 # run_killer NAME DIR LOG: prints the verdict.
@@ -86,9 +112,15 @@ run_killer() {
     junit)
       local excl='!benchmarks'
       if has_explore "$dir"; then excl="$excl,!mmu-explore"; fi
+      if ! reaches_scenarios "$dir" "$PATCH"; then excl="$excl,!scenarios"; echo "without scenarios" >"$log.note"; fi
+      # Independent modules build in the order listed: the cheap latch tests first.
+      if ! grep -q '<artifactId>scenarios</artifactId>' "$dir/jcstress-tests/pom.xml"; then
+        sed -i '/<module>scenarios<\/module>/d; s|<module>jcstress-tests</module>|&\n    <module>scenarios</module>|' "$dir/pom.xml"
+      fi
       (cd "$dir" && timeout "$T_JUNIT" mvn -B -o verify -pl "$excl" -Dsurefire.skipAfterFailureCount=1) >"$log" 2>&1; rc=$?
       if [ $rc -eq 124 ]; then echo HANG; return; fi
       if grep -q 'COMPILATION ERROR' "$log"; then echo build; return; fi
+      failed_test "$log" >>"$log.note"
       test_failed "$rc" "$log" ;;
     jcstress)
       local tests=""
@@ -132,36 +164,43 @@ run_killer() {
           -Dsurefire.failIfNoSpecifiedTests=false -Dsurefire.skipAfterFailureCount=1) >"$log" 2>&1; rc=$?
       if [ $rc -eq 124 ]; then echo HANG; return; fi
       if grep -q 'COMPILATION ERROR' "$log"; then echo build; return; fi
+      failed_test "$log" >>"$log.note"
       test_failed "$rc" "$log" ;;
   esac
 }
 
-# The table and the scores (valid mutants: none of its verdicts is build or no-apply).
+# The table and the scores. A mutant is invalid if a verdict is build or no-apply; else KILLED if
+# any killer killed it, survived if every killer gave a verdict (survived, HANG, or - where it
+# cannot run), incomplete otherwise (a killer not run, or error). Rows in name order.
 print_table() {
 awk -F'\t' -v ks="$KILLERS" '
   $1 == "baseline" { next }
-  { v[$1, $2] = $3; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+  { v[$1, $2] = $3; note[$1, $2] = $5; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
   END {
+    for (i = 1; i < n; i++) { m = order[i]; for (j = i - 1; j >= 0 && order[j] > m; j--) order[j + 1] = order[j]; order[j + 1] = m }
     nk = split(ks, K, ",")
     hdr = "| mutant |"; sep = "|---|"
     for (j = 1; j <= nk; j++) { hdr = hdr " " K[j] " |"; sep = sep "---|" }
     print hdr " any |"; print sep "---|"
     for (i = 0; i < n; i++) {
-      m = order[i]; bad = 0; any = 0; row = "| " m " |"
+      m = order[i]; bad = 0; any = 0; open = 0; row = "| " m " |"
       for (j = 1; j <= nk; j++) {
         x = v[m, K[j]]; if (x == "build" || x == "no-apply") bad = 1
         if (x == "") x = "not run"
         if (x == "KILLED") any = 1
+        if (x != "KILLED" && x != "survived" && x != "HANG" && x != "-") open = 1
+        if (note[m, K[j]] != "") x = x " (" note[m, K[j]] ")"
         row = row " " x " |"
       }
-      if (bad) { print row " (invalid) |"; continue }
-      valid++; if (any) anyk++
+      if (bad) { print row " (invalid) |"; invalid++; continue }
+      valid++
       for (j = 1; j <= nk; j++) { x = v[m, K[j]]; if (x == "KILLED") kill[j]++; if (x == "KILLED" || x == "survived" || x == "HANG") ran[j]++ }
-      print row " " (any ? "KILLED" : "survived") " |"
+      if (any) { anyk++; verdict = "**KILLED**" } else if (open) { incomplete++; verdict = "incomplete" } else { surv++; verdict = "survived" }
+      print row " " verdict " |"
     }
-    printf "\nscores over %d mutants:", valid
+    printf "\nscores over %d valid mutants (%d invalid), each killer over the mutants it gave a verdict on:", valid, invalid
     for (j = 1; j <= nk; j++) printf " %s %d/%d;", K[j], kill[j], ran[j]
-    printf " together %d/%d\n", anyk, valid
+    printf " together %d/%d (killed / killed + survived; %d incomplete)\n", anyk, anyk + surv, incomplete
   }' "$OUT"
 }
 
@@ -205,8 +244,10 @@ for PATCH in "$SNAP"/patches/*.patch; do
   fi
   for k in "${KS[@]}"; do
     start=$(date +%s)
+    rm -f "$WORK/$name-$k.log.note"
     v=$(run_killer "$k" "$dir" "$WORK/$name-$k.log")
-    printf '%s\t%s\t%s\t%ss\n' "$name" "$k" "$v" "$(( $(date +%s) - start ))" | tee -a "$OUT" >&2
+    printf '%s\t%s\t%s\t%ss\t%s\n' "$name" "$k" "$v" "$(( $(date +%s) - start ))" \
+      "$(paste -sd' ' "$WORK/$name-$k.log.note" 2>/dev/null)" | tee -a "$OUT" >&2
   done
   rm -rf "$dir"
 done

@@ -58,6 +58,16 @@ final class Latches
         }
     }
 
+    /** One hook for two pauses, each on its own point and thread. */
+    static TestHook both(final Pause a, final Pause b)
+    {
+        return (point, gfn) ->
+        {
+            a.at(point, gfn);
+            b.at(point, gfn);
+        };
+    }
+
     static <T> FutureTask<T> start(final String name, final Callable<T> body)
     {
         final FutureTask<T> task = new FutureTask<>(body);

@@ -3,6 +3,7 @@ package org.tdpmmu.stress;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -27,6 +28,8 @@ import org.tdpmmu.core.SeededBug;
 import org.tdpmmu.core.Spte;
 import org.tdpmmu.core.TdpIter;
 import org.tdpmmu.core.TdpMmu;
+import org.tdpmmu.core.TdpMmuAge;
+import org.tdpmmu.core.TdpMmuRoots;
 import org.tdpmmu.core.TestHook;
 import org.tdpmmu.core.Vcpu;
 import org.tdpmmu.core.Vm;
@@ -568,6 +571,122 @@ class MutantKillersTest
             final long entry = Probe.entryFor(vm, 7);
             assertFalse(Probe.levelFor(vm, 7) > Spte.PG_LEVEL_4K && Spte.isWritable(entry),
                 "a writable huge leaf in the logged slot: " + Spte.describe(entry, Probe.levelFor(vm, 7)));
+        }
+    }
+
+    /**
+     * Kills 28-root-load-no-recheck. After a fast invalidation no root is valid; two vCPUs load at
+     * once (6.9+: mmu_lock for read). The first found no valid root and is about to take the pages
+     * lock when the second loads and allocates. The first must find that root under the pages lock
+     * and share it: one valid root, one allocation (kvm_tdp_mmu_alloc_root's re-check).
+     */
+    @Test
+    void twoVcpusLoadingAtOnceShareOneNewRoot() throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(EnumSet.noneOf(SeededBug.class))))
+        {
+            assertFalse(vm.mmu().roots().allocUnderWriteLock(), "the 6.9+ load, under the read lock");
+            vm.addMemslot(0, 512, Backing.PAGE_4K);
+            vm.mmu().zapAllFast();
+            assertFalse(vm.mmu().hasValidRoot());
+            final long allocsBefore = vm.counters().rootAllocs.sum();
+            final Pause pause = new Pause(TestHook.Point.ROOT_LOAD_BEFORE_ALLOC, "first");
+            vm.mmu().setTestHook(pause);
+            final FutureTask<TdpMmuRoots.Root> first = start("first", () -> vm.mmu().roots().load());
+            pause.awaitReached();
+            final TdpMmuRoots.Root second = join(start("second", () -> vm.mmu().roots().load()));
+            pause.release();
+            final TdpMmuRoots.Root root = join(first);
+            try
+            {
+                assertSame(second, root, "the first load allocated a second valid root: " + vm.mmu().roots().snapshot());
+                assertEquals(1, vm.counters().rootAllocs.sum() - allocsBefore, "one allocation for both loads");
+            }
+            finally
+            {
+                vm.mmu().roots().unload(root);
+                vm.mmu().roots().unload(second);
+            }
+        }
+    }
+
+    /**
+     * Kills 30-age-track-retries-cmpxchg. EPT without A/D bits, lockless aging (6.15): the ager has
+     * read a young 2 MiB leaf and is about to access-track it with its one cmpxchg when enabling
+     * write-protect logging splits the leaf eagerly and links a table there. The ager's cmpxchg
+     * fails and it must leave the entry alone (never retried): the table keeps its permissions,
+     * and a write to a page under it completes and is logged.
+     */
+    @Test
+    void accessTrackingLeavesAnEntryThatChangedUnderIt() throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(EnumSet.noneOf(SeededBug.class)).withLocklessAging(true)
+            .withEptAdBits(false)))
+        {
+            final Memslot slot = vm.addMemslot(0, 512, Backing.PAGE_2M);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.read(7);
+            vcpu.exitGuest();
+            assertTrue(Probe.mappedHuge(vm, 7));
+            final DirtyLogging log = new DirtyLogging(vm);
+            final TdpMmuAge age = new TdpMmuAge(vm);
+            final Pause split = new Pause(TestHook.Point.SPLIT_AT_ENTRY, "enable");
+            final Pause ageing = new Pause(TestHook.Point.AGE_BEFORE_CLEAR, "age");
+            vm.mmu().setTestHook(Latches.both(split, ageing));
+            // The enable waits for RCU readers before it splits: the ager starts once the split
+            // walk runs, and is released once the split has linked its table.
+            final FutureTask<Boolean> enable = start("enable", () ->
+            {
+                log.enable(slot, Memslot.LOG_WRPROT, true);
+                return true;
+            });
+            split.awaitReached();
+            final FutureTask<Boolean> ager = start("age", () -> age.clearYoung(new TdpIter(vm.store()), 0, 512));
+            ageing.awaitReached();
+            split.release();
+            final long deadline = System.nanoTime() + SECONDS.toNanos(WAIT_SECONDS);
+            long table;
+            while (!Spte.isPresentTable(table = entryAt2M(vm, 7), Spte.PG_LEVEL_2M))
+            {
+                if (System.nanoTime() > deadline)
+                {
+                    fail("the eager split linked no table within " + WAIT_SECONDS + " s: " +
+                        Spte.describe(table, Spte.PG_LEVEL_2M));
+                }
+                Thread.onSpinWait();
+            }
+            ageing.release();
+            assertTrue(join(ager), "the 2 MiB leaf was young");
+            assertTrue(join(enable));
+            assertEquals(Spte.describe(table, Spte.PG_LEVEL_2M), Spte.describe(entryAt2M(vm, 7), Spte.PG_LEVEL_2M),
+                "the ager changed the table the split linked");
+            assertEquals(null, Probe.guestWrite(vcpu, 7, 2));
+            assertTrue(Probe.dirty(log.getDirtyLog(slot, false), 7), "the write after enable is logged");
+            // At least one: the walk goes on into the split's table, whose leaves the enable is
+            // write-protecting meanwhile.
+            assertTrue(vm.counters().ageCmpxchgLost.sum() >= 1, "the ager's cmpxchg on the 2 MiB entry failed");
+        }
+    }
+
+    /** The 2 MiB-level entry over {@code gfn} (a leaf or a table), read inside an RCU section. */
+    private static long entryAt2M(final Vm vm, final long gfn)
+    {
+        final TdpIter it = new TdpIter(vm.store());
+        vm.mmu().rcu().readLock();
+        try
+        {
+            for (it.start(vm.mmu().rootPfn(), vm.mmu().rootLevel(), Spte.PG_LEVEL_2M, gfn, gfn + 1); it.valid(); it.next())
+            {
+                if (it.level() == Spte.PG_LEVEL_2M)
+                {
+                    return it.oldSpte();
+                }
+            }
+            return fail("no 2 MiB-level entry over gfn " + gfn);
+        }
+        finally
+        {
+            vm.mmu().rcu().readUnlock();
         }
     }
 

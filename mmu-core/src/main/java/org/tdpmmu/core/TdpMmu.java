@@ -132,7 +132,7 @@ public final class TdpMmu implements MmuNotifier
         this.adFlag = (config.eptAdBits() ? 0 : Spte.LEAF_AD_DISABLED) | (sve ? Spte.LEAF_SUPPRESS_VE : 0);
         this.deferredFrees = new DeferredTableFrees(rcu, store, counters);
         // One shared root for every vCPU (no SMM, one address space) until a fast invalidation.
-        this.roots = new TdpMmuRoots(store, lock, counters, deferredFrees, config.rootAllocUnderWriteLock());
+        this.roots = new TdpMmuRoots(this, store, lock, counters, deferredFrees, config.rootAllocUnderWriteLock());
         roots.allocFirst();
     }
 

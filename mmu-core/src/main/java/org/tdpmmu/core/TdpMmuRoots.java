@@ -76,6 +76,8 @@ public final class TdpMmuRoots
         }
     }
 
+    /** The owning MMU, for its test hook only. */
+    private final TdpMmu mmu;
     private final PageTableStore store;
     private final MmuLock lock;
     private final MmuCounters counters;
@@ -90,9 +92,10 @@ public final class TdpMmuRoots
     /** kernel: tdp_mmu_pages_lock, a spinlock; a monitor here (held for a few list operations). */
     private final Object pagesLock = new Object();
 
-    TdpMmuRoots(final PageTableStore store, final MmuLock lock, final MmuCounters counters,
+    TdpMmuRoots(final TdpMmu mmu, final PageTableStore store, final MmuLock lock, final MmuCounters counters,
         final DeferredTableFrees frees, final boolean allocUnderWriteLock)
     {
+        this.mmu = mmu;
         this.store = store;
         this.lock = lock;
         this.counters = counters;
@@ -261,6 +264,8 @@ public final class TdpMmuRoots
             {
                 return found;
             }
+            // Another vCPU may allocate between here and the pages lock: hence the re-check there.
+            mmu.hook(TestHook.Point.ROOT_LOAD_BEFORE_ALLOC, -1);
             synchronized (pagesLock)
             {
                 return getOrAllocLocked();

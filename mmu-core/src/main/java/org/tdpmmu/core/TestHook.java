@@ -57,7 +57,10 @@ public interface TestHook
         /** vCPU: its invalidated root put, the new one not yet loaded (the gfn is -1). */
         VCPU_ROOT_UNLOADED,
         /** eager split: at an entry, past the yield check, before looking at it. */
-        SPLIT_AT_ENTRY
+        SPLIT_AT_ENTRY,
+        // Mutant killers (mutants/, JCSTRESS.md "Mutants").
+        /** root load (6.9+, mmu_lock for read): no valid root found, the pages lock not yet taken (the gfn is -1). */
+        ROOT_LOAD_BEFORE_ALLOC
     }
 
     TestHook NONE = (point, gfn) ->

@@ -1,5 +1,6 @@
 package org.tdpmmu.core;
 
+import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -14,6 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tdpmmu.core.KvmSetMemoryRegion.Change;
@@ -189,9 +191,14 @@ class KvmSetMemoryRegionTest
 
     /**
      * vCPUs write all over two slots while the host deletes, recreates and moves one of them: no
-     * exception, every check holds at the end, and nothing leaks.
+     * exception, every check holds at the end, and nothing leaks. The timeout is a hang guard (the
+     * test takes about a second): a deadlock between a change and the vCPUs fails here instead of
+     * stalling the build (mutant 32, a flush before the invalid copy, hangs it; JCSTRESS.md). In a
+     * thread of its own, because the waits that hang (a grace period, a lock) spin and ignore
+     * the interrupt a same-thread timeout sends.
      */
     @Test
+    @Timeout(value = 60, unit = SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void changesRacingVcpusKeepEveryCheck() throws Exception
     {
         for (final boolean zapAll : new boolean[] {true, false})

@@ -1,5 +1,6 @@
 package org.tdpmmu.core;
 
+import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -14,10 +15,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Roots that come and go: reference counts, vCPU loads, fast invalidation, stale faults (TdpMmuRoots). */
+/**
+ * Roots that come and go: reference counts, vCPU loads, fast invalidation, stale faults (TdpMmuRoots).
+ * Each test has a hang guard (they take well under a second each): a vCPU that keeps reloading an
+ * invalid root retries for ever (mutant 29; JCSTRESS.md), and must fail here rather than stall the
+ * build. In a thread of its own, as the retry loop ignores a same-thread timeout's interrupt.
+ */
+@Timeout(value = 60, unit = SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class TdpMmuRootsTest
 {
     private static final long BASE = 0x100000;
