@@ -2,8 +2,9 @@
 # Every published kernel figure tdpmmu can reproduce, run at the kernel test's full size, one run
 # after another, written to FIGURES.md beside the kernel's numbers.
 #
-#   scripts/figures.sh              every figure at full size: about 15 minutes on 2 cores, measured
-#                                   figure by figure on 2026-12-02 under other work (promotion-2021 61 s
+#   scripts/figures.sh              every figure at full size: 264 s on 2 cores, all seven in one run on
+#                                   2026-12-02 at a load of 7-30 (FIGURES.md's header gives the last run's);
+#                                   measured figure by figure earlier under other work (promotion-2021 61 s
 #                                   and eager-split-2022 57 s at a load of 6-11, recovery-2024 71 s at
 #                                   17-20, ring-vs-bitmap 72 s at 9-12, parallel-faults-2021 35 s (its runs
 #                                   at 1/64 size, FIGURES_PF_SCALE), root-reload-2024 9 s plus the
