@@ -93,17 +93,13 @@ final class AccessCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        check(vcpus >= 1 && vcpus <= 512, "-v: " + vcpus + " is out of range 1..512");
-        check(bytesPerVcpu >= 4096, "-b: " + bytesPerVcpu + " is less than one 4 KiB page");
+        final UsageChecks usage = new UsageChecks(spec);
+        usage.vcpus(vcpus);
+        usage.check(bytesPerVcpu >= 4096, "-b: " + bytesPerVcpu + " is less than one 4 KiB page");
         // As the kernel test's main(): the benchmark ages through lru_gen only.
-        check(!benchmark || lruGen, "-p specified without -l");
-        final VmConfig shape;
-        try {
-            shape = VmConfig.uniform(vcpus, bytesPerVcpu, 1, backing, 4, VmConfig.DEFAULT_SLOT_BASE_GFN)
-                    .withOverlapVcpuMemory(overlap).withLocklessAging(lockless);
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "-v/-b/-s: " + e.getMessage());
-        }
+        usage.check(!benchmark || lruGen, "-p specified without -l");
+        final VmConfig shape = usage.shape("-v/-b/-s", () -> VmConfig.uniform(vcpus, bytesPerVcpu, 1, backing, 4,
+                VmConfig.DEFAULT_SLOT_BASE_GFN).withOverlapVcpuMemory(overlap).withLocklessAging(lockless));
         final Scenario s = new Scenario("access", "access_tracking_perf_test", shape, CostModel.defaults(),
                 List.of(new Phase.Populate(), new Phase.SecondPass(100, AccessPattern.SEQUENTIAL, 0, 1),
                         new Phase.Teardown()), List.of(), SOURCE);
@@ -119,11 +115,5 @@ final class AccessCommand implements Callable<Integer> {
             return ExitCodes.VIOLATION;
         }
         return ExitCodes.OK;
-    }
-
-    private void check(boolean ok, String message) {
-        if (!ok) {
-            throw new CommandLine.ParameterException(spec.commandLine(), message);
-        }
     }
 }

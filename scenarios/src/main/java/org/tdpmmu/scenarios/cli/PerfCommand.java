@@ -231,45 +231,43 @@ final class PerfCommand implements Callable<Integer> {
 
     /** The scenario the flags describe; a usage error (exit 2) for out-of-range values. */
     Scenario scenario() {
-        check(vcpus >= 1 && vcpus <= ScenarioLoader.MAX_VCPUS, "-v: " + vcpus + " is out of range 1.." + ScenarioLoader.MAX_VCPUS);
-        check(bytesPerVcpu > 0 && bytesPerVcpu % Sizes.KIB_4 == 0,
+        UsageChecks usage = new UsageChecks(spec);
+        usage.vcpus(vcpus);
+        usage.check(bytesPerVcpu > 0 && bytesPerVcpu % Sizes.KIB_4 == 0,
                 "-b: " + bytesPerVcpu + " bytes is not a positive multiple of 4 KiB (4096 bytes)");
-        notModelled(guestMode != null, "-m", "guest modes (the kernel test's PA/VA bits and guest page "
+        notModelled(usage, guestMode != null, "-m", "guest modes (the kernel test's PA/VA bits and guest page "
                 + "size); the TDP paging depth is chosen with --root-level 4|5");
-        notModelled(nested, "-n", "nested virtualization (vCPUs as L2 guests under a nested TDP MMU)");
-        notModelled(pcpus != null, "-c", "pinning vCPU threads to host CPUs (vCPU threads run on simulated "
+        notModelled(usage, nested, "-n", "nested virtualization (vCPUs as L2 guests under a nested TDP MMU)");
+        notModelled(usage, pcpus != null, "-c", "pinning vCPU threads to host CPUs (vCPU threads run on simulated "
                 + "physical CPUs, one per core)");
-        check(iterations >= MIN_ITERATIONS && iterations <= ScenarioLoader.MAX_ITERATIONS,
+        usage.check(iterations >= MIN_ITERATIONS && iterations <= ScenarioLoader.MAX_ITERATIONS,
                 "-i: " + iterations + " is out of range " + MIN_ITERATIONS + ".." + ScenarioLoader.MAX_ITERATIONS
                         + " (the kernel test, too, refuses fewer than two iterations)");
-        check(writePercent >= 0 && writePercent <= 100, "-w: " + writePercent + " is out of range 0..100");
-        check(seed >= 0, "-r: " + seed + " is out of range 0.." + Long.MAX_VALUE);
-        check(memslots >= 1 && memslots <= ScenarioLoader.MAX_MEMSLOTS,
+        usage.check(writePercent >= 0 && writePercent <= 100, "-w: " + writePercent + " is out of range 0..100");
+        usage.check(seed >= 0, "-r: " + seed + " is out of range 0.." + Long.MAX_VALUE);
+        usage.check(memslots >= 1 && memslots <= ScenarioLoader.MAX_MEMSLOTS,
                 "-x: " + memslots + " is out of range 1.." + ScenarioLoader.MAX_MEMSLOTS);
-        check(rootLevel == 4 || rootLevel == 5, "--root-level: " + rootLevel + " is not one of 4, 5");
+        usage.check(rootLevel == 4 || rootLevel == 5, "--root-level: " + rootLevel + " is not one of 4, 5");
         long gpa = physOffset == null ? VmConfig.DEFAULT_SLOT_BASE_GFN * Sizes.KIB_4 : physOffset & -backing.pageSize();
         long space = 1L << VmConfig.guestPhysBits(rootLevel);
-        check(gpa < space, "-p: 0x" + Long.toHexString(gpa) + " is outside the " + VmConfig.guestPhysBits(rootLevel)
+        usage.check(gpa < space, "-p: 0x" + Long.toHexString(gpa) + " is outside the " + VmConfig.guestPhysBits(rootLevel)
                 + "-bit guest physical space (0..0x" + Long.toHexString(space - 1) + ")");
-        check((double) vcpus * bytesPerVcpu <= (double) (space - gpa),
+        usage.check((double) vcpus * bytesPerVcpu <= (double) (space - gpa),
                 "-v/-b" + (physOffset == null ? "" : "/-p") + ": " + vcpus + " x " + Sizes.format(bytesPerVcpu)
                         + " from guest physical 0x" + Long.toHexString(gpa) + " does not fit in the "
                         + VmConfig.guestPhysBits(rootLevel) + "-bit guest physical space");
-        VmConfig vm;
-        try {
-            vm = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, gpa / Sizes.KIB_4)
+        VmConfig vm = usage.shape("-v/-b/-x/-s", () -> {
+            VmConfig v = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, gpa / Sizes.KIB_4)
                     .withOverlapVcpuMemory(overlap);
-            KernelSwitches k = vm.kernel();
-            vm = vm.withKernel(new KernelSwitches(k.release(), k.suppressVeNonPresent(), k.spteNeedsAtomicUpdate(),
+            KernelSwitches k = v.kernel();
+            return v.withKernel(new KernelSwitches(k.release(), k.suppressVeNonPresent(), k.spteNeedsAtomicUpdate(),
                     k.retryBeforeMmuLock(), k.eagerPageSplit(), k.splitHugeOnFault() && !zapHugeOnFault,
                     k.faultUnderWriteLock() || faultUnderWriteLock));
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "-v/-b/-x/-s: " + e.getMessage());
-        }
+        });
         AccessPattern pattern = random ? AccessPattern.RANDOM : AccessPattern.SEQUENTIAL;
         if (dirtyRing != null) {
-            check(!noManualProtect, "-g: has no meaning with --dirty-ring (the rings are harvested, not the bitmap)");
-            check(besideKernel == null, "--beside-kernel: dirty_log_perf_test has no dirty-ring mode to run beside --dirty-ring");
+            usage.check(!noManualProtect, "-g: has no meaning with --dirty-ring (the rings are harvested, not the bitmap)");
+            usage.check(besideKernel == null, "--beside-kernel: dirty_log_perf_test has no dirty-ring mode to run beside --dirty-ring");
             try {
                 DirtyRing.checkEntries(dirtyRing, DirtyRing.PML_ENTRIES);
             } catch (IllegalArgumentException e) {
@@ -293,13 +291,7 @@ final class PerfCommand implements Callable<Integer> {
         return new Scenario(name, description, vm, CostModel.defaults(), phases, List.of(), SOURCE);
     }
 
-    private void notModelled(boolean given, String flag, String what) {
-        check(!given, flag + ": not modelled by tdpmmu: " + what);
-    }
-
-    private void check(boolean ok, String message) {
-        if (!ok) {
-            throw new CommandLine.ParameterException(spec.commandLine(), message);
-        }
+    private static void notModelled(UsageChecks usage, boolean given, String flag, String what) {
+        usage.check(!given, flag + ": not modelled by tdpmmu: " + what);
     }
 }

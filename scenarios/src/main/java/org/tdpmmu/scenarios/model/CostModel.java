@@ -75,6 +75,25 @@ import java.util.Set;
  *   vCPU reaching its read-side section while the aging thread waits for or holds the write lock
  *   queues behind it. Calibrated on the same figure's vCPU wall times: 2.399 s with mmu_lock against
  *   2.001 s lockless, 0.398 s over the about 4.0 M calls made while vCPUs populated</td></tr>
+ * <tr><td>rmap.spte</td><td>80</td><td>one SPTE the legacy (shadow) MMU reaches through its gfn's rmap in
+ *   a slot-wide walk (kernel: kvm_mmu_zap_collapsible_sptes through slot_handle_level, before the TDP MMU
+ *   was the default)</td><td>per 4 KiB gfn the walk reads the rmap head (for a gfn mapped once it holds the
+ *   SPTE pointer itself, no pte_list_desc), the SPTE in its shadow page and, for the collapsible check,
+ *   the pfn's struct page: streams over 25 M gfns far beyond the caches, about one DRAM line per SPTE
+ *   (8-byte heads and SPTEs, a 64-byte struct page each), a local-DRAM load of about 80 ns on the kernel
+ *   tests' Skylake servers. Not calibrated on a figure; tdpmmu models only the TDP MMU, so no counter
+ *   carries this name: FIGURES.md charges it per leaf the TDP MMU's zap run zapped, beside zap.leaf, for
+ *   the legacy-MMU row of the 2021 disable</td></tr>
+ * <tr><td>line.handoff</td><td>90</td><td>one hand-off of a cache line that every CPU of the host writes
+ *   (a lock word or a reference count) to the next CPU that writes it</td><td>the owner's copy moves to
+ *   the writer and the others are invalidated: about 50 ns between cores of one Skylake-SP socket, about
+ *   130 ns across the two sockets of the kernel tests' hosts; with the vCPUs spread over both, about half
+ *   the hand-offs cross, 90 ns. Hand-offs of one line cannot overlap, so they are serialised time for
+ *   the whole host whatever the CPU count. Not calibrated on a figure; no counter carries this name:
+ *   FIGURES.md charges a populate's hand-offs per fault (the 2021 parallel-fault figures): the mm's
+ *   mmap_lock count taken and dropped by get_user_pages (kernel: hva_to_pfn_slow) and mmu_lock's count
+ *   for read (5.12+), four a fault; eight when every vCPU faults the same page (-o), adding the
+ *   host PTE page's lock and the page's reference count (get by get_user_pages, put by KVM)</td></tr>
  * </table>
  *
  * <h2>Which counters are charged</h2>
@@ -112,6 +131,10 @@ public final class CostModel {
         m.put("age.gfn", 60L);
         m.put("age.lock.wait", 510L);
         m.put("age.lock.stall", 100L);
+        // the kernel tests' hosts beyond the TDP MMU (FIGURES.md "Calibrate, then predict": the legacy
+        // MMU's rmap walk, the lines every faulting CPU writes); no counter carries these names
+        m.put("rmap.spte", 80L);
+        m.put("line.handoff", 90L);
         DEFAULTS = Collections.unmodifiableMap(m);
     }
 

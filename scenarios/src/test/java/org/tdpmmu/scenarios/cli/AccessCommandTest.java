@@ -73,6 +73,15 @@ class AccessCommandTest {
         Out p = run("access", "-p");
         assertEquals(ExitCodes.BAD_INPUT, p.code());
         assertTrue(p.err().contains("-p specified without -l"), p.err());
+        Out v = run("access", "-v", "513");
+        assertEquals(ExitCodes.BAD_INPUT, v.code());
+        assertTrue(v.err().contains("-v: 513 is out of range 1..512"), v.err());
+        Out b = run("access", "-b", "100");
+        assertEquals(ExitCodes.BAD_INPUT, b.code());
+        assertTrue(b.err().contains("-b: 100 is less than one 4 KiB page"), b.err());
+        Out s = run("access", "-s", "anonymous_hugetlb_1gb", "-b", "8K");
+        assertEquals(ExitCodes.BAD_INPUT, s.code(), s.err());
+        assertTrue(s.err().contains("-v/-b/-s: "), s.err());
     }
 
     /** -l: the marking steps are one lru_gen pass each, with the kernel test's label. */

@@ -106,6 +106,36 @@ class CostModelTest {
     }
 
     @Test
+    void legacyRmapAndLineHandOffUnitsPredictTheirFigures() {
+        // Neither is a tdpmmu counter: a run never charges them, FIGURES.md charges them to its counts.
+        assertEquals(80, defaults.unit("rmap.spte"));
+        assertEquals(90, defaults.unit("line.handoff"));
+        assertEquals(0, defaults.modeledNanos(Map.of("zap.leaf", 0L, "fault.installed", 0L)));
+        // The 2021 legacy-MMU disable: each of the zap run's 25,165,824 leaves at zap.leaf and rmap.spte,
+        // one flush's requests over 96 vCPUs (kernel 3.567 s; without rmap.spte the model said 1.51 s).
+        long legacy = 25_165_824L * (defaults.unit("zap.leaf") + defaults.unit("rmap.spte"))
+                + 96 * defaults.unit("tlb.flush.request.vcpus");
+        assertWithin2x(3_567_000_000L, legacy, "legacy MMU disable");
+        assertTrue(25_165_824L * defaults.unit("zap.leaf") < 3_567_000_000L / 2, "zap.leaf alone is not");
+        // The 2021 read-lock populate, 96 x 3 GiB: four hand-offs a fault (mmap_lock and mmu_lock, each
+        // taken and dropped) for 75,497,472 faults, beside 2.12 s of each vCPU's own work (kernel 16.112 s).
+        long partRead = Math.max(2_120_000_000L, 75_497_472L * 4 * defaults.unit("line.handoff"));
+        assertWithin2x(16_112_000_000L, partRead, "partitioned read-lock populate");
+        long partWrite = 75_497_472L * defaults.unit("fault");
+        assertWithin2x(110_193_000_000L, partWrite, "partitioned write-lock populate");
+        assertWithin2x(110_193.0 / 16_112, (double) partWrite / partRead, "partitioned write / read");
+        // Overlapping, 6 GiB every vCPU walks in step: 96 faults a page; eight hand-offs each with the read
+        // lock (kernel 141.155 s), each a serialised fault with the write lock (kernel 117.31 s).
+        long convoy = 1_572_864L * 96;
+        assertWithin2x(141_155_000_000L, convoy * 8 * defaults.unit("line.handoff"), "overlapping read lock");
+        assertWithin2x(117_310_000_000L, convoy * defaults.unit("fault"), "overlapping write lock");
+    }
+
+    private static void assertWithin2x(double kernel, double modeled, String what) {
+        assertTrue(modeled <= 2 * kernel && kernel <= 2 * modeled, what + ": modeled " + modeled + ", kernel " + kernel);
+    }
+
+    @Test
     void requesterTimeLeavesOutTheVcpusWork() {
         Map<String, Long> c = Map.of("fault.installed", 10L, "vmexit", 10L, "walk.levels", 400L,
                 "table.alloc", 2L, "removed_pt.entry", 512L, "tlb.flush.vcpus", 3L, "zap.nonleaf", 1L);

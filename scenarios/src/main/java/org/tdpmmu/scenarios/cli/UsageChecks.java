@@ -1,0 +1,45 @@
+package org.tdpmmu.scenarios.cli;
+
+import java.util.function.Supplier;
+import org.tdpmmu.scenarios.load.ScenarioLoader;
+import org.tdpmmu.scenarios.model.VmConfig;
+import picocli.CommandLine;
+
+/**
+ * The checks a kernel-test command ({@code perf}, {@code access}) makes of its option block before
+ * anything is allocated. Each failure is picocli's usage error: the message, naming the flag and what it
+ * allows, then the usage, exit 2 ({@link ExitCodes#BAD_INPUT}).
+ */
+final class UsageChecks {
+
+    private final CommandLine commandLine;
+
+    UsageChecks(CommandLine.Model.CommandSpec spec) {
+        this.commandLine = spec.commandLine();
+    }
+
+    /** A usage error with {@code message} unless {@code ok}. */
+    void check(boolean ok, String message) {
+        if (!ok) {
+            throw new CommandLine.ParameterException(commandLine, message);
+        }
+    }
+
+    /** {@code -v}: the kernel tests' vCPU count, 1..{@link ScenarioLoader#MAX_VCPUS}. */
+    void vcpus(int vcpus) {
+        check(vcpus >= 1 && vcpus <= ScenarioLoader.MAX_VCPUS,
+                "-v: " + vcpus + " is out of range 1.." + ScenarioLoader.MAX_VCPUS);
+    }
+
+    /**
+     * The VM the flags describe; the builder's refusal (an {@link IllegalArgumentException}: a size that
+     * does not fit, a backing the memory cannot be split into) is a usage error naming {@code flags}.
+     */
+    VmConfig shape(String flags, Supplier<VmConfig> build) {
+        try {
+            return build.get();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(commandLine, flags + ": " + e.getMessage());
+        }
+    }
+}
