@@ -6,8 +6,9 @@
 #                                   2026-12-02 at a load of 7-30 (FIGURES.md's header gives the last run's);
 #                                   measured figure by figure earlier under other work (promotion-2021 61 s
 #                                   and eager-split-2022 57 s at a load of 6-11, recovery-2024 71 s at
-#                                   17-20, ring-vs-bitmap 72 s at 9-12, parallel-faults-2021 35 s (its runs
-#                                   at 1/64 size, FIGURES_PF_SCALE), root-reload-2024 9 s plus the
+#                                   17-20, ring-vs-bitmap 72 s at 9-12, parallel-faults-2021 35 s at 1/64
+#                                   size (FIGURES_PF_SCALE=64) and 323 s at full size (load 11-15, since
+#                                   2026-12-02 the default), root-reload-2024 9 s plus the
 #                                   benchmarks jar's build when stale, aging-2025 (access -l -p, six runs)
 #                                   300-341 s at 12-57); the header of FIGURES.md gives the last whole run's
 #                                   time. It was 21 minutes before the -e ioctl thread had a pCPU of its
@@ -375,8 +376,8 @@ fig_eager-split-2022() {
 }
 
 # The parallel-faults runs are at the kernel test's full size by default (96 x 3 GiB partitioned,
-# 6 GiB overlapping: 86 s and 43 s a run, 2.0 GiB and 164 MiB peak RSS, on 2026-12-02 at a load of
-# 4-9); FIGURES_PF_SCALE=N runs them at 1/N of the memory (their counts are linear in it: one fault per
+# 6 GiB overlapping: 86-129 s and 37-90 s a run, 2.0 GiB and 166 MiB peak RSS, on 2026-12-02 at loads
+# of 4-17); FIGURES_PF_SCALE=N runs them at 1/N of the memory (their counts are linear in it: one fault per
 # 4 KiB page, one pass per iteration) and scales the modeled rows back up.
 PF_SCALE=${FIGURES_PF_SCALE:-1}
 # Lines every faulting CPU writes, handed off at line.handoff each (CostModel): partitioned, the mm's
@@ -465,7 +466,7 @@ fig_parallel-faults-2021() {
     runs_table pf-part-write pf-part-read pf-over-write pf-over-read
     say "**Partitioned, write lock: predicted.** The base kernel's populate is its 75.5 M faults one after"
     say "another under the exclusive lock: 110.193 s / 75.5 M = 1.46 µs a fault, the model's \`fault\` unit"
-    say "(1.5 µs, set for the read-lock fault path long before this figure). The lines ($(secs "$(( pw[3] * 2 * 90 ))") for the mmap_lock's"
+    say "(1.5 µs, set for the read-lock fault path long before this figure). The lines ($(secs "$(( pw[3] * 2 * $(q pf-part-write '(units)["line.handoff"]') ))") for the mmap_lock's"
     say "two hand-offs a fault; mmu_lock's are inside the serialised fault) are hidden beside it."
     say ""
     say "**Partitioned, read lock: predicted through \`line.handoff\`.** With faults in parallel the kernel's"
@@ -485,6 +486,8 @@ fig_parallel-faults-2021() {
     say "— the kernel's write-lock figure is 0.78 µs a fault. The model has no unit for a spurious fault's"
     say "serialised part (its lock hand-offs and a walk of lines the previous holder wrote, some 4 hand-offs"
     say "by the count above, 0.36 µs, would put the write lock at 56 s, 2.1x under): a cost it lacks, stated."
+    say "The overlapping passes' fault rates above are low because a pass is 96 × $(count $(( pages ))) accesses of"
+    say "which one in 96 faults here: the pass time is the other vCPUs' TLB misses and walks of pages already mapped."
     say ""
     predict parallel-faults-2021 "populate, partitioned, write lock (5.11), seconds" "110.193 s" "$(sec1 "$pb")"
     predict parallel-faults-2021 "populate, partitioned, read lock, seconds (line.handoff, 4 a fault)" "16.112 s" "$(sec1 "$pa")"
