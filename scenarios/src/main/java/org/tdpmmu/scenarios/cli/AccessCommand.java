@@ -98,7 +98,7 @@ final class AccessCommand implements Callable<Integer> {
         usage.check(bytesPerVcpu >= 4096, "-b: " + bytesPerVcpu + " is less than one 4 KiB page");
         // As the kernel test's main(): the benchmark ages through lru_gen only.
         usage.check(!benchmark || lruGen, "-p specified without -l");
-        final VmConfig shape = usage.shape("-v/-b/-s", () -> VmConfig.uniform(vcpus, bytesPerVcpu, 1, backing, 4,
+        final VmConfig shape = usage.built("-v/-b/-s", () -> VmConfig.uniform(vcpus, bytesPerVcpu, 1, backing, 4,
                 VmConfig.DEFAULT_SLOT_BASE_GFN).withOverlapVcpuMemory(overlap).withLocklessAging(lockless));
         final Scenario s = new Scenario("access", "access_tracking_perf_test", shape, CostModel.defaults(),
                 List.of(new Phase.Populate(), new Phase.SecondPass(100, AccessPattern.SEQUENTIAL, 0, 1),

@@ -235,10 +235,10 @@ final class PerfCommand implements Callable<Integer> {
         usage.vcpus(vcpus);
         usage.check(bytesPerVcpu > 0 && bytesPerVcpu % Sizes.KIB_4 == 0,
                 "-b: " + bytesPerVcpu + " bytes is not a positive multiple of 4 KiB (4096 bytes)");
-        notModelled(usage, guestMode != null, "-m", "guest modes (the kernel test's PA/VA bits and guest page "
+        usage.notModelled(guestMode != null, "-m", "guest modes (the kernel test's PA/VA bits and guest page "
                 + "size); the TDP paging depth is chosen with --root-level 4|5");
-        notModelled(usage, nested, "-n", "nested virtualization (vCPUs as L2 guests under a nested TDP MMU)");
-        notModelled(usage, pcpus != null, "-c", "pinning vCPU threads to host CPUs (vCPU threads run on simulated "
+        usage.notModelled(nested, "-n", "nested virtualization (vCPUs as L2 guests under a nested TDP MMU)");
+        usage.notModelled(pcpus != null, "-c", "pinning vCPU threads to host CPUs (vCPU threads run on simulated "
                 + "physical CPUs, one per core)");
         usage.check(iterations >= MIN_ITERATIONS && iterations <= ScenarioLoader.MAX_ITERATIONS,
                 "-i: " + iterations + " is out of range " + MIN_ITERATIONS + ".." + ScenarioLoader.MAX_ITERATIONS
@@ -256,7 +256,7 @@ final class PerfCommand implements Callable<Integer> {
                 "-v/-b" + (physOffset == null ? "" : "/-p") + ": " + vcpus + " x " + Sizes.format(bytesPerVcpu)
                         + " from guest physical 0x" + Long.toHexString(gpa) + " does not fit in the "
                         + VmConfig.guestPhysBits(rootLevel) + "-bit guest physical space");
-        VmConfig vm = usage.shape("-v/-b/-x/-s", () -> {
+        VmConfig vm = usage.built("-v/-b/-x/-s", () -> {
             VmConfig v = VmConfig.uniform(vcpus, bytesPerVcpu, memslots, backing, rootLevel, gpa / Sizes.KIB_4)
                     .withOverlapVcpuMemory(overlap);
             KernelSwitches k = v.kernel();
@@ -268,11 +268,7 @@ final class PerfCommand implements Callable<Integer> {
         if (dirtyRing != null) {
             usage.check(!noManualProtect, "-g: has no meaning with --dirty-ring (the rings are harvested, not the bitmap)");
             usage.check(besideKernel == null, "--beside-kernel: dirty_log_perf_test has no dirty-ring mode to run beside --dirty-ring");
-            try {
-                DirtyRing.checkEntries(dirtyRing, DirtyRing.PML_ENTRIES);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--dirty-ring: " + e.getMessage());
-            }
+            usage.accepted("--dirty-ring", () -> DirtyRing.checkEntries(dirtyRing, DirtyRing.PML_ENTRIES));
         }
         HarvestMethod method = dirtyRing != null ? HarvestMethod.RING : noManualProtect ? HarvestMethod.GET : HarvestMethod.CLEAR;
         DirtyLogMode mode = dbit ? DirtyLogMode.DBIT : DirtyLogMode.WRPROT;
@@ -289,9 +285,5 @@ final class PerfCommand implements Callable<Integer> {
         String name = ("perf " + flags).strip();
         String description = ("dirty_log_perf_test " + flags).strip();
         return new Scenario(name, description, vm, CostModel.defaults(), phases, List.of(), SOURCE);
-    }
-
-    private static void notModelled(UsageChecks usage, boolean given, String flag, String what) {
-        usage.check(!given, flag + ": not modelled by tdpmmu: " + what);
     }
 }

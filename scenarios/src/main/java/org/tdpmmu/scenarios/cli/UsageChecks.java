@@ -2,7 +2,6 @@ package org.tdpmmu.scenarios.cli;
 
 import java.util.function.Supplier;
 import org.tdpmmu.scenarios.load.ScenarioLoader;
-import org.tdpmmu.scenarios.model.VmConfig;
 import picocli.CommandLine;
 
 /**
@@ -31,15 +30,29 @@ final class UsageChecks {
                 "-v: " + vcpus + " is out of range 1.." + ScenarioLoader.MAX_VCPUS);
     }
 
+    /** A usage error for a kernel-test flag the model has no counterpart of, when it was given. */
+    void notModelled(boolean given, String flag, String what) {
+        check(!given, flag + ": not modelled by tdpmmu: " + what);
+    }
+
     /**
-     * The VM the flags describe; the builder's refusal (an {@link IllegalArgumentException}: a size that
-     * does not fit, a backing the memory cannot be split into) is a usage error naming {@code flags}.
+     * What the flags describe (the VM: its shape, its kernel switches); the builder's refusal (an
+     * {@link IllegalArgumentException}: a size that does not fit, a backing the memory cannot be split
+     * into) is a usage error naming {@code flags}.
      */
-    VmConfig shape(String flags, Supplier<VmConfig> build) {
+    <T> T built(String flags, Supplier<T> build) {
         try {
             return build.get();
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(commandLine, flags + ": " + e.getMessage());
         }
+    }
+
+    /** {@link #built} for a check that builds nothing: its refusal is a usage error naming {@code flags}. */
+    void accepted(String flags, Runnable validate) {
+        built(flags, () -> {
+            validate.run();
+            return null;
+        });
     }
 }
