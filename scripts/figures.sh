@@ -2,12 +2,13 @@
 # Every published kernel figure tdpmmu can reproduce, run at the kernel test's full size, one run
 # after another, written to FIGURES.md beside the kernel's numbers.
 #
-#   scripts/figures.sh              every figure at full size: 264 s on 2 cores, all seven in one run on
-#                                   2026-12-02 at a load of 7-30 (FIGURES.md's header gives the last run's);
+#   scripts/figures.sh              every figure at full size: 843 s on 2 cores, all seven in one run on
+#                                   2026-12-02 at a load of 7-42 (264 s at 7-30 before the parallel faults
+#                                   ran at full size; FIGURES.md's header gives the last run's);
 #                                   measured figure by figure earlier under other work (promotion-2021 61 s
 #                                   and eager-split-2022 57 s at a load of 6-11, recovery-2024 71 s at
 #                                   17-20, ring-vs-bitmap 72 s at 9-12, parallel-faults-2021 35 s at 1/64
-#                                   size (FIGURES_PF_SCALE=64) and 323 s at full size (load 11-15, since
+#                                   size (FIGURES_PF_SCALE=64) and 247-323 s at full size (load 8-15, since
 #                                   2026-12-02 the default), root-reload-2024 9 s plus the
 #                                   benchmarks jar's build when stale, aging-2025 (access -l -p, six runs)
 #                                   300-341 s at 12-57); the header of FIGURES.md gives the last whole run's
