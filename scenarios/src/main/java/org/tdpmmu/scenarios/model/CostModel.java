@@ -88,7 +88,11 @@ import java.util.Set;
  *   (a lock word or a reference count) to the next CPU that writes it</td><td>the owner's copy moves to
  *   the writer and the others are invalidated: about 50 ns between cores of one Skylake-SP socket, about
  *   130 ns across the two sockets of the kernel tests' hosts; with the vCPUs spread over both, about half
- *   the hand-offs cross, 90 ns. Hand-offs of one line cannot overlap, so they are serialised time for
+ *   the hand-offs cross, 90 ns. These are estimates of the right order, not a measurement of the kernel's
+ *   host: the one published figure found for the era is Intel's Memory Latency Checker giving 40 ns for a
+ *   modified line between cores of one Broadwell-EP socket (Intel developer forum, "Core-to-Core
+ *   Communication Latency in Skylake/Kaby Lake"); Skylake-SP's mesh and a second socket only add to it.
+ *   Hand-offs of one line cannot overlap, so they are serialised time for
  *   the whole host whatever the CPU count. Not calibrated on a figure; no counter carries this name:
  *   FIGURES.md charges a populate's hand-offs per fault (the 2021 parallel-fault figures): the mm's
  *   mmap_lock count taken and dropped by get_user_pages (kernel: hva_to_pfn_slow) and mmu_lock's count
