@@ -54,6 +54,46 @@ class SrcuTest
         assertEquals(1, srcu.gracePeriods());
     }
 
+    /**
+     * The counts are per reader thread: the writer must wait for every thread's section of the old
+     * index, not only the first one it finds, and a thread's unlock cannot end another's section.
+     */
+    @Test
+    void synchronizeWaitsForEveryReaderThread() throws Exception
+    {
+        final Srcu srcu = new Srcu();
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch leave = new CountDownLatch(1);
+        final AtomicBoolean synced = new AtomicBoolean();
+        final int mine = srcu.readLock();
+        try (TestThreads threads = new TestThreads())
+        {
+            threads.start("reader", () ->
+            {
+                final int idx = srcu.readLock();
+                entered.countDown();
+                leave.await();
+                srcu.readUnlock(idx);
+            });
+            entered.await();
+            assertEquals(2, srcu.activeReaders());
+            threads.start("writer", () ->
+            {
+                srcu.synchronize();
+                synced.set(true);
+            });
+            TestThreads.awaitTrue("the writer waits", () -> srcu.waitingWriters() == 1);
+            srcu.readUnlock(mine);
+            assertThrows(IllegalStateException.class, () -> srcu.readUnlock(mine), "this thread has no section left");
+            Thread.sleep(20);
+            assertFalse(synced.get(), "a grace period ended while the other thread's reader was inside");
+            leave.countDown();
+            threads.joinAll();
+        }
+        assertTrue(synced.get());
+        assertEquals(0, srcu.activeReaders());
+    }
+
     @Test
     void unbalancedUnlockIsRefused()
     {

@@ -268,11 +268,26 @@ public final class TdpMmu implements MmuNotifier
     public int pageFault(final TdpMmuRoots.Root root, final TdpIter iter, final MmuMemoryCache cache, final long gfn,
         final boolean write, final DirtyRing ring)
     {
+        return pageFault(root, iter, cache, gfn, write, ring, null, null, null);
+    }
+
+    /**
+     * As {@link #pageFault(TdpMmuRoots.Root, TdpIter, MmuMemoryCache, long, boolean, DirtyRing)} for
+     * a vCPU that brings its thread's RCU and SRCU records ({@code reader} from {@link #rcu()},
+     * {@code srcuReader} from the memslots' domain, so neither section looks a thread-local up; the
+     * sections are the same) and its own counts ({@code stat}: the fast path's fix and dirty mark
+     * land there, not in the VM's adders). Any may be null: the thread-local record, the VM's adders.
+     */
+    public int pageFault(final TdpMmuRoots.Root root, final TdpIter iter, final MmuMemoryCache cache, final long gfn,
+        final boolean write, final DirtyRing ring, final org.tdpmmu.concurrency.RcuReader reader,
+        final org.tdpmmu.concurrency.SrcuReader srcuReader, final VcpuStat stat)
+    {
         // The whole fault is one SRCU read-side section (kernel: vcpu_run holds kvm->srcu around
         // the exit handler): a memslot delete or move waits for it before flushing the slot, so a
         // slot this fault found valid cannot lose its SPTEs' flush to an install that comes later.
         final org.tdpmmu.concurrency.Srcu srcu = slots.srcu();
-        final int srcuIdx = srcu.readLock();
+        final org.tdpmmu.concurrency.SrcuReader sr = srcuReader != null ? srcuReader : srcu.reader();
+        final int srcuIdx = srcu.readLock(sr);
         try
         {
             final Memslot slot = slots.find(gfn);
@@ -281,21 +296,21 @@ public final class TdpMmu implements MmuNotifier
                 counters.faultEmulate.increment();
                 return RET_PF_EMULATE;
             }
-            return pageFaultInSlot(root, iter, cache, slot, gfn, write, ring);
+            return pageFaultInSlot(root, iter, cache, slot, gfn, write, ring, reader, stat);
         }
         finally
         {
-            srcu.readUnlock(srcuIdx);
+            srcu.readUnlock(sr, srcuIdx);
         }
     }
 
     private int pageFaultInSlot(final TdpMmuRoots.Root root, final TdpIter iter, final MmuMemoryCache cache, final Memslot slot, final long gfn,
-        final boolean write, final DirtyRing ring)
+        final boolean write, final DirtyRing ring, final org.tdpmmu.concurrency.RcuReader reader, final VcpuStat stat)
     {
         // The fast path comes first even in an invalid slot, as in the kernel: it only fixes an
         // existing leaf with cmpxchg, so the slot's flush, which may run concurrently once the
         // SRCU wait is over, either sees the fix or makes the cmpxchg fail.
-        final int fast = fastPageFault(root, slot, gfn, write, ring);
+        final int fast = fastPageFault(root, slot, gfn, write, ring, reader, stat);
         if (fast != RET_PF_INVALID)
         {
             return fast;
@@ -397,9 +412,16 @@ public final class TdpMmu implements MmuNotifier
      * fast_page_fault on the TDP MMU): restore W (and mark the page dirty) or R/X with cmpxchg.
      */
     int fastPageFault(final TdpMmuRoots.Root root, final Memslot slot, final long gfn, final boolean write,
-        final DirtyRing ring)
+        final DirtyRing ring, final org.tdpmmu.concurrency.RcuReader reader, final VcpuStat stat)
     {
-        rcu.readLock();
+        if (reader != null)
+        {
+            rcu.readLock(reader);
+        }
+        else
+        {
+            rcu.readLock();
+        }
         try
         {
             // Lockless: the vCPU's own root, which its reference keeps allocated; an invalid root
@@ -471,10 +493,17 @@ public final class TdpMmu implements MmuNotifier
                     // nothing, and the W set here would let later writes go unlogged.
                     if (grantsWrite && !(bugRingPushBeforeWritable && ring != null))
                     {
-                        markPageDirty(slot, gfn, ring);
+                        markPageDirty(slot, gfn, ring, stat);
                     }
                     // Counted apart from fault.installed: the outcomes fault.* add up to the exits.
-                    counters.faultFast.increment();
+                    if (stat != null)
+                    {
+                        stat.pfFast++;
+                    }
+                    else
+                    {
+                        counters.faultFast.increment();
+                    }
                     return RET_PF_FIXED;
                 }
                 counters.cmpxchgFailures.increment();
@@ -483,7 +512,14 @@ public final class TdpMmu implements MmuNotifier
         }
         finally
         {
-            rcu.readUnlock();
+            if (reader != null)
+            {
+                rcu.readUnlock(reader);
+            }
+            else
+            {
+                rcu.readUnlock();
+            }
         }
     }
 
@@ -874,21 +910,40 @@ public final class TdpMmu implements MmuNotifier
      */
     public void markPageDirty(final Memslot slot, final long gfn, final DirtyRing ring)
     {
+        markPageDirty(slot, gfn, ring, null);
+    }
+
+    /** As {@link #markPageDirty(Memslot, long, DirtyRing)}, a bitmap mark counted in {@code stat} if not null. */
+    private void markPageDirty(final Memslot slot, final long gfn, final DirtyRing ring, final VcpuStat stat)
+    {
         if (ring != null && slot.dirtyLogging())
         {
             ring.push(slot.id(), gfn - slot.baseGfn());
             counters.ringPushed.increment();
             return;
         }
-        markPageDirty(slot, gfn);
+        markBitmap(slot, gfn, stat);
     }
 
     /** kernel: mark_page_dirty_in_slot without a running vCPU: the slot's bitmap. */
     public void markPageDirty(final Memslot slot, final long gfn)
     {
+        markBitmap(slot, gfn, null);
+    }
+
+    /** The bitmap half of mark_page_dirty_in_slot; a new mark is counted in {@code stat}, or the VM's adder if null. */
+    private void markBitmap(final Memslot slot, final long gfn, final VcpuStat stat)
+    {
         if (slot.dirtyLogging() && slot.dirtyBitmap().setBit(gfn - slot.baseGfn()))
         {
-            counters.dirtyMarked.increment();
+            if (stat != null)
+            {
+                stat.dirtyMarked++;
+            }
+            else
+            {
+                counters.dirtyMarked.increment();
+            }
         }
     }
 

@@ -60,6 +60,8 @@ public final class Vcpu
     private final org.tdpmmu.concurrency.Rcu rcu;
     /** The walking thread's RCU record and that thread: the walk skips the thread-local lookup. */
     private org.tdpmmu.concurrency.RcuReader rcuReader;
+    /** The same thread's record of the memslots' SRCU domain, for the fault's section. */
+    private org.tdpmmu.concurrency.SrcuReader srcuReader;
     private Thread rcuReaderThread;
     private final int id;
     private final TdpIter iter;
@@ -107,8 +109,9 @@ public final class Vcpu
      * end of its time slice, KVM_RUN returning, a dirty-ring-full exit, a root reload): a striped
      * adder bumped on every access cost more than the TLB hit it counted (BENCHMARKS.md), and four
      * adders bumped at every fault's exit were a tenth of a faulting pass's profile, their cells
-     * shared by dozens of vCPU threads on 2 cores. The exits themselves ({@code vmexit}) are still
-     * counted as they happen, the fault path's own counters too.
+     * shared by dozens of vCPU threads on 2 cores. The exits themselves ({@code vmexit}), the fast
+     * path's fixes and its dirty marks are counted in {@link VcpuStat} and published with these;
+     * the slow path's outcomes still go to the adders as they happen.
      */
     /** {@link #accesses} when the counts were last published; the hits are derived from it. */
     private long accessesPublished;
@@ -117,6 +120,8 @@ public final class Vcpu
     private long pendingMisses;
     private long pendingWalkLevels;
     private long pendingAdSet;
+    /** The fault path's own counts (exits, fast fixes, dirty marks), published with the ones above. */
+    private final VcpuStat stat = new VcpuStat();
     private long faults;
     private long accesses;
     private long tlbFlushes;
@@ -214,25 +219,14 @@ public final class Vcpu
         final long hits = accesses - accessesPublished - pendingWalkResolved;
         accessesPublished = accesses;
         pendingWalkResolved = 0;
-        if (hits != 0)
-        {
-            counters.tlbHits.add(hits);
-        }
-        if (pendingMisses != 0)
-        {
-            counters.tlbMisses.add(pendingMisses);
-            pendingMisses = 0;
-        }
-        if (pendingWalkLevels != 0)
-        {
-            counters.walkLevels.add(pendingWalkLevels);
-            pendingWalkLevels = 0;
-        }
-        if (pendingAdSet != 0)
-        {
-            counters.adBitsSet.add(pendingAdSet);
-            pendingAdSet = 0;
-        }
+        VcpuStat.addIfAny(counters.tlbHits, hits);
+        VcpuStat.addIfAny(counters.tlbMisses, pendingMisses);
+        VcpuStat.addIfAny(counters.walkLevels, pendingWalkLevels);
+        VcpuStat.addIfAny(counters.adBitsSet, pendingAdSet);
+        pendingMisses = 0;
+        pendingWalkLevels = 0;
+        pendingAdSet = 0;
+        stat.publish(counters);
     }
 
     /** Leave guest mode (the vCPU thread stops running the guest; it never holds up a flush then). */
@@ -354,7 +348,7 @@ public final class Vcpu
     {
         exitForFault();
         faults++;
-        counters.vmExits.increment();
+        stat.exits++;
         FaultObserver o = observer;
         if (o != null && --untilTimed != 0)
         {
@@ -365,7 +359,9 @@ public final class Vcpu
             untilTimed = LATENCY_SAMPLE;
         }
         final long t0 = o != null ? System.nanoTime() : 0;
-        final int r = mmu.pageFault(root, iter, cache, gfn, write, ring);
+        // rcuReader() first: it also (re)sets srcuReader for this thread.
+        final org.tdpmmu.concurrency.RcuReader reader = rcuReader();
+        final int r = mmu.pageFault(root, iter, cache, gfn, write, ring, reader, srcuReader, stat);
         if (o != null)
         {
             o.onFault(gfn, write, r, System.nanoTime() - t0);
@@ -573,8 +569,9 @@ public final class Vcpu
     }
 
     /**
-     * This thread's RCU record, looked up again only when another thread drives the vCPU (a test
-     * may hand a vCPU from one thread to the next; a run's vCPU keeps its thread).
+     * This thread's RCU record (and its SRCU record, kept beside it), looked up again only when
+     * another thread drives the vCPU (a test may hand a vCPU from one thread to the next; a run's
+     * vCPU keeps its thread).
      */
     private org.tdpmmu.concurrency.RcuReader rcuReader()
     {
@@ -582,6 +579,7 @@ public final class Vcpu
         if (rcuReaderThread != self)
         {
             rcuReader = rcu.reader();
+            srcuReader = slots.srcu().reader();
             rcuReaderThread = self;
         }
         return rcuReader;

@@ -42,6 +42,38 @@ class VcpuTlbTest
         }
     }
 
+    /**
+     * A write to a write-protected page of a logged slot: one exit, one lockless fix, one page
+     * marked dirty, kept in the vCPU's own counts until it leaves guest mode, then all published.
+     */
+    @Test
+    void fastFaultCountsArePublishedAtTheNextExit()
+    {
+        try (Vm vm = new Vm(VmConfig.small()))
+        {
+            final Memslot slot = vm.addMemslot(BASE, 512, Backing.PAGE_4K);
+            final DirtyLogging logging = new DirtyLogging(vm);
+            final Vcpu vcpu = vm.createVcpu();
+            vcpu.write(BASE, 1);
+            vcpu.exitGuest();
+            logging.enable(slot, Memslot.LOG_WRPROT, false, false);
+            final long exits0 = vm.counters().vmExits.sum();
+            final long fast0 = vm.counters().faultFast.sum();
+            final long marked0 = vm.counters().dirtyMarked.sum();
+
+            vcpu.write(BASE, 2); // write-protected by the enable: EPT violation, fast fix, re-walk
+            assertEquals(exits0, vm.counters().vmExits.sum(), "counted in the vCPU until its exit");
+            assertEquals(fast0, vm.counters().faultFast.sum());
+            vcpu.exitGuest();
+            assertEquals(exits0 + 1, vm.counters().vmExits.sum());
+            assertEquals(fast0 + 1, vm.counters().faultFast.sum());
+            assertEquals(marked0 + 1, vm.counters().dirtyMarked.sum());
+            assertEquals(1, logging.getDirtyLog(slot, false)[0] & 1, "the fix marked the page dirty");
+            vcpu.exitGuest();
+            assertEquals(exits0 + 1, vm.counters().vmExits.sum(), "published once");
+        }
+    }
+
     @Test
     void writeThroughAnEntryCachedWithoutDirtyWalksToSetIt()
     {
