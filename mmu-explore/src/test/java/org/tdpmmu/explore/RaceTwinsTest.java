@@ -201,6 +201,20 @@ class RaceTwinsTest
         Explorer.explore(MoveVsFastPageFault.class);
     }
 
+    /** The catalogue's race with its window forced (FAST_PF_PLAIN_STORE's twin). */
+    @Test
+    void fastFaultVsSlotMove()
+    {
+        Explorer.explore(FastFaultVsSlotMove.class);
+    }
+
+    /** The aging race cut down to the split of one huge page (AGE_TRACK_PLAIN_STORE's twin). */
+    @Test
+    void ageTrackVsSplit()
+    {
+        Explorer.explore(AgeTrackVsSplit.class);
+    }
+
     // The aging races cut down to one gfn (the seeded aging bugs' twins, SeededBugsExploreTest).
     @Test
     void ageOneGfnVsRemovedPt()
