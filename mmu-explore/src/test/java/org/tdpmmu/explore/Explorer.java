@@ -201,6 +201,12 @@ final class Explorer
                 .methods("back", "resolvePfn", "lvContent", "soContent", "contentOf", "isLive", "framesInUse",
                     "migrations", "framesMigrated", "offHeapBytes")
                 .treatAsAtomic())
+            // The dirty rings' shared pages (DirtyRing's entries, read and written by the vCPU and
+            // the collector as words, as userspace does): one step per buffer access. Analysed
+            // inside, Agrona's bounds-check flag (a static final of its superclass) made Lincheck
+            // throw NoSuchFieldException in every ring race, which the ring bugs' twins had taken
+            // for a catch. The other doors above reach their buffers inside their own atomic steps.
+            .addGuarantee(forClasses("org.agrona.concurrent.UnsafeBuffer").allMethods().treatAsAtomic())
             // The arbiters' whole-VM checks and teardown run after every actor, alone: there is
             // nothing to interleave with them, and analysed step by step (a walk of every entry of
             // every table, handle_removed_pt's 512-entry loops) they were most of a schedule's cost

@@ -19,6 +19,9 @@ import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsFault;
 import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RcuCallbackVsLateReader;
+import org.tdpmmu.stress.RingFullVsReset;
+import org.tdpmmu.stress.RingPushVsCollect;
+import org.tdpmmu.stress.RingResetVsWriteFault;
 import org.tdpmmu.stress.TestYoungVsAtomicZap;
 import org.tdpmmu.stress.RootReloadVsInvalidRootZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
@@ -166,6 +169,25 @@ class RaceTwinsTest
     void ageVsEagerSplit()
     {
         Explorer.explore(AgeVsEagerSplit.class);
+    }
+
+    // Dirty rings: their shared pages are one of the doors (Explorer: Agrona's UnsafeBuffer as atomic steps).
+    @Test
+    void ringPushVsCollect()
+    {
+        Explorer.explore(RingPushVsCollect.class);
+    }
+
+    @Test
+    void ringResetVsWriteFault()
+    {
+        Explorer.explore(RingResetVsWriteFault.class);
+    }
+
+    @Test
+    void ringFullVsReset()
+    {
+        Explorer.explore(RingFullVsReset.class);
     }
 
     // memslot changes at runtime
