@@ -130,20 +130,8 @@ js_time=$(( $(date +%s) - js_start ))
 
 # Bugs the bounded exploration does not reach yet (their SeededBugsExploreTest method is @Disabled
 # with the reason); the latch test and jcstress must still catch them. Listed, never silently passed.
-# None today: the root races' bugs are caught by their cut-down twins (EXPLORE.md).
+# None today: every seeded bug has a twin the model checker catches within seconds (EXPLORE.md).
 declare -A MC_EXEMPT=()
-# Model-checker tests tagged "explore-slow" (minutes each on 2 cores, or not caught within the
-# bound) run only with SEEDED_MC_ALL=1; in the default (CI) run they are exempt, listed as such.
-if [ "${SEEDED_MC_ALL:-0}" = 1 ]; then MC_EXCLUDED=none; else
-  MC_EXCLUDED=explore-slow
-  MC_EXEMPT+=(
-    [AGE_TRACK_PLAIN_STORE]="slow: 284 s at load 20 (SEEDED_MC_ALL=1 runs it)"
-    [MEMSLOT_FLUSH_WITHOUT_SRCU_SYNC]="slow: SlotDeleteVsBareFault 80 s CPU, 206 s at load 45 (SEEDED_MC_ALL=1 runs it)"
-    [HARVEST_WITHOUT_SLOTS_LOCK]="slow: HarvestVsSlotRangeZap 48 s CPU, 214 s at load 20 (SEEDED_MC_ALL=1 runs it)"
-    [FAST_PF_PLAIN_STORE]="not caught within 600 schedules since its window was reworked (SEEDED_MC_ALL=1 runs it)"
-  )
-fi
-
 
 # 3. The model checker with each bug on (one JVM; the result per bug lands in explore-seeded/).
 mc_start=$(date +%s)
@@ -152,7 +140,7 @@ if [ "${SKIP_EXPLORE:-0}" != 1 ]; then
   echo "seeded-bugs: model checker (SeededBugsExploreTest)" >&2
   rm -rf "$MC_DIR"
   set +e
-  mvn -B -q -pl mmu-explore -am test -Dexplore.excludedGroups="$MC_EXCLUDED" -Dtest=SeededBugsExploreTest \
+  mvn -B -q -pl mmu-explore -am test -Dexplore.excludedGroups=none -Dtest=SeededBugsExploreTest \
     -Dsurefire.failIfNoSpecifiedTests=false -Dexplore.seededInvocations="${EXPLORE_SEEDED_INVOCATIONS:-600}" \
     >jcstress-tests/target/seeded/explore.log 2>&1
   set -e

@@ -38,15 +38,15 @@ public class HarvestVsSlotDelete
 
     private final Vm vm = StressVm.create();
     private final Rendezvous rendezvous = new Rendezvous();
-    private final Memslot slot = vm.memoryRegions().create(1, 0, 1024, Backing.PAGE_4K);
     private final DirtyLogging log = new DirtyLogging(vm);
-    private final long[] out = new long[slot.dirtyBitmap().words()];
+    private final Memslot slot;
+    private final long[] out;
     private String harvest;
     private String hostFailure;
 
     public HarvestVsSlotDelete()
     {
-        this(true);
+        this(true, 1024);
     }
 
     /**
@@ -54,10 +54,13 @@ public class HarvestVsSlotDelete
      * (KVM_X86_QUIRK_SLOT_ZAP_ALL off) instead of the fast invalidation: the model checker's
      * cut-down (mmu-explore), whose walk of the invalidated root's tables is the part its loop
      * heuristic cannot finish. The race is the same: the flush runs between the swap and the free
-     * of the bitmap, under slots_lock either way.
+     * of the bitmap, under slots_lock either way. {@code pages}: the slot's size (the cut-down's is
+     * one bitmap word, so the flush's walk of its range is short).
      */
-    protected HarvestVsSlotDelete(final boolean slotZapAll)
+    protected HarvestVsSlotDelete(final boolean slotZapAll, final long pages)
     {
+        slot = vm.memoryRegions().create(1, 0, pages, Backing.PAGE_4K);
+        out = new long[slot.dirtyBitmap().words()];
         vm.memoryRegions().setSlotZapAll(slotZapAll);
         log.enable(slot, Memslot.LOG_WRPROT, false);
         final Vcpu vcpu = vm.createVcpu();

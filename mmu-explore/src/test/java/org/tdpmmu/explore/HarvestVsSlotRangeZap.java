@@ -11,12 +11,17 @@ import org.tdpmmu.stress.HarvestVsSlotDelete;
  * the same race. With the quirk on, the zap of the invalidated root walks its tables 4 KiB first
  * (handle_removed_pt's 512-entry freeze loops, then the root's passes), which Lincheck's loop
  * heuristic takes for a livelock of every unfinished thread: the harvest waits for slots_lock
- * while the zap loops. Model checker only.
+ * while the zap loops. The slot is one bitmap word ({@value #PAGES} pages, the catalogue's is 1,024):
+ * the flush's walk of its range then fits within {@link LoopsBeforeSwitch} instead of being cut
+ * into forced switches every ten entries (which made one schedule cost seconds). Model checker only.
  */
+@LoopsBeforeSwitch(128)
 public class HarvestVsSlotRangeZap extends HarvestVsSlotDelete
 {
+    static final long PAGES = 64;
+
     public HarvestVsSlotRangeZap()
     {
-        super(false);
+        super(false, PAGES);
     }
 }

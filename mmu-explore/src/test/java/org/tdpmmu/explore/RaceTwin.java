@@ -14,12 +14,19 @@ public final class RaceTwin
 
     /** The race being explored; written before Lincheck starts, read by every constructor. */
     static volatile Race race;
+    /**
+     * States built since the last {@link Explorer#run} began: the schedules explored (plus the
+     * replay of a failing one), printed with each exploration's time. Written only by the thread
+     * that builds the states, before the actors start.
+     */
+    static volatile int built;
 
     private final Race current = race;
     private final Object state = current.newState();
 
     public RaceTwin()
     {
+        built++;
         Explorer.constructed(state);
     }
 

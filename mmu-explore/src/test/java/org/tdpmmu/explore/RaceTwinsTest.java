@@ -19,6 +19,9 @@ import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsFault;
 import org.tdpmmu.stress.PromoteVsInvalidation;
 import org.tdpmmu.stress.RcuCallbackVsLateReader;
+import org.tdpmmu.stress.RingFullVsReset;
+import org.tdpmmu.stress.RingPushVsCollect;
+import org.tdpmmu.stress.RingResetVsWriteFault;
 import org.tdpmmu.stress.TestYoungVsAtomicZap;
 import org.tdpmmu.stress.RootReloadVsInvalidRootZap;
 import org.tdpmmu.stress.TwoFaultsOneGfn;
@@ -168,6 +171,25 @@ class RaceTwinsTest
         Explorer.explore(AgeVsEagerSplit.class);
     }
 
+    // Dirty rings: their shared pages are one of the doors (Explorer: Agrona's UnsafeBuffer as atomic steps).
+    @Test
+    void ringPushVsCollect()
+    {
+        Explorer.explore(RingPushVsCollect.class);
+    }
+
+    @Test
+    void ringResetVsWriteFault()
+    {
+        Explorer.explore(RingResetVsWriteFault.class);
+    }
+
+    @Test
+    void ringFullVsReset()
+    {
+        Explorer.explore(RingFullVsReset.class);
+    }
+
     // memslot changes at runtime
 
     @Test
@@ -199,6 +221,20 @@ class RaceTwinsTest
     void moveVsFastPageFault()
     {
         Explorer.explore(MoveVsFastPageFault.class);
+    }
+
+    /** The catalogue's race with its window forced (FAST_PF_PLAIN_STORE's twin). */
+    @Test
+    void fastFaultVsSlotMove()
+    {
+        Explorer.explore(FastFaultVsSlotMove.class);
+    }
+
+    /** The aging race cut down to the split of one huge page (AGE_TRACK_PLAIN_STORE's twin). */
+    @Test
+    void ageTrackVsSplit()
+    {
+        Explorer.explore(AgeTrackVsSplit.class);
     }
 
     // The aging races cut down to one gfn (the seeded aging bugs' twins, SeededBugsExploreTest).

@@ -36,12 +36,13 @@ final class SeededExploration
         final StringBuilder tried = new StringBuilder();
         for (final Class<?> race : races)
         {
-            final long start = System.nanoTime();
+            final Explorer.Cost cost = new Explorer.Cost();
             final AssertionError failure = Explorer.run(race, EnumSet.of(bug), invocations());
-            final double seconds = (System.nanoTime() - start) / 1e9;
+            final double seconds = cost.wallSeconds();
             if (failure != null)
             {
-                final String line = race.getSimpleName() + " " + String.format("%.1fs", seconds);
+                final String line = race.getSimpleName() + " " + String.format(java.util.Locale.ROOT, "%.1fs (%.1f s CPU)",
+                    seconds, cost.cpuSeconds());
                 record(bug, line);
                 System.out.println("model checker: " + bug + " caught by " + line);
                 // The first lines of the report: what was violated (the full trace is in the log of a rerun).

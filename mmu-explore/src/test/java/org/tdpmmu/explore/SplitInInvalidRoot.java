@@ -10,14 +10,10 @@ import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.L_Result;
 import org.tdpmmu.core.Backing;
-import org.tdpmmu.core.Spte;
-import org.tdpmmu.core.TdpIter;
-import org.tdpmmu.core.TdpMmu;
 import org.tdpmmu.core.TdpMmuRoots;
 import org.tdpmmu.core.TestHook;
 import org.tdpmmu.core.Vm;
 import org.tdpmmu.stress.Probe;
-import org.tdpmmu.stress.StressVm;
 
 /**
  * The catalogue's {@code FastInvalidationVsEagerSplit} cut down to the steps after the split's
@@ -51,10 +47,9 @@ import org.tdpmmu.stress.StressVm;
 public class SplitInInvalidRoot
 {
     private static final long HUGE = 0;
-    /** Above the loop count at which the model checker switches thread, below its livelock bound. */
-    private static final int WAIT_BOUND = 3000;
 
-    private final Vm vm = StressVm.create();
+    private final OneSlotVm tiny = OneSlotVm.added(Backing.PAGE_2M);
+    private final Vm vm = tiny.vm;
     /** The split's reference, taken while the root was valid (before its yield). */
     private final TdpMmuRoots.Root root;
     private final long child;
@@ -67,9 +62,8 @@ public class SplitInInvalidRoot
 
     public SplitInInvalidRoot()
     {
-        vm.addMemslot(0, 512, Backing.PAGE_2M);
-        vm.mmu().pageFault(new TdpIter(vm.store()), HUGE, true);
-        root = vm.mmu().roots().load();
+        tiny.faultUntilDone(HUGE, true);
+        root = tiny.loadRoot();
         // The split's cache is topped up before the lock (tdp_mmu_alloc_sp_for_split).
         child = vm.mmu().allocTable();
         vm.mmu().setTestHook((point, gfn) ->
@@ -78,58 +72,19 @@ public class SplitInInvalidRoot
             {
                 // The zap has read the huge leaf: let the split run before its exchange.
                 zapAtHuge = true;
-                waitFor(() -> linked);
+                OneSlotVm.waitFor(() -> linked);
             }
         });
-    }
-
-    /**
-     * A bounded wait: under the model checker a loop that sees no progress is an active lock
-     * after {@link LoopsBeforeSwitch} iterations and the other thread runs; under real threads it
-     * gives up after {@value #WAIT_BOUND} looks.
-     */
-    private static void waitFor(final java.util.function.BooleanSupplier done)
-    {
-        for (int i = 0; i < WAIT_BOUND && !done.getAsBoolean(); i++)
-        {
-            Thread.onSpinWait();
-        }
     }
 
     @Actor
     public void split()
     {
+        // The split after its yield meets the zap at the huge page (the jcstress race's hook).
         splitFailure = Probe.attempt(() ->
         {
-            final TdpMmu mmu = vm.mmu();
-            final TdpIter iter = new TdpIter(vm.store());
-            mmu.lock().readLock();
-            mmu.rcu().readLock();
-            try
-            {
-                iter.start(root.pfn(), mmu.rootLevel(), Spte.PG_LEVEL_2M, HUGE, HUGE + Spte.ENTRIES_PER_TABLE);
-                while (iter.valid() && iter.level() > Spte.PG_LEVEL_2M)
-                {
-                    iter.next();
-                }
-                // The split after its yield meets the zap at the huge page (the jcstress race's hook).
-                waitFor(() -> zapAtHuge);
-                while (iter.valid() && Spte.isPresentLeaf(iter.oldSpte(), iter.level()) && !split)
-                {
-                    split = mmu.splitHugePage(iter, child);
-                }
-                linked = split;
-            }
-            finally
-            {
-                mmu.rcu().readUnlock();
-                mmu.roots().put(root);
-                mmu.lock().readUnlock();
-                if (!split)
-                {
-                    mmu.freeUnlinkedTable(child);
-                }
-            }
+            split = tiny.splitHuge(root, HUGE, child, () -> OneSlotVm.waitFor(() -> zapAtHuge));
+            linked = split;
         });
     }
 

@@ -16,7 +16,6 @@ import org.tdpmmu.core.TdpMmu;
 import org.tdpmmu.core.TdpMmuRoots;
 import org.tdpmmu.core.Vm;
 import org.tdpmmu.stress.Probe;
-import org.tdpmmu.stress.StressVm;
 
 /**
  * The catalogue's {@code RootReloadVsInvalidRootZap} cut down to the MMU's steps: a fault handler
@@ -47,10 +46,10 @@ public class StaleRootFault
 {
     private static final long GFN = 7;
 
-    private final Vm vm = StressVm.create();
-    private final org.tdpmmu.core.Memslot slot = vm.addMemslot(0, 512, Backing.PAGE_4K);
+    private final OneSlotVm tiny = OneSlotVm.added(Backing.PAGE_4K);
+    private final Vm vm = tiny.vm;
     /** The vCPU's reference (kernel: kvm_tdp_mmu_get_vcpu_root_hpa at its last entry). */
-    private TdpMmuRoots.Root loaded = vm.mmu().roots().load();
+    private TdpMmuRoots.Root loaded = tiny.loadRoot();
     private boolean retried;
     private String faultFailure;
     private String hostFailure;
@@ -114,7 +113,7 @@ public class StaleRootFault
         {
             return roots;
         }
-        if (Probe.stalePfn(vm, slot, GFN))
+        if (Probe.stalePfn(vm, tiny.slot, GFN))
         {
             return Probe.STALE_PFN;
         }
