@@ -139,6 +139,9 @@ run_killer() {
       cp "$dir/jcstress-tests/target/jcstress-short.log" "$run" 2>/dev/null
       # Killed: a FORBIDDEN outcome, a failed test or a hard error (an exception escaped, a fork
       # crashed). Soft errors alone (a fork that could not run, e.g. a JNA load failure) are "error".
+      # The catalogue tests that failed or erred, for the results line (which test bought the kill).
+      grep -oE '\[(FAILED|ERROR)\] org\.tdpmmu\.stress\.[A-Za-z0-9_]+' "$run" 2>/dev/null | sed 's/.*\.//' | sort -u |
+        paste -sd+ - | sed '/^$/d; s/^/by /' >>"$log.note"
       if [ $rc -eq 124 ]; then echo HANG
       elif [ $rc -eq 0 ]; then echo survived
       elif grep -qi 'observed forbidden state' "$run" ||
@@ -245,7 +248,10 @@ for PATCH in "$SNAP"/patches/*.patch; do
   for k in "${KS[@]}"; do
     start=$(date +%s)
     rm -f "$WORK/$name-$k.log.note"
+    load0=$(cut -d' ' -f1 /proc/loadavg)
     v=$(run_killer "$k" "$dir" "$WORK/$name-$k.log")
+    # The machine's 1-minute load average at the start and the end of the run, for the timing.
+    echo "load $load0-$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/$name-$k.log.note"
     printf '%s\t%s\t%s\t%ss\t%s\n' "$name" "$k" "$v" "$(( $(date +%s) - start ))" \
       "$(paste -sd' ' "$WORK/$name-$k.log.note" 2>/dev/null)" | tee -a "$OUT" >&2
   done
