@@ -39,6 +39,8 @@
 # jcstress error), survived, HANG (the killer ran past its timeout here; counted as NOT killed,
 # since no test reported a timeout failure of its own), build (the mutant did not compile: a broken
 # patch, never counted), error (Maven failed without a failed test: not counted as killed), -.
+# A results line ends with a note: the first test that failed (junit, explore) or the races that
+# failed (jcstress), and the 1-minute load average at the run's start and end (`load a-b`).
 # The last lines print the table and each killer's score.
 # It needs ~1.5 min (junit) + 0.5-3 min (jcstress) + the explore time per mutant on 2 cores; it
 # does not run in CI.
@@ -57,7 +59,7 @@ while getopts "t:k:o:s:T" opt; do
     o) OUT="$OPTARG" ;;
     s) SHARD="$OPTARG" ;;
     T) TABLE_ONLY=1 ;;
-    *) sed -n '2,44p' "$0"; exit 2 ;;
+    *) sed -n '2,46p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -253,7 +255,7 @@ for PATCH in "$SNAP"/patches/*.patch; do
     # The machine's 1-minute load average at the start and the end of the run, for the timing.
     echo "load $load0-$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/$name-$k.log.note"
     printf '%s\t%s\t%s\t%ss\t%s\n' "$name" "$k" "$v" "$(( $(date +%s) - start ))" \
-      "$(paste -sd' ' "$WORK/$name-$k.log.note" 2>/dev/null)" | tee -a "$OUT" >&2
+      "$(paste -sd';' "$WORK/$name-$k.log.note" 2>/dev/null | sed 's/;/; /g')" | tee -a "$OUT" >&2
   done
   rm -rf "$dir"
 done
