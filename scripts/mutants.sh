@@ -17,7 +17,7 @@
 #   jcstress - CI's jcstress short run, scripts/jcstress-short.sh (see JCSTRESS_SCOPE below)
 #   explore  - the model checker: the race twins (RaceTwinsTest) of the races on the patch's
 #              "# jcstress:" line (EXPLORE_SCOPE=full: every twin) at MUTANTS_EXPLORE_INVOCATIONS
-#              schedules each (default 40, CI's bound), only if the tree has mmu-explore with test
+#              schedules each (default 40; CI's own bound is 30), only if the tree has mmu-explore with test
 #              sources (else "-" in the table)
 #
 # Usage: scripts/mutants.sh [-t TREE] [-k junit,jcstress,explore] [-o OUT] [-s I/N] [-T] [REGEXP]
@@ -39,6 +39,8 @@
 # jcstress error), survived, HANG (the killer ran past its timeout here; counted as NOT killed,
 # since no test reported a timeout failure of its own), build (the mutant did not compile: a broken
 # patch, never counted), error (Maven failed without a failed test: not counted as killed), -.
+# A results line ends with a note: the first test that failed (junit, explore) or the races that
+# failed (jcstress), and the 1-minute load average at the run's start and end (`load a-b`).
 # The last lines print the table and each killer's score.
 # It needs ~1.5 min (junit) + 0.5-3 min (jcstress) + the explore time per mutant on 2 cores; it
 # does not run in CI.
@@ -57,7 +59,7 @@ while getopts "t:k:o:s:T" opt; do
     o) OUT="$OPTARG" ;;
     s) SHARD="$OPTARG" ;;
     T) TABLE_ONLY=1 ;;
-    *) sed -n '2,44p' "$0"; exit 2 ;;
+    *) sed -n '2,46p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -139,6 +141,9 @@ run_killer() {
       cp "$dir/jcstress-tests/target/jcstress-short.log" "$run" 2>/dev/null
       # Killed: a FORBIDDEN outcome, a failed test or a hard error (an exception escaped, a fork
       # crashed). Soft errors alone (a fork that could not run, e.g. a JNA load failure) are "error".
+      # The catalogue tests that failed or erred, for the results line (which test bought the kill).
+      grep -oE '\[(FAILED|ERROR)\] org\.tdpmmu\.stress\.[A-Za-z0-9_]+' "$run" 2>/dev/null | sed 's/.*\.//' | sort -u |
+        paste -sd+ - | sed '/^$/d; s/^/by /' >>"$log.note"
       if [ $rc -eq 124 ]; then echo HANG
       elif [ $rc -eq 0 ]; then echo survived
       elif grep -qi 'observed forbidden state' "$run" ||
@@ -245,9 +250,12 @@ for PATCH in "$SNAP"/patches/*.patch; do
   for k in "${KS[@]}"; do
     start=$(date +%s)
     rm -f "$WORK/$name-$k.log.note"
+    load0=$(cut -d' ' -f1 /proc/loadavg)
     v=$(run_killer "$k" "$dir" "$WORK/$name-$k.log")
+    # The machine's 1-minute load average at the start and the end of the run, for the timing.
+    echo "load $load0-$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/$name-$k.log.note"
     printf '%s\t%s\t%s\t%ss\t%s\n' "$name" "$k" "$v" "$(( $(date +%s) - start ))" \
-      "$(paste -sd' ' "$WORK/$name-$k.log.note" 2>/dev/null)" | tee -a "$OUT" >&2
+      "$(paste -sd';' "$WORK/$name-$k.log.note" 2>/dev/null | sed 's/;/; /g')" | tee -a "$OUT" >&2
   done
   rm -rf "$dir"
 done
