@@ -17,7 +17,7 @@
 #   jcstress - CI's jcstress short run, scripts/jcstress-short.sh (see JCSTRESS_SCOPE below)
 #   explore  - the model checker: the race twins (RaceTwinsTest) of the races on the patch's
 #              "# jcstress:" line (EXPLORE_SCOPE=full: every twin) at MUTANTS_EXPLORE_INVOCATIONS
-#              schedules each (default 40; CI's own bound is 20 since 2026-12-02), only if the tree has mmu-explore with test
+#              schedules each (default 40; CI's own bound is 30), only if the tree has mmu-explore with test
 #              sources (else "-" in the table)
 #
 # Usage: scripts/mutants.sh [-t TREE] [-k junit,jcstress,explore] [-o OUT] [-s I/N] [-T] [REGEXP]
