@@ -7,7 +7,7 @@
 #
 # Two passes: the VM races at JCSTRESS_ARGS (default: one JVM mode, 1 iteration of 200 ms per
 # fork), the races on bare primitives (JCSTRESS_PRIMITIVES, simple class names '|'-separated,
-# default EnterGuestVsFlushRequest) at JCSTRESS_PRIMITIVE_ARGS (default 3 iterations of 1 s: the
+# default EnterGuestVsFlushRequest|RcuEntryVsGracePeriodScan) at JCSTRESS_PRIMITIVE_ARGS (default 3 iterations of 1 s: the
 # reorderings need compiled actors). JCSTRESS_TESTS (a regexp) selects the tests of both. See JCSTRESS.md.
 # The kernel preset of the races' VMs: TDPMMU_KERNEL (e.g. 5.15; default the newest; its logs and
 # reports then end in -5.15).
@@ -48,7 +48,7 @@ summaries=""
 # so they run at ARGS; the races on a bare primitive ($PRIMITIVES: no VM, nothing but the
 # instructions of the pairing) are the only place a hardware reordering (a seq-cst store weakened,
 # a fence dropped) shows, and only once C2 has compiled the actors: they run at PRIMITIVE_ARGS.
-PRIMITIVES="${JCSTRESS_PRIMITIVES:-EnterGuestVsFlushRequest}"
+PRIMITIVES="${JCSTRESS_PRIMITIVES:-EnterGuestVsFlushRequest|RcuEntryVsGracePeriodScan}"
 PRIMITIVE_ARGS="${JCSTRESS_PRIMITIVE_ARGS:--m quick -sc false -iters 3 -time 1000}"
 
 # run_pass NAME REGEXP ARGS: one jcstress invocation, its checks; a pass that selects no test is skipped.
