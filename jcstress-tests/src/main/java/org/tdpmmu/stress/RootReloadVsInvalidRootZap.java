@@ -13,6 +13,7 @@ import org.openjdk.jcstress.infra.results.L_Result;
 import org.tdpmmu.core.Backing;
 import org.tdpmmu.core.Memslot;
 import org.tdpmmu.core.TdpMmuRoots;
+import org.tdpmmu.core.TestHook;
 import org.tdpmmu.core.Vcpu;
 import org.tdpmmu.core.Vm;
 
@@ -35,12 +36,20 @@ import org.tdpmmu.core.Vm;
 @Outcome(id = Probe.ROOTS, expect = FORBIDDEN,
     desc = "SafetyChecks.roots failed: a reference left behind, an invalid root not empty, a vCPU on a freed root.")
 @Outcome(id = Probe.LEAK, expect = FORBIDDEN, desc = "A table linked into the zapped root leaked when the root went.")
+@Outcome(id = "error-Livelock", expect = FORBIDDEN,
+    desc = "The write's fault was stale more than LIVELOCK_BOUND times: the vCPU keeps a root that stays invalid.")
 @Outcome(expect = FORBIDDEN, desc = "A lost write, a use after free, or any exception inside the MMU.")
 @State
 public class RootReloadVsInvalidRootZap
 {
     private static final long MAPPED = 600;
     private static final long WRITTEN = 7;
+    /**
+     * Stale-root retries after which the vCPU is taken to be livelocked. One invalidation makes a
+     * fault stale once or twice (the fault that began on the old root, and one that raced the
+     * reload); a vCPU that reloads the invalid root again (mutants/29) is stale on every try.
+     */
+    private static final long LIVELOCK_BOUND = 64;
 
     private final Vm vm = StressVm.create();
     private final Rendezvous rendezvous = new Rendezvous();
@@ -55,6 +64,26 @@ public class RootReloadVsInvalidRootZap
         vcpu.write(MAPPED, 1);
         vcpu.exitGuest();
         first = vcpu.root();
+        // A bound on the livelock, or the actor (and jcstress's fork, which has no per-sample
+        // bound, or the model checker's recording of the schedule) never ends.
+        vm.mmu().setTestHook((point, gfn) ->
+        {
+            if (point == TestHook.Point.FAULT_RETRY && vm.counters().faultRetryStaleRoot.sum() > LIVELOCK_BOUND)
+            {
+                throw new Livelock();
+            }
+        });
+    }
+
+    /** Thrown out of the vCPU's fault loop past {@link #LIVELOCK_BOUND}; classified as {@code error-Livelock}. */
+    private static final class Livelock extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        Livelock()
+        {
+            super("stale-root retries past " + LIVELOCK_BOUND, null, false, false);
+        }
     }
 
     @Actor

@@ -60,7 +60,13 @@ public interface TestHook
         SPLIT_AT_ENTRY,
         // Mutant killers (mutants/, JCSTRESS.md "Mutants").
         /** root load (6.9+, mmu_lock for read): no valid root found, the pages lock not yet taken (the gfn is -1). */
-        ROOT_LOAD_BEFORE_ALLOC
+        ROOT_LOAD_BEFORE_ALLOC,
+        /**
+         * vCPU: a fault returned RET_PF_RETRY, the vCPU is about to re-enter and fault again. A vCPU
+         * retries without limit, as in the kernel; a race whose mistake makes every retry fail (a
+         * stale root reloaded for ever) counts them here and gives up, rather than hang its actor.
+         */
+        FAULT_RETRY
     }
 
     TestHook NONE = (point, gfn) ->

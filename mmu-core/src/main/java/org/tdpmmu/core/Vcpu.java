@@ -368,6 +368,7 @@ public final class Vcpu
         }
         if (r == TdpMmu.RET_PF_RETRY)
         {
+            mmu.hook(TestHook.Point.FAULT_RETRY, gfn);
             // Mostly a frozen entry: its owner is a zap or promotion waiting for this and the other
             // vCPUs to take a flush. A kernel vCPU has its own pCPU and re-faults a few times in that
             // window; here it shares a core with that owner, so spinning stretches the window and each
