@@ -122,12 +122,8 @@ final class ScenarioRun implements AutoCloseable
      * vCPU thread it had preempted (a 64 x 512 MiB zap_huge disable took 20-34 s for 16,384 flushes
      * at a load of 14-33, 2.2-3.6 s with its own pCPU). On a machine of C cores the vCPUs then run on
      * C - 1 while it works, so a flush finds at most C - 1 of them in guest mode.
-     * Fair (first come, first served): a vCPU at the end of its slice goes behind the waiting ones,
-     * as the scheduler puts a thread whose slice ran out behind the runnable ones. Unfair, the
-     * releasing vCPU took its own permit back before the woken waiter could run, nearly always, so
-     * the turns at a slice's end were mostly a futex wake-up and nothing else.
      */
-    private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()), true);
+    private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
     /**
      * With rings: per slot id, the pages collected since the last harvest step (by that step, or
