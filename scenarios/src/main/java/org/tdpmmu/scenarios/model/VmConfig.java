@@ -46,7 +46,8 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
      * 2048 is a base slice of faulting accesses and, for the others, a shorter one, so vCPUs still
      * take turns within a pass of any size the figures run. The simulator's own cost is the reason
      * not to go shorter: each turn is a context switch that brings a vCPU thread back to a cold TLB
-     * array and caches, and turns every 256 accesses add about a fifth to a faulting pass's CPU time.
+     * array and caches, and real turns every 256 accesses add about a fifth to a faulting pass's CPU
+     * time.
      */
     public static final int DEFAULT_SLICE_ACCESSES = 2048;
     /** The longest slice: 16 Mi accesses, a pass over 64 GiB of 4 KiB pages, i.e. no turns in any pass. */
