@@ -147,6 +147,12 @@ final class PerfCommand implements Callable<Integer> {
                     + "to choose) nor --beside-kernel (dirty_log_perf_test has no ring mode).")
     Integer dirtyRing;
 
+    @Option(names = "--slice", paramLabel = "ACCESSES",
+            description = "tdpmmu: guest accesses a vCPU thread runs on a simulated pCPU before it leaves the pCPU to "
+                    + "a waiting vCPU thread (vm.sliceAccesses, 1..16777216; default: 2048, about a host scheduler's "
+                    + "base slice of faulting accesses).")
+    Integer slice;
+
     @Option(names = "--root-level", paramLabel = "4|5", defaultValue = "4",
             description = "tdpmmu: TDP root level, 4 (48-bit guest physical) or 5 (57-bit) (default: ${DEFAULT-VALUE}).")
     int rootLevel;
@@ -248,6 +254,8 @@ final class PerfCommand implements Callable<Integer> {
         usage.check(memslots >= 1 && memslots <= ScenarioLoader.MAX_MEMSLOTS,
                 "-x: " + memslots + " is out of range 1.." + ScenarioLoader.MAX_MEMSLOTS);
         usage.check(rootLevel == 4 || rootLevel == 5, "--root-level: " + rootLevel + " is not one of 4, 5");
+        usage.check(slice == null || (slice >= 1 && slice <= VmConfig.MAX_SLICE_ACCESSES),
+                "--slice: " + slice + " is out of range 1.." + VmConfig.MAX_SLICE_ACCESSES);
         long gpa = physOffset == null ? VmConfig.DEFAULT_SLOT_BASE_GFN * Sizes.KIB_4 : physOffset & -backing.pageSize();
         long space = 1L << VmConfig.guestPhysBits(rootLevel);
         usage.check(gpa < space, "-p: 0x" + Long.toHexString(gpa) + " is outside the " + VmConfig.guestPhysBits(rootLevel)
@@ -262,7 +270,8 @@ final class PerfCommand implements Callable<Integer> {
             KernelSwitches k = v.kernel();
             return v.withKernel(new KernelSwitches(k.release(), k.suppressVeNonPresent(), k.spteNeedsAtomicUpdate(),
                     k.retryBeforeMmuLock(), k.eagerPageSplit(), k.splitHugeOnFault() && !zapHugeOnFault,
-                    k.faultUnderWriteLock() || faultUnderWriteLock));
+                    k.faultUnderWriteLock() || faultUnderWriteLock))
+                    .withSliceAccesses(slice == null ? VmConfig.DEFAULT_SLICE_ACCESSES : slice);
         });
         AccessPattern pattern = random ? AccessPattern.RANDOM : AccessPattern.SEQUENTIAL;
         if (dirtyRing != null) {

@@ -60,7 +60,9 @@ public final class ScenarioLoader {
             "kernel", "suppressVeNonPresent", "spteNeedsAtomicUpdate", "retryBeforeMmuLock", "eagerPageSplit",
             "splitHugeOnFault", "faultUnderWriteLock",
             // the VMM's choice for memslot deletes and moves (KVM_CAP_DISABLE_QUIRKS2)
-            "slotZapAllQuirk"};
+            "slotZapAllQuirk",
+            // the host's scheduling of the vCPU threads
+            "sliceAccesses"};
     private static final String[] SLOT_FIELDS = {"size", "pages", "backing", "baseGfn"};
     private static final String[] PASS_FIELDS = {"iterations", "writePercent", "pattern", "zipfExponent", "seed", "harvest"};
     private static final String[] SECOND_PASS_FIELDS = {"writePercent", "pattern", "zipfExponent", "seed"};
@@ -194,7 +196,8 @@ public final class ScenarioLoader {
                 f.bool(vm, "vm", "faultUnderWriteLock", preset.faultUnderWriteLock()));
         return new VmConfig(vcpus, perVcpu, rootLevel, slots, f.bool(vm, "vm", "overlapVcpuMemory", false),
                 f.bool(vm, "vm", "locklessAging", preset.locklessAging()), kernel,
-                f.bool(vm, "vm", "slotZapAllQuirk", true));
+                f.bool(vm, "vm", "slotZapAllQuirk", true),
+                f.int32(vm, "vm", "sliceAccesses", 1, VmConfig.MAX_SLICE_ACCESSES, VmConfig.DEFAULT_SLICE_ACCESSES));
     }
 
     /** {@code vm.kernel}: a preset release, or the newest when absent; an unknown one lists the known. */

@@ -25,12 +25,33 @@ import java.util.Optional;
  *                      every SPTE of the VM (kvm_mmu_zap_all_fast); {@code false}, as a VMM that disables the
  *                      quirk with KVM_CAP_DISABLE_QUIRKS2 (6.12+), zaps only the slot's range. Not a kernel-era
  *                      switch: the VMM chooses it, so no preset sets it.
+ * @param sliceAccesses guest accesses a vCPU thread runs on a simulated pCPU before it leaves the pCPU to a
+ *                      waiting vCPU thread (its time slice), 1..{@value #MAX_SLICE_ACCESSES}; the host's
+ *                      scheduling, not KVM's, so no preset sets it. See {@link #DEFAULT_SLICE_ACCESSES}.
  */
 public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory,
-                       boolean locklessAging, KernelSwitches kernel, boolean slotZapAllQuirk) {
+                       boolean locklessAging, KernelSwitches kernel, boolean slotZapAllQuirk, int sliceAccesses) {
 
     /** The default base gfn of the first slot: 0x100000, i.e. guest physical 4 GiB (1 GiB aligned). */
     public static final long DEFAULT_SLOT_BASE_GFN = 0x100000L;
+
+    /**
+     * A vCPU thread's time slice when more vCPUs than pCPUs are runnable, in guest accesses. On an
+     * overcommitted host the scheduler lets a runnable vCPU thread run for its base slice before it
+     * picks another (kernel: sysctl_sched_base_slice, 0.75 ms, EEVDF since 6.6; before it
+     * sched_min_granularity_ns, the same 0.75 ms), scaled by 1 + ilog2 of the CPU count up to 8
+     * (SCHED_TUNABLESCALING_LOG, the default): 1.5 ms on 2 CPUs, 3 ms on the kernel tests' hosts.
+     * A faulting access costs the host about 1.3 µs (the cost model's vmexit and fault.fast), so
+     * 0.75-3 ms is some 600-2,300 faulting accesses, and tens of thousands that only miss the TLB:
+     * 2048 is a base slice of faulting accesses and, for the others, a shorter one, so vCPUs still
+     * take turns within a pass of any size the figures run. The simulator's own cost is the reason
+     * not to go shorter: each turn is a context switch that brings a vCPU thread back to a cold TLB
+     * array and caches, and real turns every 256 accesses add about a fifth to a faulting pass's CPU
+     * time.
+     */
+    public static final int DEFAULT_SLICE_ACCESSES = 2048;
+    /** The longest slice: 16 Mi accesses, a pass over 64 GiB of 4 KiB pages, i.e. no turns in any pass. */
+    public static final int MAX_SLICE_ACCESSES = 1 << 24;
 
     public VmConfig {
         slots = List.copyOf(Objects.requireNonNull(slots, "slots"));
@@ -40,6 +61,17 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
             throw new IllegalArgumentException("bad VM: " + vcpus + " vCPUs x " + memoryPerVcpu
                     + " bytes, root level " + rootLevel + ", " + slots.size() + " slots");
         }
+        if (sliceAccesses < 1 || sliceAccesses > MAX_SLICE_ACCESSES) {
+            throw new IllegalArgumentException("vm.sliceAccesses: " + sliceAccesses + " is out of range 1.."
+                    + MAX_SLICE_ACCESSES + " (guest accesses a vCPU runs before it leaves its pCPU to another)");
+        }
+    }
+
+    /** With the default time slice ({@link #DEFAULT_SLICE_ACCESSES}). */
+    public VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotConfig> slots, boolean overlapVcpuMemory,
+                    boolean locklessAging, KernelSwitches kernel, boolean slotZapAllQuirk) {
+        this(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, kernel, slotZapAllQuirk,
+                DEFAULT_SLICE_ACCESSES);
     }
 
     /** With the zap-all quirk on, as the kernel has it by default. */
@@ -66,22 +98,29 @@ public record VmConfig(int vcpus, long memoryPerVcpu, int rootLevel, List<SlotCo
 
     /** This VM with every vCPU touching all of the test memory ({@code true}) or only its own region. */
     public VmConfig withOverlapVcpuMemory(boolean overlap) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap, locklessAging, kernel, slotZapAllQuirk);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlap, locklessAging, kernel, slotZapAllQuirk, sliceAccesses);
     }
 
     /** This VM with aging under RCU alone ({@code true}, 6.15+) or under mmu_lock held for write. */
     public VmConfig withLocklessAging(boolean lockless) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, lockless, kernel, slotZapAllQuirk);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, lockless, kernel, slotZapAllQuirk, sliceAccesses);
     }
 
     /** This VM with the kernel-era switches {@code switches}. */
     public VmConfig withKernel(KernelSwitches switches) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, switches, slotZapAllQuirk);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, switches, slotZapAllQuirk, sliceAccesses);
     }
 
     /** This VM with KVM_X86_QUIRK_SLOT_ZAP_ALL on ({@code true}, the default) or disabled. */
     public VmConfig withSlotZapAllQuirk(boolean zapAll) {
-        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, kernel, zapAll);
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, kernel, zapAll,
+                sliceAccesses);
+    }
+
+    /** This VM with vCPU time slices of {@code accesses} guest accesses. */
+    public VmConfig withSliceAccesses(int accesses) {
+        return new VmConfig(vcpus, memoryPerVcpu, rootLevel, slots, overlapVcpuMemory, locklessAging, kernel,
+                slotZapAllQuirk, accesses);
     }
 
     /** The 4 KiB guest frames one vCPU touches in a pass: its own region, or all of them when overlapping. */

@@ -62,8 +62,8 @@ import org.tdpmmu.scenarios.model.StepKind;
  * <p><b>Orderly stop.</b> A {@link ResourceExhaustedException} (a page-table or host page the model
  * could not allocate: the kernel's -ENOMEM, which makes KVM_RUN fail) stops the run instead of
  * being counted as a violation: the vCPU that hit it leaves its pass with the access undone, the
- * others leave theirs at their next time slice, the step ends, no later step runs, the vCPU threads
- * exit, and the run tears the VM down (RCU barrier included) after checking what was done: no lost
+ * others leave theirs within {@value #STOP_CHECK_EVERY} accesses, the step ends, no later step runs, the vCPU
+ * threads exit, and the run tears the VM down (RCU barrier included) after checking what was done: no lost
  * write of a completed access, no missed dirty page, no stale, oversized, frozen or half-linked
  * entry, no leaked table. If every check held, {@link #execute} throws a ResourceExhaustedException
  * naming where the run stopped (the CLI prints it as one line and exits 4); if one did not, it
@@ -72,8 +72,12 @@ import org.tdpmmu.scenarios.model.StepKind;
 final class ScenarioRun implements AutoCloseable
 {
     private static final int PROGRESS_CHUNK = 4096;
-    /** Accesses a vCPU runs on a simulated pCPU before it gives the pCPU up (its time slice). */
-    private static final int SLICE = 256;
+    /**
+     * Accesses between two looks at {@link #stopping} and {@link #hostWaiting}: volatile reads,
+     * cheap enough to keep an orderly stop and the ioctl thread's wait for a pCPU short whatever
+     * the time slice.
+     */
+    private static final int STOP_CHECK_EVERY = 256;
     /**
      * Accesses between two publications of a vCPU's totals to the timeline sampler (and after each
      * fault, and at the end of a pass): 64 TLB hits take a few µs, well inside one sampling
@@ -95,6 +99,14 @@ final class ScenarioRun implements AutoCloseable
     private final Thread[] threads;
     private final Histogram[] latency;
     private final long[] vcpuNanos;
+    /** Accesses a vCPU runs on a simulated pCPU before it leaves it to a waiting one (vm.sliceAccesses). */
+    private final int slice;
+    /**
+     * Per vCPU, the accesses left in its current slice when its last pass ended: a slice is the
+     * vCPU's time on the pCPU, so it runs on across passes (the -e rounds, the memslot-change rounds)
+     * and a pass shorter than a slice still ends one. Read and written by the vCPU's thread alone.
+     */
+    private final int[] sliceLeft;
     private final CyclicBarrier barrier;
     private final PageBytes lastPass;
     private final AtomicLongArray writtenSinceHarvest;
@@ -110,6 +122,11 @@ final class ScenarioRun implements AutoCloseable
      * vCPU thread it had preempted (a 64 x 512 MiB zap_huge disable took 20-34 s for 16,384 flushes
      * at a load of 14-33, 2.2-3.6 s with its own pCPU). On a machine of C cores the vCPUs then run on
      * C - 1 while it works, so a flush finds at most C - 1 of them in guest mode.
+     * Unfair on purpose: a vCPU at its slice's end takes a free permit back if the waiter it woke has
+     * not run yet, so a turn happens only when the OS runs that waiter first. First come, first
+     * served made every slice's end a turn at the same CPU time, but each turn parks a thread, and
+     * on a loaded machine the core went to other work: the 96 x 1 GiB second dirty pass took
+     * 6.3 s against 4.8-5.0 s unfair (load 5-6.5).
      */
     private final Semaphore pcpus = new Semaphore(Math.max(1, Runtime.getRuntime().availableProcessors()));
     private final Map<Integer, long[]> gotBitmaps = new HashMap<>();
@@ -138,6 +155,13 @@ final class ScenarioRun implements AutoCloseable
     private final AtomicReference<Stop> stop = new AtomicReference<>();
     /** Mirrors {@code stop != null}; a volatile read the vCPU loops make once per time slice. */
     private volatile boolean stopping;
+    /**
+     * The ioctl thread is waiting for a pCPU to disable logging beside running vCPUs (-e). A vCPU
+     * that sees it ends its slice early: the host's scheduler preempts a running vCPU thread for
+     * the ioctl thread it wakes (kernel: check_preempt_wakeup_fair), so that thread waits for no
+     * slice to run out, however long the slices are.
+     */
+    private volatile boolean hostWaiting;
 
     /** An orderly stop: what could not be allocated, and where. */
     private record Stop(String where, ResourceExhaustedException cause)
@@ -174,6 +198,8 @@ final class ScenarioRun implements AutoCloseable
         this.threads = new Thread[vcpuCount];
         this.latency = new Histogram[vcpuCount];
         this.vcpuNanos = new long[vcpuCount];
+        this.slice = shape.sliceAccesses();
+        this.sliceLeft = new int[vcpuCount];
         this.barrier = new CyclicBarrier(vcpuCount + 1);
         this.sampler = new TimelineSampler(vcpuCount, scenario.steps().size());
         if (scenario.dirtyRingEntries() > 0)
@@ -443,7 +469,9 @@ final class ScenarioRun implements AutoCloseable
                 final boolean beside = d.vcpusRunning();
                 if (beside)
                 {
+                    hostWaiting = true;
                     pcpus.acquireUninterruptibly();
+                    hostWaiting = false;
                 }
                 try
                 {
@@ -706,6 +734,7 @@ final class ScenarioRun implements AutoCloseable
             final Step step = current;
             final long t0 = System.nanoTime();
             pcpus.acquireUninterruptibly();
+            sliceLeft[id] = slice;
             try
             {
                 vcpuWork(id, vcpu, step);
@@ -826,6 +855,7 @@ final class ScenarioRun implements AutoCloseable
         final boolean batchWritten = !overlap && scenario.dirtyRingEntries() == 0;
         int pendingWord = -1;
         long pendingBits = 0;
+        int left = sliceLeft[id];
         for (long i = 0; i < passPages; i++)
         {
             final long index = first + order.next(i);
@@ -865,18 +895,22 @@ final class ScenarioRun implements AutoCloseable
             {
                 sampler.publish(id, vcpu.accesses(), vcpu.faults());
             }
-            if ((i & (SLICE - 1)) == SLICE - 1 && stopping)
+            if ((i & (STOP_CHECK_EVERY - 1)) == STOP_CHECK_EVERY - 1 && stopping)
             {
                 // Another vCPU or the host could not allocate: the run stops (see the class comment).
                 publishWritten(pendingWord, pendingBits);
                 return;
             }
-            if ((i & (SLICE - 1)) == SLICE - 1 && pcpus.hasQueuedThreads())
+            if (--left == 0 || (i & (STOP_CHECK_EVERY - 1)) == STOP_CHECK_EVERY - 1 && hostWaiting)
             {
-                // End of the time slice: leave guest mode and the pCPU to a waiting vCPU.
-                vcpu.exitGuest();
-                pcpus.release();
-                pcpus.acquireUninterruptibly();
+                left = slice;
+                if (pcpus.hasQueuedThreads())
+                {
+                    // End of the time slice: leave guest mode and the pCPU to a waiting vCPU.
+                    vcpu.exitGuest();
+                    pcpus.release();
+                    pcpus.acquireUninterruptibly();
+                }
             }
             if ((i & (PROGRESS_CHUNK - 1)) == PROGRESS_CHUNK - 1)
             {
@@ -885,10 +919,12 @@ final class ScenarioRun implements AutoCloseable
                 {
                     publishWritten(pendingWord, pendingBits);
                     sampler.publish(id, vcpu.accesses(), vcpu.faults());
+                    sliceLeft[id] = left;
                     return;
                 }
             }
         }
+        sliceLeft[id] = left;
         publishWritten(pendingWord, pendingBits);
         progress.advanced(passPages & (PROGRESS_CHUNK - 1));
         sampler.publish(id, vcpu.accesses(), vcpu.faults());

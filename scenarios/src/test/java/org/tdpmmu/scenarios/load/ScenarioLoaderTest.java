@@ -241,6 +241,19 @@ class ScenarioLoaderTest {
     }
 
     @Test
+    void sliceAccessesDefaultsToABaseSliceAndIsRangeChecked() {
+        assertEquals(VmConfig.DEFAULT_SLICE_ACCESSES, ScenarioLoader.parse(BASE, "base.yaml").vm().sliceAccesses());
+        assertEquals(1, ScenarioLoader.parse(insertAfter(6, "  sliceAccesses: 1"), "s.yaml").vm().sliceAccesses());
+        assertEquals(1 << 24, ScenarioLoader.parse(insertAfter(6, "  sliceAccesses: 16777216"), "s.yaml").vm().sliceAccesses());
+        assertMessage(insertAfter(6, "  sliceAccesses: 0"), "bad.yaml:7: vm.sliceAccesses: 0 is out of range 1..16777216");
+        assertMessage(insertAfter(6, "  sliceAccesses: 16777217"),
+                "bad.yaml:7: vm.sliceAccesses: 16777217 is out of range 1..16777216");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ScenarioLoader.parse(BASE, "base.yaml").vm().withSliceAccesses(0));
+        assertTrue(e.getMessage().startsWith("vm.sliceAccesses: 0 is out of range 1..16777216"), e.getMessage());
+    }
+
+    @Test
     void vcpusOutOfRange() {
         assertMessage(replace(3, "  vcpus: 0"), "bad.yaml:3: vm.vcpus: 0 is out of range 1..512");
         assertMessage(replace(3, "  vcpus: 513"), "bad.yaml:3: vm.vcpus: 513 is out of range 1..512");
@@ -252,7 +265,7 @@ class ScenarioLoaderTest {
     void unknownFieldsListTheAllowedOnes() {
         assertMessage(replace(3, "  vcpu: 4"), "bad.yaml:3: vm.vcpu: unknown field; allowed fields of vm: "
                 + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
-                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, splitHugeOnFault, faultUnderWriteLock, slotZapAllQuirk");
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, splitHugeOnFault, faultUnderWriteLock, slotZapAllQuirk, sliceAccesses");
         assertMessage(replace(1, "nmae: t"), "bad.yaml:1: nmae: unknown field; allowed fields: "
                 + "name, description, vm, costModel, phases, host");
         assertMessage(replace(10, "  - dirtyPass: { iteration: 2 }"), "bad.yaml:10: phases[2].dirtyPass.iteration: "
@@ -428,7 +441,7 @@ class ScenarioLoaderTest {
     void requiredFields() {
         assertMessage("phases: [populate]\n", "bad.yaml:1: vm: missing (required: a map with the fields "
                 + "vcpus, memoryPerVcpu, memslots, backing, rootLevel, slotBaseGfn, slots, overlapVcpuMemory, locklessAging, kernel, "
-                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, splitHugeOnFault, faultUnderWriteLock, slotZapAllQuirk)");
+                + "suppressVeNonPresent, spteNeedsAtomicUpdate, retryBeforeMmuLock, eagerPageSplit, splitHugeOnFault, faultUnderWriteLock, slotZapAllQuirk, sliceAccesses)");
         assertMessage("vm:\n  memoryPerVcpu: 4K\nphases: [populate]\n",
                 "bad.yaml:2: vm.vcpus: missing (required: an integer in 1..512)");
         assertMessage("vm:\n  vcpus: 1\nphases: [populate]\n",
