@@ -119,6 +119,14 @@ class RemoteRequestsTest
             });
             await(entered);
             final Thread flusher = threads.start("flusher", () -> requests.makeAllCpusRequest(REQ_TLB_FLUSH, true));
+            // The request must be set (and the vCPU seen in guest mode) before the vCPU leaves:
+            // on a loaded machine the flusher may not have run at all after a fixed pause.
+            final long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (requests.vcpusInterrupted() == 0 && System.nanoTime() < deadline)
+            {
+                Thread.sleep(1);
+            }
+            assertEquals(1, requests.vcpusInterrupted(), "the flusher saw the vCPU in guest mode");
             assertStillBlocked(flusher);
             exit.countDown();
             assertFinishes(flusher);
