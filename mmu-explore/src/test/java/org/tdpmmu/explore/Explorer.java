@@ -85,12 +85,12 @@ final class Explorer
     static final String SEEDED_REPORTS = "explore.seededReports";
 
     /**
-     * As {@link #run(Class, Set, int)}; with {@code report} false a failure is not formatted by
+     * As {@link #run(Class, Set, int)}; with {@code formatted} false a failure is not formatted by
      * Lincheck (its trace tables cost more than the search that found it: most of a root race's
      * catch) and carries only what was violated and the replay command.
      */
     static AssertionError run(final Class<?> raceClass, final Set<SeededBug> bugs, final int invocations,
-        final boolean report)
+        final boolean formatted)
     {
         final Race race = Race.of(raceClass);
         RaceTwin.race = race;
@@ -101,19 +101,19 @@ final class Explorer
         boolean failed = true;
         try
         {
-            if (report)
+            if (formatted)
             {
                 options(race, invocations).check(RaceTwin.class);
                 failed = false;
                 return null;
             }
             final LincheckFailure failure =
-                LinChecker.checkImpl$lincheck$default(new LinChecker(RaceTwin.class, options(race, invocations)), null, 1, null);
+                new LinChecker(RaceTwin.class, options(race, invocations)).checkImpl$lincheck(f -> kotlin.Unit.INSTANCE);
             failed = failure != null;
             return failed ? new AssertionError(race.name() + " with seeded bugs " + bugs + ", " + invocations +
                 " invocations: a schedule ended FORBIDDEN: " + violation(failure) + "\n" +
-                "the interleaving (Lincheck's report and the MMU's trace of it; -D" + SEEDED_REPORTS +
-                "=true prints it here):\n  " + rerunCommand(race, bugs, invocations) + "\n") : null;
+                "Lincheck's report and the MMU's trace of the schedule (not formatted here; -D" + SEEDED_REPORTS +
+                "=true formats it): replay it with\n  " + rerunCommand(race, bugs, invocations) + "\n") : null;
         }
         catch (final AssertionError e)
         {
