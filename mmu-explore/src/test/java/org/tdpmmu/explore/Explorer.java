@@ -263,6 +263,8 @@ final class Explorer
             // mode before setting the bit (the Dekker pair broken in program order) ran with no
             // schedule between its two steps. The read-modify-write is one hardware step anyway.
             .addGuarantee(forClasses("org.tdpmmu.concurrency.VcpuState").methods("orRequests").treatAsAtomic())
+            // The same for mmu_lock's head writer setting WAITING (queued_write_lock_slowpath).
+            .addGuarantee(forClasses("org.tdpmmu.concurrency.QueuedRwLock").methods("setWaiting").treatAsAtomic())
             // The dirty rings' shared pages (DirtyRing's entries, read and written by the vCPU and
             // the collector as words, as userspace does): one step per buffer access. Analysed
             // inside, Agrona's bounds-check flag (a static final of its superclass) made Lincheck
