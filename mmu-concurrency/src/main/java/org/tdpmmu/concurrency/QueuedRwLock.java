@@ -191,7 +191,7 @@ final class QueuedRwLock extends QueuedRwLockQueue
         if ((long)CNTS.getVolatile(this) != 0L || !CNTS.compareAndSet(this, 0L, LOCKED))
         {
             HEAD_WAITER.setVolatile(this, self.owner);
-            CNTS.getAndBitwiseOr(this, WAITING);
+            setWaiting();
             do
             {
                 awaitCnts(self, -1L, WAITING);
@@ -199,6 +199,15 @@ final class QueuedRwLock extends QueuedRwLockQueue
             while (!CNTS.compareAndSet(this, WAITING, LOCKED));
         }
         leaveQueue(self);
+    }
+
+    /**
+     * The head writer's atomic OR of {@link #WAITING}: its own method so that a model checker can
+     * take it as one step (Lincheck 3.7 does not see a VarHandle bitwise OR as a shared access).
+     */
+    void setWaiting()
+    {
+        CNTS.getAndBitwiseOr(this, WAITING);
     }
 
     /**

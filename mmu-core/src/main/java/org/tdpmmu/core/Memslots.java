@@ -20,6 +20,7 @@ public final class Memslots
     public static final int USER_MEM_SLOTS = 32764;
 
     private final long gfnLimit;
+    private final int rootLevel;
     private volatile Memslot[] sorted = new Memslot[0];
     private int nextId;
     private final Srcu srcu = new Srcu();
@@ -30,7 +31,18 @@ public final class Memslots
     /** @param gfnLimit one past the largest gfn the paging depth can map. */
     public Memslots(final long gfnLimit)
     {
+        this(gfnLimit, (63 - Long.numberOfLeadingZeros(gfnLimit)) / Spte.LEVEL_BITS);
+    }
+
+    /**
+     * @param gfnLimit one past the largest gfn a slot may hold: the paging depth's range, or less on
+     *     a host with a narrower MAXPHYADDR (kernel: kvm_mmu_max_gfn).
+     * @param rootLevel the paging depth.
+     */
+    public Memslots(final long gfnLimit, final int rootLevel)
+    {
         this.gfnLimit = gfnLimit;
+        this.rootLevel = rootLevel;
     }
 
     /**
@@ -73,7 +85,7 @@ public final class Memslots
     {
         assert slotsLock.isHeldByCurrentThread() : "memslot create needs slots_lock";
         checkRange(id, baseGfn, npages);
-        return new Memslot(id, baseGfn, npages, backing, rootLevel());
+        return new Memslot(id, baseGfn, npages, backing, rootLevel);
     }
 
     /** Publishes a new set with {@code slot} added (kernel: kvm_create_memslot). Caller holds the slots lock. */
@@ -117,11 +129,6 @@ public final class Memslots
                     Long.toHexString(baseGfn + npages) + ") overlaps " + s);
             }
         }
-    }
-
-    private int rootLevel()
-    {
-        return (63 - Long.numberOfLeadingZeros(gfnLimit)) / Spte.LEVEL_BITS;
     }
 
     /**

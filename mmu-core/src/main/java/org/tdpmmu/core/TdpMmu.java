@@ -46,6 +46,8 @@ public final class TdpMmu implements MmuNotifier
     private final MmuCounters counters;
     private final VmConfig config;
     private final int rootLevel;
+    /** The end of a whole-root zap (kernel: tdp_mmu_max_gfn_exclusive): no slot reaches past it. */
+    private final long maxGfnExclusive;
     /** kernel: kvm->arch.tdp_mmu_roots. */
     private final TdpMmuRoots roots;
     private final DeferredTableFrees deferredFrees;
@@ -96,8 +98,9 @@ public final class TdpMmu implements MmuNotifier
 
     TdpMmu(final VmConfig config, final PageTableStore store, final Rcu rcu, final MmuLock lock,
         final InvalidationSequence invalidation, final RemoteRequests requests, final Memslots slots,
-        final HostMemory host, final MmuCounters counters)
+        final HostMemory host, final MmuCounters counters, final long maxGfnExclusive)
     {
+        this.maxGfnExclusive = maxGfnExclusive;
         this.store = store;
         this.rcu = rcu;
         this.lock = lock;
@@ -187,6 +190,12 @@ public final class TdpMmu implements MmuNotifier
     public int rootLevel()
     {
         return rootLevel;
+    }
+
+    /** One past the last gfn a memslot may hold and a whole-root zap visits (kernel: tdp_mmu_max_gfn_exclusive). */
+    public long maxGfnExclusive()
+    {
+        return maxGfnExclusive;
     }
 
     VmConfig config()
@@ -1283,7 +1292,7 @@ public final class TdpMmu implements MmuNotifier
     /** kernel: __tdp_mmu_zap_root. One pass: every present entry at {@code zapLevel} or below it. */
     private void zapRootPass(final TdpIter iter, final TdpMmuRoots.Root root, final boolean shared, final int zapLevel)
     {
-        for (iter.start(root.pfn(), rootLevel, zapLevel, 0, 1L << (Spte.LEVEL_BITS * rootLevel)); iter.valid();
+        for (iter.start(root.pfn(), rootLevel, zapLevel, 0, maxGfnExclusive); iter.valid();
             iter.next())
         {
             if (condResched(iter, false, shared))

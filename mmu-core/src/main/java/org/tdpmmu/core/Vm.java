@@ -41,18 +41,57 @@ public final class Vm implements AutoCloseable
      */
     public Vm(final VmConfig config, final FaultInjection faults)
     {
+        // No MAXPHYADDR bound: the root's whole range (a 5-level root's 57 bits exceed x86's 52, and
+        // the VMs of the tests and scenarios address all of it).
+        this(config, faults, 1L << (Spte.LEVEL_BITS * config.rootLevel()));
+    }
+
+    /** The narrowest host physical address width accepted (the oldest x86-64 parts). */
+    public static final int MIN_PHYS_ADDR_BITS = 36;
+    /** The widest: the architectural limit of x86-64 physical addresses. */
+    public static final int MAX_PHYS_ADDR_BITS = 52;
+
+    /**
+     * As {@link #Vm(VmConfig, FaultInjection)} on a host whose physical addresses have
+     * {@code hostMaxPhysAddr} bits: no memslot may reach past the last gfn they address, and a
+     * zap of a whole root stops there instead of at the end of the root's range (kernel:
+     * kvm_mmu_max_gfn, tdp_mmu_max_gfn_exclusive, with TDP the guest's physical addresses are
+     * bounded by the host's MAXPHYADDR; kvm_arch_prepare_memory_region refuses a slot beyond it).
+     * A narrow width makes a zap of the root a walk of the entries that can be present, which is
+     * what the model checker's tiny VMs need.
+     *
+     * @throws IllegalArgumentException if {@code hostMaxPhysAddr} is outside 36..52.
+     */
+    public Vm(final VmConfig config, final FaultInjection faults, final int hostMaxPhysAddr)
+    {
+        this(config, faults, Math.min(1L << (Spte.LEVEL_BITS * config.rootLevel()),
+            1L << (checkedPhysAddrBits(hostMaxPhysAddr) - PageTableStore.PAGE_SHIFT)));
+    }
+
+    private static int checkedPhysAddrBits(final int hostMaxPhysAddr)
+    {
+        if (hostMaxPhysAddr < MIN_PHYS_ADDR_BITS || hostMaxPhysAddr > MAX_PHYS_ADDR_BITS)
+        {
+            throw new IllegalArgumentException("hostMaxPhysAddr " + hostMaxPhysAddr + " is outside " +
+                MIN_PHYS_ADDR_BITS + ".." + MAX_PHYS_ADDR_BITS + " (bits of a host physical address)");
+        }
+        return hostMaxPhysAddr;
+    }
+
+    private Vm(final VmConfig config, final FaultInjection faults, final long maxGfnExclusive)
+    {
         this.config = config;
         this.store = new PageTableStore(config.tableCapacity(), faults, Spte.nonPresent(config.suppressVeNonPresent()));
         this.lock = new MmuLock();
         this.invalidation = new InvalidationSequence();
         this.requests = new RemoteRequests(config.maxVcpus());
-        this.slots = new Memslots(1L << (Spte.LEVEL_BITS * config.rootLevel()));
+        this.slots = new Memslots(maxGfnExclusive, config.rootLevel());
         this.host = new HostMemory(config.hostFrameLimit(), faults);
         // Last before the root: the reclaimer is the one thing here that must be stopped on failure.
         this.rcu = config.rcuReclaimer() ? Rcu.withReclaimer("tdpmmu-rcu") : new Rcu();
         try
         {
-            this.mmu = new TdpMmu(config, store, rcu, lock, invalidation, requests, slots, host, counters);
+            this.mmu = new TdpMmu(config, store, rcu, lock, invalidation, requests, slots, host, counters, maxGfnExclusive);
         }
         catch (final RuntimeException | Error e)
         {

@@ -14,7 +14,13 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 import org.jetbrains.kotlinx.lincheck.Actor;
+import org.jetbrains.kotlinx.lincheck.LinChecker;
 import org.jetbrains.kotlinx.lincheck.execution.ExecutionScenario;
+import org.jetbrains.kotlinx.lincheck.execution.ExecutionResult;
+import org.jetbrains.kotlinx.lincheck.strategy.LincheckFailure;
+import org.jetbrains.kotlinx.lincheck.strategy.UnexpectedExceptionFailure;
+import org.jetbrains.kotlinx.lincheck.util.ExceptionResult;
+import org.jetbrains.kotlinx.lincheck.util.LincheckResult;
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
 import org.tdpmmu.core.SeededBug;
 import org.tdpmmu.stress.StressVm;
@@ -69,6 +75,23 @@ final class Explorer
      */
     static AssertionError run(final Class<?> raceClass, final Set<SeededBug> bugs, final int invocations)
     {
+        return run(raceClass, bugs, invocations, true);
+    }
+
+    /**
+     * Formats the failure report of a seeded-bug catch (SeededBugsExploreTest); by default it names
+     * the violation and prints the replay command instead, which formats it (ReplayTest).
+     */
+    static final String SEEDED_REPORTS = "explore.seededReports";
+
+    /**
+     * As {@link #run(Class, Set, int)}; with {@code formatted} false a failure is not formatted by
+     * Lincheck (its trace tables cost more than the search that found it: most of a root race's
+     * catch) and carries only what was violated and the replay command.
+     */
+    static AssertionError run(final Class<?> raceClass, final Set<SeededBug> bugs, final int invocations,
+        final boolean formatted)
+    {
         final Race race = Race.of(raceClass);
         RaceTwin.race = race;
         RaceTwin.built = 0;
@@ -78,9 +101,19 @@ final class Explorer
         boolean failed = true;
         try
         {
-            options(race, invocations).check(RaceTwin.class);
-            failed = false;
-            return null;
+            if (formatted)
+            {
+                options(race, invocations).check(RaceTwin.class);
+                failed = false;
+                return null;
+            }
+            final LincheckFailure failure =
+                new LinChecker(RaceTwin.class, options(race, invocations)).checkImpl$lincheck(f -> kotlin.Unit.INSTANCE);
+            failed = failure != null;
+            return failed ? new AssertionError(race.name() + " with seeded bugs " + bugs + ", " + invocations +
+                " invocations: a schedule ended FORBIDDEN: " + violation(failure) + "\n" +
+                "Lincheck's report and the MMU's trace of the schedule (not formatted here; -D" + SEEDED_REPORTS +
+                "=true formats it): replay it with\n  " + rerunCommand(race, bugs, invocations) + "\n") : null;
         }
         catch (final AssertionError e)
         {
@@ -133,6 +166,30 @@ final class Explorer
             return String.format(java.util.Locale.ROOT, "%.1f s wall, %.1f s CPU, load %.1f", wallSeconds(), cpuSeconds(),
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
         }
+    }
+
+    /** What a failure violated (the first exception an actor or the arbiter threw), without Lincheck's formatting. */
+    private static String violation(final LincheckFailure failure)
+    {
+        if (failure instanceof UnexpectedExceptionFailure)
+        {
+            return ((UnexpectedExceptionFailure)failure).getException().toString();
+        }
+        final ExecutionResult results = failure.getResults();
+        if (results != null)
+        {
+            final List<LincheckResult> all = new ArrayList<>(results.getPostResults());
+            results.getParallelResultsWithClock().forEach(t -> t.forEach(r -> all.add(r.getResult())));
+            for (final LincheckResult r : all)
+            {
+                if (r instanceof ExceptionResult)
+                {
+                    final Throwable t = ((ExceptionResult)r).getThrowable();
+                    return t instanceof Race.ForbiddenOutcome ? t.getMessage() : t.toString();
+                }
+            }
+        }
+        return failure.getClass().getSimpleName();
     }
 
     /** Lincheck's default {@code loopIterationsBeforeThreadSwitch}. */
@@ -201,6 +258,13 @@ final class Explorer
                 .methods("back", "resolvePfn", "lvContent", "soContent", "contentOf", "isLive", "framesInUse",
                     "migrations", "framesMigrated", "offHeapBytes")
                 .treatAsAtomic())
+            // The requester's half of the request/entry pairing: Lincheck 3.7 puts no switch point
+            // at a VarHandle getAndBitwiseOr, so without this a requester that reads the vCPU's
+            // mode before setting the bit (the Dekker pair broken in program order) ran with no
+            // schedule between its two steps. The read-modify-write is one hardware step anyway.
+            .addGuarantee(forClasses("org.tdpmmu.concurrency.VcpuState").methods("orRequests").treatAsAtomic())
+            // The same for mmu_lock's head writer setting WAITING (queued_write_lock_slowpath).
+            .addGuarantee(forClasses("org.tdpmmu.concurrency.QueuedRwLock").methods("setWaiting").treatAsAtomic())
             // The dirty rings' shared pages (DirtyRing's entries, read and written by the vCPU and
             // the collector as words, as userspace does): one step per buffer access. Analysed
             // inside, Agrona's bounds-check flag (a static final of its superclass) made Lincheck

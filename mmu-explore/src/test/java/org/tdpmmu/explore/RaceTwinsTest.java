@@ -87,6 +87,16 @@ class RaceTwinsTest
         Explorer.explore(FlushVsTlbFill.class);
     }
 
+    /**
+     * The catalogue's EnterGuestVsFlushRequest with an arbiter (its actors report per thread): the
+     * request/entry Dekker pair, whose requester half is the atomic OR of VcpuState.orRequests.
+     */
+    @Test
+    void enterGuestVsFlushRequest()
+    {
+        Explorer.explore(EnterGuestVsRequest.class);
+    }
+
     @Test
     void dbitVsHarvest()
     {

@@ -37,7 +37,7 @@ final class SeededExploration
         for (final Class<?> race : races)
         {
             final Explorer.Cost cost = new Explorer.Cost();
-            final AssertionError failure = Explorer.run(race, EnumSet.of(bug), invocations());
+            final AssertionError failure = Explorer.run(race, EnumSet.of(bug), invocations(), Boolean.getBoolean(Explorer.SEEDED_REPORTS));
             final double seconds = cost.wallSeconds();
             if (failure != null)
             {
