@@ -32,7 +32,9 @@ import org.tdpmmu.stress.WalkerVsTableFree;
  * The model-checked twin of every race in the jcstress catalogue (the same class: state, actors,
  * arbiter, outcomes), plus the races only the model checker runs (three actors, a yield between
  * two steps, a nested invalidation from two threads, two bare faults on one entry, the two aging races cut down to one gfn,
- * the root and memslot races cut down to their steps). No seeded bug: every explored schedule must
+ * the root and memslot races cut down to their steps, the request/entry pair with an arbiter). The
+ * catalogue's {@code RcuEntryVsGracePeriodScan} has none: its forbidden outcome is a hardware
+ * reordering, which no sequentially consistent schedule shows. No seeded bug: every explored schedule must
  * end in an ACCEPTABLE outcome. Bound: {@code -Dexplore.invocations} schedules per race, a third of it for
  * the races whose every schedule runs a fast invalidation or a slot delete (EXPLORE.md).
  */
