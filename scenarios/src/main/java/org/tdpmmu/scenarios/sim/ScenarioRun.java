@@ -153,7 +153,7 @@ final class ScenarioRun implements AutoCloseable
     private boolean destroyed;
     /** Where and why the run stopped (first one wins), or null while it runs. */
     private final AtomicReference<Stop> stop = new AtomicReference<>();
-    /** Mirrors {@code stop != null}; a volatile read the vCPU loops make once per time slice. */
+    /** Mirrors {@code stop != null}; a volatile read the vCPU loops make every {@value #STOP_CHECK_EVERY} accesses. */
     private volatile boolean stopping;
     /**
      * The ioctl thread is waiting for a pCPU to disable logging beside running vCPUs (-e). A vCPU
