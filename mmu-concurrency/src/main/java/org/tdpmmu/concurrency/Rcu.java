@@ -107,6 +107,14 @@ public final class Rcu implements AutoCloseable
 
     private final PaddedLong epoch = new PaddedLong(1L);
     private final ThreadLocal<RcuReader> localReader = new ThreadLocal<>();
+    /**
+     * What a reader record names its instance by. Not the instance itself: the record is the
+     * value of a thread-local entry of every thread that read here, and a value that reached this
+     * instance would reach the entry's weak key through {@link #localReader}, so a dropped instance
+     * (a VM closed while its reader threads live on: jcstress's actors, a sweep's main thread) and
+     * its queue would stay reachable from each such thread for good, ~3 KiB per VM with Srcu's.
+     */
+    private final Object domain = new Object();
     private final Object registryLock = new Object();
     private volatile RcuReader[] readers = NO_READERS;
     private final MpscUnboundedXaddArrayQueue<Callback> queue = new MpscUnboundedXaddArrayQueue<>(QUEUE_CHUNK_SIZE, 0);
@@ -198,7 +206,7 @@ public final class Rcu implements AutoCloseable
      */
     public void readLock(final RcuReader reader)
     {
-        assert reader.owner == Thread.currentThread() && reader.rcu == this
+        assert reader.owner == Thread.currentThread() && reader.domain == domain
             : "rcu_read_lock with another thread's or another Rcu's reader record";
         enter(reader);
     }
@@ -206,7 +214,7 @@ public final class Rcu implements AutoCloseable
     /** {@link #readUnlock()} with the caller's own record from {@link #reader()}. */
     public void readUnlock(final RcuReader reader)
     {
-        assert reader.owner == Thread.currentThread() && reader.rcu == this
+        assert reader.owner == Thread.currentThread() && reader.domain == domain
             : "rcu_read_unlock with another thread's or another Rcu's reader record";
         leave(reader);
     }
@@ -431,7 +439,7 @@ public final class Rcu implements AutoCloseable
     private RcuReader register()
     {
         final Thread self = Thread.currentThread();
-        final RcuReader reader = new RcuReader(self, this);
+        final RcuReader reader = new RcuReader(self, domain);
         synchronized (registryLock)
         {
             final RcuReader[] current = readers;

@@ -44,12 +44,12 @@ public final class RcuReader extends RcuReaderFields
     long q10, q11, q12, q13, q14, q15, q16, q17;
 
     final Thread owner;
-    final Rcu rcu;
+    final Object domain;
 
-    RcuReader(final Thread owner, final Rcu rcu)
+    RcuReader(final Thread owner, final Object domain)
     {
         this.owner = owner;
-        this.rcu = rcu;
+        this.domain = domain;
     }
 
     /**

@@ -23,6 +23,8 @@ public final class Srcu
 
     private final PaddedLong index = new PaddedLong(0);
     private final ThreadLocal<SrcuReader> localReader = new ThreadLocal<>();
+    /** What a reader record names its instance by, not the instance: see Rcu's field of that name. */
+    private final Object domain = new Object();
     private final Object registryLock = new Object();
     /** Every registered reader's record (copy-on-write under {@link #registryLock}). */
     private volatile SrcuReader[] readers = NO_READERS;
@@ -56,7 +58,7 @@ public final class Srcu
     /** {@link #readLock()} with the caller's own record from {@link #reader()}. */
     public int readLock(final SrcuReader reader)
     {
-        assert reader.owner == Thread.currentThread() && reader.srcu == this
+        assert reader.owner == Thread.currentThread() && reader.domain == domain
             : "srcu_read_lock with another thread's or another Srcu's reader record";
         while (true)
         {
@@ -91,7 +93,7 @@ public final class Srcu
     /** {@link #readUnlock(int)} with the caller's own record from {@link #reader()}. */
     public void readUnlock(final SrcuReader reader, final int idx)
     {
-        assert reader.owner == Thread.currentThread() && reader.srcu == this
+        assert reader.owner == Thread.currentThread() && reader.domain == domain
             : "srcu_read_unlock with another thread's or another Srcu's reader record";
         final long count;
         if ((idx & ~1) != 0 || (count = reader.ownCount(idx)) <= 0)
@@ -163,7 +165,7 @@ public final class Srcu
     private SrcuReader register()
     {
         final Thread self = Thread.currentThread();
-        final SrcuReader reader = new SrcuReader(self, this);
+        final SrcuReader reader = new SrcuReader(self, domain);
         synchronized (registryLock)
         {
             // Drop the records of threads that exited outside any section (a run's threads come

@@ -47,12 +47,12 @@ public final class SrcuReader extends SrcuReaderFields
     long q10, q11, q12, q13, q14, q15, q16, q17;
 
     final Thread owner;
-    final Srcu srcu;
+    final Object domain;
 
-    SrcuReader(final Thread owner, final Srcu srcu)
+    SrcuReader(final Thread owner, final Object domain)
     {
         this.owner = owner;
-        this.srcu = srcu;
+        this.domain = domain;
     }
 
     /** Owner only: its own last write, plain. */

@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.tdpmmu.concurrency.TestThreads.assertCollected;
 import static org.tdpmmu.concurrency.TestThreads.assertFinishes;
 import static org.tdpmmu.concurrency.TestThreads.assertStillBlocked;
 import static org.tdpmmu.concurrency.TestThreads.await;
 
+import java.lang.ref.WeakReference;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -22,6 +24,28 @@ import org.junit.jupiter.api.Test;
 
 class RcuTest
 {
+    /**
+     * A VM's Rcu outlives nothing: once dropped it is collectable although this thread, which
+     * lives on, read in it and so holds its reader record in a thread-local. The record once
+     * referred to its Rcu, which kept every dropped Rcu and its callback queue reachable from each
+     * thread that had read in it (a jcstress actor thread ran out of heap after ~10^5 VMs).
+     */
+    @Test
+    void aDroppedRcuIsNotKeptByAThreadThatReadInIt() throws InterruptedException
+    {
+        assertCollected(readInADroppedRcu(), "an Rcu this thread read in and dropped");
+    }
+
+    private static WeakReference<Rcu> readInADroppedRcu()
+    {
+        final Rcu rcu = new Rcu();
+        rcu.readLock();
+        rcu.readUnlock();
+        rcu.readLock(rcu.reader());
+        rcu.readUnlock(rcu.reader());
+        return new WeakReference<>(rcu);
+    }
+
     /** A reader on its own thread that enters, signals, and leaves when released. */
     private static Thread holdReader(final TestThreads threads, final Rcu rcu, final CountDownLatch entered,
         final CountDownLatch release)

@@ -1,10 +1,12 @@
 package org.tdpmmu.concurrency;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.tdpmmu.concurrency.TestThreads.assertCollected;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.ref.WeakReference;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -13,6 +15,20 @@ import org.junit.jupiter.api.Test;
 
 class SrcuTest
 {
+    /** As RcuTest's test of the same name: the thread's reader record does not keep its Srcu. */
+    @Test
+    void aDroppedSrcuIsNotKeptByAThreadThatReadInIt() throws InterruptedException
+    {
+        assertCollected(readInADroppedSrcu(), "an Srcu this thread read in and dropped");
+    }
+
+    private static WeakReference<Srcu> readInADroppedSrcu()
+    {
+        final Srcu srcu = new Srcu();
+        srcu.readUnlock(srcu.readLock());
+        return new WeakReference<>(srcu);
+    }
+
     @Test
     void synchronizeWaitsForAReaderThatEnteredBefore() throws Exception
     {

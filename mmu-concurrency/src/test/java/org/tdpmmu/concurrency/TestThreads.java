@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -112,5 +113,20 @@ final class TestThreads implements AutoCloseable
     {
         thread.join(GUARD_MILLIS);
         assertFalse(thread.isAlive(), thread.getName() + " did not finish within " + GUARD_MILLIS + " ms");
+    }
+
+    /**
+     * Asserts that what {@code ref} refers to becomes unreachable: requests collections until the
+     * reference is cleared, for at most the guard time.
+     */
+    static void assertCollected(final WeakReference<?> ref, final String what) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(GUARD_MILLIS);
+        while (ref.get() != null && System.nanoTime() < deadline)
+        {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertTrue(ref.get() == null, what + " was still reachable after " + GUARD_MILLIS + " ms of collections");
     }
 }
