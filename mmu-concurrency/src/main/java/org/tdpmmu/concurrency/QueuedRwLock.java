@@ -76,7 +76,13 @@ abstract class QueuedRwLockQueue extends QueuedRwLockMidPad
  *       of the word followed, when its result says a head may be waiting, by a volatile read of
  *       {@code headWaiter} and an unpark. All four accesses are in the synchronization order, so
  *       either the head's read sees the release or the releaser's read sees the head (the Dekker
- *       argument). A release says a head may wait when it clears {@link #LOCKED} with anything left in
+ *       argument). The head's first access to the word after the publish is itself a volatile
+ *       read-modify-write (a reader head's bias, a writer head's {@link #WAITING}), which orders the
+ *       pair by the word alone: if the head's comes first, the releaser's reads it and the publish
+ *       happens-before the releaser's read of {@code headWaiter}; if the releaser's comes first, the
+ *       head's sees the release. So the publish's volatile mode is not what carries the hand-shake
+ *       (a release store there would be equivalent, on x86 and in the JMM); the read-modify-writes
+ *       are. A release says a head may wait when it clears {@link #LOCKED} with anything left in
  *       the word (a reader head has added its bias, or a writer head its bit), or when a reader leaves
  *       the word at exactly {@link #WAITING} (the last reader gone while a writer waits).</li>
  * </ul>
