@@ -58,7 +58,7 @@ summaries=""
 # KILLER_ARGS: their windows are where the mutants' are. The rest are regression guards whose
 # program-order windows hook-forced latch tests and the model checker reach deterministically:
 # they share the rotation.
-PRIMITIVES="${JCSTRESS_PRIMITIVES:-EnterGuestVsFlushRequest|RcuEntryVsGracePeriodScan}"
+PRIMITIVES="${JCSTRESS_PRIMITIVES:-EnterGuestVsFlushRequest|RcuEntryVsGracePeriodScan|SrcuReadLockVsSynchronize}"
 PRIMITIVE_ARGS="${JCSTRESS_PRIMITIVE_ARGS:--m quick -sc false -iters 3 -time 1000}"
 KILLERS="${JCSTRESS_KILLERS:-FaultVsInvalidation|RcuCallbackVsLateReader|WalkerVsTableFree|FlushVsTlbFill|FaultVsAtomicZap|EnableLoggingVsFault|RingResetVsWriteFault|FaultVsSlotDelete|MoveVsFastPageFault|RootReloadVsInvalidRootZap}"
 # A strength asked for with JCSTRESS_ARGS alone (e.g. -m default) holds for the killers too.
