@@ -33,8 +33,8 @@ import org.tdpmmu.stress.WalkerVsTableFree;
  * arbiter, outcomes), plus the races only the model checker runs (three actors, a yield between
  * two steps, a nested invalidation from two threads, two bare faults on one entry, the two aging races cut down to one gfn,
  * the root and memslot races cut down to their steps, the request/entry pair with an arbiter). The
- * catalogue's {@code RcuEntryVsGracePeriodScan} has none: its forbidden outcome is a hardware
- * reordering, which no sequentially consistent schedule shows. No seeded bug: every explored schedule must
+ * catalogue's {@code RcuEntryVsGracePeriodScan} and {@code SrcuReadLockVsSynchronize} have none: their
+ * forbidden outcome is a hardware reordering, which no sequentially consistent schedule shows. No seeded bug: every explored schedule must
  * end in an ACCEPTABLE outcome. Bound: {@code -Dexplore.invocations} schedules per race, a third of it for
  * the races whose every schedule runs a fast invalidation or a slot delete (EXPLORE.md).
  */
