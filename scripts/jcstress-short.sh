@@ -16,7 +16,7 @@
 #   primitives  the races on bare primitives (JCSTRESS_PRIMITIVES) at JCSTRESS_PRIMITIVE_ARGS
 #               (default 3 iterations of 1 s: the reorderings need compiled actors).
 # JCSTRESS_TESTS (a regexp) selects the tests of all three; when it is set, the rotation runs every
-# matching race (scripts/mutants.sh and seeded-bugs.sh name the races they need).
+# matching race (scripts/mutants.sh and oldest-preset.sh name the races they need).
 # The kernel preset of the races' VMs: TDPMMU_KERNEL (e.g. 5.15; default the newest; its logs and
 # reports then end in -5.15).
 set -euo pipefail
