@@ -27,7 +27,8 @@
 #   -o OUT   results file (default $MUTANTS_WORK/results.tsv; one line per mutant x killer, appended)
 #   -s I/N   run only shard I of N (mutants whose position in the list is I modulo N): two shards
 #            in parallel, with the same OUT and MUTANTS_WORK, halve the wall time on a free machine
-#   -T       only print the table and the scores of OUT
+#   -T       only print the table and the scores of OUT (lines of OUT starting with # are comments;
+#            mutants/results-full-scope.tsv is such a file: JCSTRESS_SCOPE=full, kept apart)
 #   REGEXP   run only the mutants whose file name matches (grep -E)
 # Environment:
 #   JCSTRESS_SCOPE=full     run the whole short catalogue per mutant (~3 min each here) instead of
@@ -179,7 +180,7 @@ run_killer() {
 # cannot run), incomplete otherwise (a killer not run, or error). Rows in name order.
 print_table() {
 awk -F'\t' -v ks="$KILLERS" '
-  $1 == "baseline" { next }
+  $1 == "baseline" || /^#/ { next }
   { v[$1, $2] = $3; note[$1, $2] = $5; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
   END {
     for (i = 1; i < n; i++) { m = order[i]; for (j = i - 1; j >= 0 && order[j] > m; j--) order[j + 1] = order[j]; order[j + 1] = m }
