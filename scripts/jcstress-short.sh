@@ -60,7 +60,7 @@ summaries=""
 # they share the rotation.
 PRIMITIVES="${JCSTRESS_PRIMITIVES:-EnterGuestVsFlushRequest|RcuEntryVsGracePeriodScan|SrcuReadLockVsSynchronize}"
 PRIMITIVE_ARGS="${JCSTRESS_PRIMITIVE_ARGS:--m quick -sc false -iters 3 -time 1000}"
-KILLERS="${JCSTRESS_KILLERS:-FaultVsInvalidation|RcuCallbackVsLateReader|WalkerVsTableFree|FlushVsTlbFill|FaultVsAtomicZap|EnableLoggingVsFault|RingResetVsWriteFault|FaultVsSlotDelete|MoveVsFastPageFault|RootReloadVsInvalidRootZap}"
+KILLERS="${JCSTRESS_KILLERS:-FaultVsInvalidation|RcuCallbackVsLateReader|WalkerVsTableFree|FlushVsTlbFill|FaultVsAtomicZap|EnableLoggingVsFault|RingResetVsWriteFault|GetDirtyLogVsWriteFault|FaultVsSlotDelete|MoveVsFastPageFault|RootReloadVsInvalidRootZap}"
 # A strength asked for with JCSTRESS_ARGS alone (e.g. -m default) holds for the killers too.
 KILLER_ARGS="${JCSTRESS_KILLER_ARGS:-${JCSTRESS_ARGS:--m quick -sc false -iters 1 -time 600}}"
 if [ -n "${JCSTRESS_ROTATION:-}" ]; then

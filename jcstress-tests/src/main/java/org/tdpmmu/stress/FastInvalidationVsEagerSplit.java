@@ -53,7 +53,6 @@ public class FastInvalidationVsEagerSplit
      * gone would be reported as a hang.
      */
     private static final int MAX_SPINS = 3 << 10;
-    private static final int YIELD_EVERY = 256;
 
     private final Vm vm = StressVm.create();
     private final Rendezvous rendezvous = new Rendezvous();
@@ -94,24 +93,10 @@ public class FastInvalidationVsEagerSplit
         });
     }
 
-    /**
-     * A bounded wait. It yields every {@value #YIELD_EVERY} spins: on a machine with more runnable
-     * threads than cores the other actor may not be on a core at all, and spinning alone would let
-     * the window pass unmet.
-     */
+    /** A bounded wait ({@link BoundedWait}). */
     private static void spinUntil(final java.util.function.BooleanSupplier done)
     {
-        for (int i = 1; i <= MAX_SPINS && !done.getAsBoolean(); i++)
-        {
-            if (i % YIELD_EVERY == 0)
-            {
-                Thread.yield();
-            }
-            else
-            {
-                Thread.onSpinWait();
-            }
-        }
+        BoundedWait.until(done, MAX_SPINS);
     }
 
     @Actor

@@ -14,6 +14,7 @@ import org.tdpmmu.stress.FaultVsFrozenSpte;
 import org.tdpmmu.stress.FaultVsInvalidation;
 import org.tdpmmu.stress.FaultVsSlotDelete;
 import org.tdpmmu.stress.FlushVsTlbFill;
+import org.tdpmmu.stress.GetDirtyLogVsWriteFault;
 import org.tdpmmu.stress.MoveVsFastPageFault;
 import org.tdpmmu.stress.NestedInvalidationVsSample;
 import org.tdpmmu.stress.PromoteVsFault;
@@ -103,6 +104,13 @@ class RaceTwinsTest
     void dbitVsHarvest()
     {
         Explorer.explore(DbitVsHarvest.class);
+    }
+
+    /** The bitmap's fast write fault against KVM_GET_DIRTY_LOG (the twin of ringResetVsWriteFault). */
+    @Test
+    void getDirtyLogVsWriteFault()
+    {
+        Explorer.explore(GetDirtyLogVsWriteFault.class);
     }
 
     @Test
