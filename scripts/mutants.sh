@@ -31,8 +31,11 @@
 #            mutants/results-full-scope.tsv is such a file: JCSTRESS_SCOPE=full, kept apart)
 #   REGEXP   run only the mutants whose file name matches (grep -E)
 # Environment:
-#   JCSTRESS_SCOPE=full     run the whole short catalogue per mutant (~3 min each here) instead of
-#                           the tests named on the patch's "# jcstress:" line (default "listed")
+#   JCSTRESS_SCOPE=full     run the whole short catalogue per mutant instead of the tests named on
+#                           the patch's "# jcstress:" line (default "listed"); with
+#                           JCSTRESS_ROTATION=all every race, ~8.5 min a mutant here (2026-12-03;
+#                           raise MUTANTS_TIMEOUT_JCSTRESS); results kept apart from the listed
+#                           scope's, as in mutants/results-full-scope.tsv
 #   MUTANTS_TIMEOUT_JUNIT / _JCSTRESS / _EXPLORE   seconds per killer run (default 900 / 900 / 900)
 #   MUTANTS_NO_BASELINE=1   skip the unmutated baseline (which must pass, else nothing is measured)
 #
