@@ -704,6 +704,81 @@ class MutantKillersTest
         return new Held(pause, task);
     }
 
+    /**
+     * Kills 21-map-huge-over-table-no-flush, since the hardware walk holds no RCU section
+     * (2026-12-03). A vCPU's walk has read the 2 MiB entry that points to a last-level table and is
+     * about to read the table when another vCPU's fault installs a huge leaf over it (dirty logging
+     * was disabled without recovery: the fault's goal level is 2 MiB again). handle_removed_pt
+     * queues the table's free; the fault must flush, and that flush waits for the walking vCPU,
+     * before the fault leaves its RCU section. So however reclaim runs meanwhile, the table is
+     * still there when the walk reads it. Without the flush the fault's section ends at once, a
+     * reclaim frees the table, and the walk reads a freed page (kernel: the paging-structure
+     * caches and an in-flight walk are why kvm_tdp_mmu_map flushes when a leaf replaces a table).
+     */
+    @Test
+    void aTableAHugeLeafReplacedOutlivesAWalkInsideIt() throws Exception
+    {
+        try (Vm vm = new Vm(StressVm.config(EnumSet.noneOf(SeededBug.class))))
+        {
+            final Memslot slot = vm.addMemslot(0, 512, Backing.PAGE_2M);
+            final DirtyLogging log = new DirtyLogging(vm);
+            log.enable(slot, Memslot.LOG_WRPROT, false);
+            final Vcpu setup = vm.createVcpu();
+            setup.read(0);
+            setup.exitGuest();
+            log.disable(slot, Probe.NO_RECOVERY);
+            assertEquals(Spte.PG_LEVEL_4K, Probe.levelFor(vm, 0), "gfn 0 mapped 4 KiB, in a last-level table");
+            final Vcpu walker = vm.createVcpu();
+            final Vcpu faulter = setup;
+            // The walk's step into the last-level table is its (rootLevel - 1)th child read.
+            final int stepsToTable = vm.mmu().rootLevel() - 1;
+            final AtomicInteger steps = new AtomicInteger();
+            final CountDownLatch atTable = new CountDownLatch(1);
+            final CountDownLatch go = new CountDownLatch(1);
+            vm.mmu().setTestHook((point, gfn) ->
+            {
+                if (point == TestHook.Point.WALK_BEFORE_CHILD_READ && Thread.currentThread().getName().equals("walker")
+                    && steps.incrementAndGet() == stepsToTable)
+                {
+                    atTable.countDown();
+                    await(go);
+                }
+            });
+            final FutureTask<Long> walk = start("walker", () -> readAndExit(walker, 0));
+            await(atTable);
+            final long requestsBefore = vm.requests().requests();
+            final FutureTask<Long> fault = start("faulter", () -> readAndExit(faulter, 1));
+            // Until the fault has replaced the table: it is then either done or flushing.
+            final long deadline = System.nanoTime() + SECONDS.toNanos(WAIT_SECONDS);
+            while (!fault.isDone() && vm.requests().requests() == requestsBefore)
+            {
+                if (System.nanoTime() > deadline)
+                {
+                    fail("the fault neither finished nor flushed within " + WAIT_SECONDS + " s");
+                }
+                Thread.onSpinWait();
+            }
+            vm.rcu().tryReclaim();
+            go.countDown();
+            join(walk);
+            join(fault);
+            assertTrue(Probe.mappedHuge(vm, 0), "the fault installed the huge leaf over the table");
+        }
+    }
+
+    /** One guest read by the calling thread's vCPU, then out of the guest (a flush never waits on it after). */
+    private static long readAndExit(final Vcpu vcpu, final long gfn)
+    {
+        try
+        {
+            return vcpu.read(gfn);
+        }
+        finally
+        {
+            vcpu.exitGuest();
+        }
+    }
+
     /** Turns write-protect logging on and read-maps gfn 7: MMU-writable, not writable, so its first write takes the fast path. */
     private static Vcpu readMappedInLoggedSlot(final Vm vm, final DirtyLogging log, final Memslot slot)
     {

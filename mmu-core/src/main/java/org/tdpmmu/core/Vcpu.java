@@ -494,78 +494,79 @@ public final class Vcpu
 
     /**
      * The hardware page walk: from the root down to the leaf, setting A (and D on a write) with
-     * cmpxchg; a lost cmpxchg re-walks. Inside an RCU read-side section so no table it reads is
-     * freed under it.
+     * cmpxchg; a lost cmpxchg re-walks.
+     *
+     * <p>No RCU read-side section, as on the hardware: the CPU's page walker knows nothing of RCU,
+     * and a vCPU in guest mode is even an RCU quiescent state (kernel: guest_context_enter_irqoff
+     * calls rcu_virt_note_context_switch). What keeps a table it reads alive is the remote TLB flush
+     * (kernel: kvm_flush_remote_tlbs, a waiting KVM_REQ_TLB_FLUSH) that every remover of a table
+     * issues before it leaves its own RCU read-side section, inside which it queued the table's
+     * free: the flush waits for this vCPU to take the request, which it does only at its next
+     * access, after this walk, and the free waits for the remover's section. So a path that frees a
+     * table before its flush, or flushes without waiting, shows here as a use after free (the
+     * generation check of each read), which an RCU section of the walk's own would hide. Until
+     * 2026-12-03 the walk held one.
      *
      * @return the host pfn, or -1 for an EPT violation.
      */
     private long walk(final long gfn, final boolean write)
     {
-        final org.tdpmmu.concurrency.RcuReader reader = rcuReader();
-        rcu.readLock(reader);
-        try
+        if (!mmu.rootValid())
         {
-            if (!mmu.rootValid())
-            {
-                throw new IllegalStateException("vCPU " + id + " ran on a destroyed VM");
-            }
-            restart:
-            while (true)
-            {
-                // The root's generation from its allocation: a root freed under this walk (its
-                // last reference put by mistake) fails the first checked read.
-                long table = root.pfn();
-                long generation = root.generation();
-                for (int level = mmu.rootLevel(); level >= Spte.PG_LEVEL_4K; level--)
-                {
-                    final int index = Spte.index(gfn, level);
-                    final long spte = store.lvSpte(table, generation, index);
-                    pendingWalkLevels++;
-                    if (!Spte.isPresent(spte))
-                    {
-                        return -1;
-                    }
-                    if (!Spte.isLastAtLevel(spte, level))
-                    {
-                        mmu.hook(TestHook.Point.WALK_BEFORE_CHILD_READ, gfn);
-                        table = Spte.pfn(spte);
-                        generation = store.generation(table);
-                        continue;
-                    }
-                    // An access-tracked leaf (no R/W/X) faults on any access, as EPT does.
-                    if ((write && !Spte.isWritable(spte)) || (spte & Spte.READABLE) == 0)
-                    {
-                        return -1;
-                    }
-                    // EPT without A/D bits sets neither: aging relies on access tracking there.
-                    final long need = !Spte.isAdEnabled(spte) ? 0 : Spte.ACCESSED | (write ? Spte.DIRTY : 0);
-                    long leaf = spte;
-                    if ((spte & need) != need)
-                    {
-                        leaf = spte | need;
-                        mmu.hook(TestHook.Point.WALK_BEFORE_AD_SET, gfn);
-                        if (store.cmpxchgSpte(table, index, spte, leaf) != spte)
-                        {
-                            continue restart;
-                        }
-                        pendingAdSet++;
-                        if (ring != null && write && (spte & Spte.DIRTY) == 0 && level == Spte.PG_LEVEL_4K)
-                        {
-                            logDbitWrite(gfn);
-                        }
-                    }
-                    if (level <= Spte.PG_LEVEL_1G)
-                    {
-                        fillTlb(gfn, level, leaf);
-                    }
-                    return Spte.pfn(leaf) + (gfn & (Spte.pagesPerLevel(level) - 1));
-                }
-                throw new MmuBugException("walk of gfn 0x" + Long.toHexString(gfn) + " found no leaf");
-            }
+            throw new IllegalStateException("vCPU " + id + " ran on a destroyed VM");
         }
-        finally
+        restart:
+        while (true)
         {
-            rcu.readUnlock(reader);
+            // The root's generation from its allocation: a root freed under this walk (its
+            // last reference put by mistake) fails the first checked read.
+            long table = root.pfn();
+            long generation = root.generation();
+            for (int level = mmu.rootLevel(); level >= Spte.PG_LEVEL_4K; level--)
+            {
+                final int index = Spte.index(gfn, level);
+                final long spte = store.lvSpte(table, generation, index);
+                pendingWalkLevels++;
+                if (!Spte.isPresent(spte))
+                {
+                    return -1;
+                }
+                if (!Spte.isLastAtLevel(spte, level))
+                {
+                    mmu.hook(TestHook.Point.WALK_BEFORE_CHILD_READ, gfn);
+                    table = Spte.pfn(spte);
+                    generation = store.generation(table);
+                    continue;
+                }
+                // An access-tracked leaf (no R/W/X) faults on any access, as EPT does.
+                if ((write && !Spte.isWritable(spte)) || (spte & Spte.READABLE) == 0)
+                {
+                    return -1;
+                }
+                // EPT without A/D bits sets neither: aging relies on access tracking there.
+                final long need = !Spte.isAdEnabled(spte) ? 0 : Spte.ACCESSED | (write ? Spte.DIRTY : 0);
+                long leaf = spte;
+                if ((spte & need) != need)
+                {
+                    leaf = spte | need;
+                    mmu.hook(TestHook.Point.WALK_BEFORE_AD_SET, gfn);
+                    if (store.cmpxchgSpte(table, index, spte, leaf) != spte)
+                    {
+                        continue restart;
+                    }
+                    pendingAdSet++;
+                    if (ring != null && write && (spte & Spte.DIRTY) == 0 && level == Spte.PG_LEVEL_4K)
+                    {
+                        logDbitWrite(gfn);
+                    }
+                }
+                if (level <= Spte.PG_LEVEL_1G)
+                {
+                    fillTlb(gfn, level, leaf);
+                }
+                return Spte.pfn(leaf) + (gfn & (Spte.pagesPerLevel(level) - 1));
+            }
+            throw new MmuBugException("walk of gfn 0x" + Long.toHexString(gfn) + " found no leaf");
         }
     }
 
