@@ -87,11 +87,30 @@ class MmuEngineTest
     void hostEventsRacingTheDirtyPassesLoseNothing(final String kind) throws Exception
     {
         final Scenario s = scenario("wrprot", false, "get",
-            "host:\n  - { kind: " + kind + ", during: all, ratePerSecond: 2000, pagesPerEvent: 512 }\n");
-        final RunResult r = new MmuEngine().run(s, ProgressListener.NONE);
-        assertTrue(r.ok(), r.violations().toString());
-        final long invalidations = r.totals().getOrDefault("invalidation", 0L);
-        assertTrue(invalidations > 0, "the host events ran: " + r.totals());
+            "host:\n  - { kind: " + kind + ", during: all, ratePerSecond: 20000, pagesPerEvent: 512 }\n");
+        final RunResult r = runUntil(s, t -> t.getOrDefault("invalidation", 0L) > 0);
+        assertTrue(r.totals().getOrDefault("invalidation", 0L) > 0, "the host events ran: " + r.totals());
+    }
+
+    private static final int HOST_RUNS = 5;
+
+    /**
+     * Runs {@code s} until {@code ran} holds of its totals, at most {@value #HOST_RUNS} times, each
+     * run safe. The host events are timer-driven and a run takes some tens of milliseconds: on a
+     * loaded machine the host thread may not get a core before the run ends (seen once in CI with
+     * 2000 events/s), which says nothing about safety; a run in which no event ran proves nothing,
+     * so the next one is tried.
+     */
+    private static RunResult runUntil(final Scenario s, final java.util.function.Predicate<java.util.Map<String, Long>> ran)
+        throws Exception
+    {
+        RunResult r = null;
+        for (int i = 0; i < HOST_RUNS && (r == null || !ran.test(r.totals())); i++)
+        {
+            r = new MmuEngine().run(s, ProgressListener.NONE);
+            assertTrue(r.ok(), r.violations().toString());
+        }
+        return r;
     }
 
     /**
@@ -104,12 +123,11 @@ class MmuEngineTest
     void hostAgingRacingEveryPhaseIsSafe(final String mode, final boolean lockless) throws Exception
     {
         final Scenario base = scenario(mode, false, "get",
-            "host:\n  - { kind: age, during: all, ratePerSecond: 2000, pagesPerEvent: 512 }\n");
+            "host:\n  - { kind: age, during: all, ratePerSecond: 20000, pagesPerEvent: 512 }\n");
         final Scenario s = new Scenario(base.name(), base.description(), base.vm().withLocklessAging(lockless),
             base.costModel(), base.phases(), base.host(), base.source());
         assertEquals(lockless, s.vm().locklessAging());
-        final RunResult r = new MmuEngine().run(s, ProgressListener.NONE);
-        assertTrue(r.ok(), r.violations().toString());
+        final RunResult r = runUntil(s, t -> t.getOrDefault("age.young", 0L) + t.getOrDefault("age.idle", 0L) > 0);
         final long seen = r.totals().getOrDefault("age.young", 0L) + r.totals().getOrDefault("age.idle", 0L);
         assertTrue(seen > 0, "the aging events ran: " + r.totals());
     }
