@@ -76,27 +76,21 @@ public class FastInvalidationVsEagerSplit
             {
                 if (first.compareAndSet(true, false))
                 {
-                    spinUntil(() -> vm.lock().isContended() || hostDone);
+                    BoundedWait.until(() -> vm.lock().isContended() || hostDone, MAX_SPINS);
                 }
                 else if (gfn == HUGE)
                 {
                     // After the yield: let the zap read the huge leaf first, so the link lands in
                     // its read-to-store window (a bounded wait: the zap may have come and gone).
-                    spinUntil(() -> zapAtHuge.get() || hostDone);
+                    BoundedWait.until(() -> zapAtHuge.get() || hostDone, MAX_SPINS);
                 }
             }
             else if (point == TestHook.Point.ROOT_ZAP_BEFORE_SET && gfn == HUGE && zapAtHuge.compareAndSet(false, true))
             {
                 // The zap has read the huge leaf and not yet replaced it: wait for the split's link.
-                spinUntil(() -> vm.counters().splits.sum() > 0 || splitDone);
+                BoundedWait.until(() -> vm.counters().splits.sum() > 0 || splitDone, MAX_SPINS);
             }
         });
-    }
-
-    /** A bounded wait ({@link BoundedWait}). */
-    private static void spinUntil(final java.util.function.BooleanSupplier done)
-    {
-        BoundedWait.until(done, MAX_SPINS);
     }
 
     @Actor

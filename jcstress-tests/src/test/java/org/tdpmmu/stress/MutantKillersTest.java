@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.tdpmmu.stress.Latches.WAIT_SECONDS;
 import static org.tdpmmu.stress.Latches.await;
+import static org.tdpmmu.stress.Latches.awaitTrue;
 import static org.tdpmmu.stress.Latches.join;
 import static org.tdpmmu.stress.Latches.start;
 
@@ -723,13 +724,12 @@ class MutantKillersTest
             final Memslot slot = vm.addMemslot(0, 512, Backing.PAGE_2M);
             final DirtyLogging log = new DirtyLogging(vm);
             log.enable(slot, Memslot.LOG_WRPROT, false);
-            final Vcpu setup = vm.createVcpu();
-            setup.read(0);
-            setup.exitGuest();
+            final Vcpu faulter = vm.createVcpu();
+            faulter.read(0);
+            faulter.exitGuest();
             log.disable(slot, Probe.NO_RECOVERY);
             assertEquals(Spte.PG_LEVEL_4K, Probe.levelFor(vm, 0), "gfn 0 mapped 4 KiB, in a last-level table");
             final Vcpu walker = vm.createVcpu();
-            final Vcpu faulter = setup;
             // The walk's step into the last-level table is its (rootLevel - 1)th child read.
             final int stepsToTable = vm.mmu().rootLevel() - 1;
             final AtomicInteger steps = new AtomicInteger();
@@ -749,15 +749,7 @@ class MutantKillersTest
             final long requestsBefore = vm.requests().requests();
             final FutureTask<Long> fault = start("faulter", () -> readAndExit(faulter, 1));
             // Until the fault has replaced the table: it is then either done or flushing.
-            final long deadline = System.nanoTime() + SECONDS.toNanos(WAIT_SECONDS);
-            while (!fault.isDone() && vm.requests().requests() == requestsBefore)
-            {
-                if (System.nanoTime() > deadline)
-                {
-                    fail("the fault neither finished nor flushed within " + WAIT_SECONDS + " s");
-                }
-                Thread.onSpinWait();
-            }
+            awaitTrue("the fault finished or flushed", () -> fault.isDone() || vm.requests().requests() != requestsBefore);
             vm.rcu().tryReclaim();
             go.countDown();
             join(walk);
